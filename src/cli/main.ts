@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// `ivr <command> [options]`: one file per command under src/cli/commands/, loaded lazily so
+// that `ivr tasks ...` never pays for starting onnxruntime.
+import { UsageError } from '../util/args.js';
+
+type CommandModule = { run(argv: string[]): Promise<number> };
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  'engine-bench': { summary: 'measure the engine: MatMul peak, compiled train step, decode', load: () => import('./commands/engine-bench.js') },
+};
+
+function help(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
+  const rows = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return ['usage: ivr <command> [options]   (ivr <command> --help for its options)', '', 'commands:', ...rows].join('\n');
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') { console.log(help()); return 0; }
+  const command = COMMANDS[name];
+  if (!command) { console.error(`ivr: unknown command "${name}"\n\n${help()}`); return 2; }
+  const mod = await command.load();
+  return mod.run(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (err: unknown) => {
+    if (err instanceof UsageError) { console.error(`ivr: ${err.message}`); process.exitCode = 2; return; }
+    console.error(err instanceof Error ? (process.env.IVR_DEBUG ? err.stack : `ivr: ${err.message}`) : err);
+    process.exitCode = 1;
+  },
+);
