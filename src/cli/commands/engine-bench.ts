@@ -1,0 +1,35 @@
+// `ivr engine-bench`: prints the engine's figures (MatMul peak, train step, ratio).
+import { benchMatmul, benchTrainStep, BENCH_BATCH, BENCH_GPT } from '../../engine/bench.js';
+import { defaultThreads } from '../../engine/runtime.js';
+import { parseArgs, usage, type OptionSpec } from '../../util/args.js';
+
+const OPTIONS: Record<string, OptionSpec> = {
+  threads: { type: 'number', help: 'onnxruntime intra-op threads', default: undefined },
+  json: { type: 'boolean', help: 'print one JSON object instead of a table', default: false },
+  steps: { type: 'number', help: 'timed train steps (median reported)', default: 12 },
+  help: { type: 'boolean', help: 'show this help', default: false },
+};
+
+export async function run(argv: string[]): Promise<number> {
+  const { options } = parseArgs(argv, OPTIONS);
+  if (options.help) { console.log(usage('engine-bench [options]', 'Measures onnxruntime MatMul peak and the compiled GPT train step.', OPTIONS)); return 0; }
+  const threads = (options.threads as number | undefined) ?? defaultThreads();
+  const log = options.json ? () => {} : (s: string) => console.log(s);
+  log(`ivr engine-bench: ${threads} thread(s)`);
+  const mm = [await benchMatmul(6144, 128, 512, threads), await benchMatmul(6144, 512, 128, threads)];
+  for (const f of mm) log(`  MatMul [${f.m}x${f.k}]·[${f.k}x${f.n}]: ${f.ms.toFixed(2)} ms, ${f.gflops.toFixed(1)} GFLOP/s`);
+  const peak = Math.max(...mm.map((f) => f.gflops));
+  const tr = await benchTrainStep(threads, options.steps as number);
+  const ratio = tr.gflops / peak;
+  log(`  GPT train step (vocab ${BENCH_GPT.vocab}, d ${BENCH_GPT.dim}, ${BENCH_GPT.layers} layers, ${BENCH_GPT.heads} heads, ctx ${BENCH_GPT.context}, batch ${BENCH_BATCH}, ${tr.params} params):`);
+  log(`    ${tr.ms.toFixed(1)} ms/step, ${Math.round(tr.tokensPerS)} tokens/s, ${tr.gflops.toFixed(1)} GFLOP/s (loss ${tr.lossFirst.toFixed(3)} -> ${tr.lossLast.toFixed(3)})`);
+  log(`    FLOPs = 3 x forward matmul FLOPs (weights 2·N per token + attention 4·T·D per layer per token) = ${(tr.flopsPerStep / 1e9).toFixed(2)} GFLOP/step`);
+  log(`  train step / MatMul peak: ${(100 * ratio).toFixed(1)}%`);
+  if (options.json) {
+    console.log(JSON.stringify({
+      threads, matmul_gflops: peak, matmul: mm, train_step_ms: tr.ms, train_tokens_per_s: tr.tokensPerS,
+      train_gflops: tr.gflops, train_flops_per_step: tr.flopsPerStep, train_to_matmul_ratio: ratio, params: tr.params,
+    }));
+  }
+  return 0;
+}
