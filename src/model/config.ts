@@ -1,0 +1,39 @@
+// The compact VLM's configuration, validated wherever it enters (config files, checkpoints).
+
+export interface VlmConfig {
+  /** Token vocabulary size (>= the tokenizer's). */
+  vocab: number;
+  dim: number;
+  layers: number;
+  heads: number;
+  mlpRatio: number;
+  /** Maximum number of text tokens (prompt + response) in one sequence. */
+  maxText: number;
+  /** Square RGB input image side in pixels, and the patch side (side % patch == 0). */
+  imageSize: number;
+  patch: number;
+}
+
+export const DEFAULT_VLM: VlmConfig = { vocab: 112, dim: 128, layers: 4, heads: 4, mlpRatio: 4, maxText: 320, imageSize: 48, patch: 8 };
+
+export const patchesPerSide = (c: VlmConfig) => c.imageSize / c.patch;
+export const numPatches = (c: VlmConfig) => patchesPerSide(c) ** 2;
+export const patchDim = (c: VlmConfig) => c.patch * c.patch * 3;
+/** Longest sequence the KV cache must hold: the image twice (prefix + one re-insertion) and the text. */
+export const maxSequence = (c: VlmConfig) => 2 * numPatches(c) + c.maxText;
+
+export function validateVlmConfig(raw: unknown, source: string): VlmConfig {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${source}: model config must be an object`);
+  const r = raw as Record<string, unknown>;
+  const out: Record<string, number> = {};
+  for (const key of Object.keys(r)) if (!(key in DEFAULT_VLM)) throw new Error(`${source}: unknown model config key "${key}" (known: ${Object.keys(DEFAULT_VLM).join(', ')})`);
+  for (const key of Object.keys(DEFAULT_VLM) as (keyof VlmConfig)[]) {
+    const v = r[key] ?? DEFAULT_VLM[key];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`${source}: model config key "${key}" must be a positive integer, got ${JSON.stringify(v)}`);
+    out[key] = v;
+  }
+  const c = out as unknown as VlmConfig;
+  if (c.dim % c.heads !== 0) throw new Error(`${source}: dim ${c.dim} must be divisible by heads ${c.heads}`);
+  if (c.imageSize % c.patch !== 0) throw new Error(`${source}: imageSize ${c.imageSize} must be a multiple of patch ${c.patch}`);
+  return c;
+}

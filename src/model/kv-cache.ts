@@ -1,0 +1,65 @@
+// Host-side KV cache: per layer, keys and values [B, H, S, Dh] in Float32Arrays that are
+// fed to the chunk graph zero-copy. The graph returns only the new positions' keys and
+// values; `append` writes them into the next slots. `valid` marks which slots hold a real
+// token of each row (left padding does not).
+import type { HostTensor } from '../engine/runtime.js';
+
+const MASKED = -1e9;
+
+export class KvCache {
+  readonly keys: Float32Array[];
+  readonly values: Float32Array[];
+  readonly valid: Uint8Array;
+  used = 0;
+
+  constructor(readonly batch: number, readonly layers: number, readonly heads: number, readonly headDim: number, readonly slots: number) {
+    const size = batch * heads * slots * headDim;
+    this.keys = Array.from({ length: layers }, () => new Float32Array(size));
+    this.values = Array.from({ length: layers }, () => new Float32Array(size));
+    this.valid = new Uint8Array(batch * slots);
+  }
+
+  feeds(): Record<string, HostTensor> {
+    const shape = [this.batch, this.heads, this.slots, this.headDim];
+    const out: Record<string, HostTensor> = {};
+    for (let l = 0; l < this.layers; l++) { out[`k${l}`] = { data: this.keys[l]!, shape }; out[`v${l}`] = { data: this.values[l]!, shape }; }
+    return out;
+  }
+
+  /**
+   * Additive bias [B, 1, n, S + n] for a chunk of n tokens: cache slots of each row that are
+   * valid, then the chunk itself (causal for text, full for an image; padded keys masked).
+   */
+  chunkBias(n: number, chunkValid: Uint8Array, causal: boolean): Float32Array {
+    const S = this.slots;
+    const W = S + n;
+    const bias = new Float32Array(this.batch * n * W);
+    for (let b = 0; b < this.batch; b++) {
+      for (let q = 0; q < n; q++) {
+        const row = (b * n + q) * W;
+        for (let s = 0; s < S; s++) if (!this.valid[b * S + s]) bias[row + s] = MASKED;
+        for (let k = 0; k < n; k++) if (!chunkValid[b * n + k] || (causal && k > q)) bias[row + S + k] = MASKED;
+      }
+    }
+    return bias;
+  }
+
+  /** Writes the chunk's keys/values ([B, H, n, Dh] per layer) at slots used..used+n-1. */
+  append(n: number, chunkValid: Uint8Array, newKv: (layer: number) => [Float32Array, Float32Array]): void {
+    if (this.used + n > this.slots) throw new Error(`kv cache overflow: ${this.used} + ${n} > ${this.slots} slots`);
+    const { heads: H, headDim: Dh, slots: S } = this;
+    for (let l = 0; l < this.layers; l++) {
+      const [k, v] = newKv(l);
+      for (let b = 0; b < this.batch; b++) {
+        for (let h = 0; h < H; h++) {
+          const src = (b * H + h) * n * Dh;
+          const dst = ((b * H + h) * S + this.used) * Dh;
+          this.keys[l]!.set(k.subarray(src, src + n * Dh), dst);
+          this.values[l]!.set(v.subarray(src, src + n * Dh), dst);
+        }
+      }
+    }
+    for (let b = 0; b < this.batch; b++) for (let i = 0; i < n; i++) this.valid[b * S + this.used + i] = chunkValid[b * n + i]!;
+    this.used += n;
+  }
+}

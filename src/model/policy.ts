@@ -1,0 +1,240 @@
+// The compact VLM as a policy: parameters + tokenizer + compiled graphs for scoring and
+// for KV-cached sampling. RL and IVR-R1 talk to models only through this surface (and
+// its remote twin), so they never see the engine.
+import * as o from '../engine/ops.js';
+import { ParamRegistry, ParamStore, type ParamSpec } from '../engine/params.js';
+import { Rng } from '../engine/rng.js';
+import { compile, defaultThreads, type CompiledGraph, type HostTensor } from '../engine/runtime.js';
+import { numPatches, patchDim, type VlmConfig } from './config.js';
+import { KvCache } from './kv-cache.js';
+import { sampleToken, type SamplingOptions } from './sampling.js';
+import { Tokenizer } from './tokenizer.js';
+import { embedImage, embedText, forwardChunk, forwardFull } from './vlm.js';
+import { tokenLogProbs } from '../engine/ops.js';
+import type { Tensor } from '../engine/tensor.js';
+
+/** A piece of context: the image's patch tokens, or text token ids. */
+export type Segment = { kind: 'image' } | { kind: 'text'; ids: number[] };
+
+export interface GenerateRequest {
+  /** Patch vectors of this row's image, [N * patchDim] (see model/image.ts). */
+  patches: Float32Array;
+  /** The context to condition on, e.g. [image, text(prompt)] or, for visual re-grounding,
+   * [image, text(prompt + verified prefix), image]. Text positions skip image segments. */
+  segments: Segment[];
+}
+
+export interface GenerateOptions extends SamplingOptions {
+  maxNew: number;
+  seed: number;
+  /** Rows per batch (default 64). */
+  batchSize?: number;
+}
+
+export interface Generation {
+  tokens: number[];
+  /** Log-probability of each sampled token under the (tempered) policy. */
+  logps: number[];
+  /** True when the row stopped on </answer> or <eos> rather than the length limit. */
+  finished: boolean;
+}
+
+/** Text lengths are padded up to a multiple of this, so few distinct graphs get compiled. */
+export const LENGTH_BUCKET = 16;
+export const roundUp = (n: number, k = LENGTH_BUCKET) => Math.max(k, Math.ceil(n / k) * k);
+
+export class Policy {
+  private readonly graphs = new Map<string, Promise<CompiledGraph>>();
+  readonly stopIds: Set<number>;
+
+  constructor(
+    readonly cfg: VlmConfig,
+    readonly tokenizer: Tokenizer,
+    public params: ParamStore,
+    readonly threads = defaultThreads(),
+  ) {
+    if (tokenizer.vocabSize > cfg.vocab) throw new Error(`tokenizer has ${tokenizer.vocabSize} tokens but the model vocab is ${cfg.vocab}`);
+    this.stopIds = new Set([tokenizer.eos, tokenizer.id('</answer>')]);
+  }
+
+  /** Every parameter of the model, found by tracing the full forward pass. */
+  static specs(cfg: VlmConfig): ParamSpec[] {
+    const reg = new ParamRegistry();
+    forwardFull(reg.scope('vlm'), cfg, o.input('patches', ['B', numPatches(cfg), patchDim(cfg)]), o.input('ids', ['B', 16], 'int64'));
+    return reg.specs();
+  }
+
+  static init(cfg: VlmConfig, seed: number, tokenizer = new Tokenizer(), threads?: number): Policy {
+    return new Policy(cfg, tokenizer, ParamStore.init(Policy.specs(cfg), seed), threads);
+  }
+
+  /** Cache capacity: the image twice, the text, and room for bucket padding. */
+  get cacheSlots(): number { return 2 * numPatches(this.cfg) + this.cfg.maxText + 2 * LENGTH_BUCKET; }
+
+  private graph(key: string, build: () => Record<string, Tensor>): Promise<CompiledGraph> {
+    let g = this.graphs.get(key);
+    if (!g) {
+      g = compile(build(), { threads: this.threads });
+      this.graphs.set(key, g);
+    }
+    return g;
+  }
+
+  /** Feeds every parameter the graph uses from the current parameter values. */
+  private paramFeeds(g: CompiledGraph, feeds: Record<string, HostTensor>): Record<string, HostTensor> {
+    for (const name of g.inputNames) {
+      if (name in feeds) continue;
+      const spec = this.params.specs.find((s) => s.name === name);
+      if (spec) feeds[name] = { data: this.params.get(name), shape: spec.shape };
+    }
+    return feeds;
+  }
+
+  /** Scoring graph: per-position log-probs of targets given the text so far, [B, T]. */
+  private scoreGraph(T: number): Promise<CompiledGraph> {
+    return this.graph(`score:${T}`, () => {
+      const reg = new ParamRegistry();
+      const patches = o.input('patches', ['B', numPatches(this.cfg), patchDim(this.cfg)]);
+      const ids = o.input('ids', ['B', T], 'int64');
+      const targets = o.input('targets', ['B', T], 'int64');
+      return { logp: tokenLogProbs(forwardFull(reg.scope('vlm'), this.cfg, patches, ids), targets) };
+    });
+  }
+
+  /**
+   * Log-probabilities of each text token after the first, given the image and the tokens
+   * before it: result[i][t] = log p(text[t+1] | image, text[0..t]).
+   */
+  async scoreTexts(items: { patches: Float32Array; text: number[] }[], batchSize = 32): Promise<Float32Array[]> {
+    const out: Float32Array[] = [];
+    for (let s = 0; s < items.length; s += batchSize) {
+      const rows = items.slice(s, s + batchSize);
+      const T = roundUp(Math.max(...rows.map((r) => r.text.length - 1)));
+      if (T > this.cfg.maxText) throw new Error(`score: ${T} text tokens exceed maxText ${this.cfg.maxText}`);
+      const B = rows.length;
+      const ids = new BigInt64Array(B * T);
+      const targets = new BigInt64Array(B * T);
+      const pd = numPatches(this.cfg) * patchDim(this.cfg);
+      const patches = new Float32Array(B * pd);
+      rows.forEach((r, b) => {
+        patches.set(r.patches, b * pd);
+        for (let t = 0; t < r.text.length - 1; t++) { ids[b * T + t] = BigInt(r.text[t]!); targets[b * T + t] = BigInt(r.text[t + 1]!); }
+      });
+      const g = await this.scoreGraph(T);
+      const res = await g.run(this.paramFeeds(g, {
+        patches: { data: patches, shape: [B, numPatches(this.cfg), patchDim(this.cfg)] },
+        ids: { data: ids, shape: [B, T] },
+        targets: { data: targets, shape: [B, T] },
+      }));
+      const logp = res.logp!.data as Float32Array;
+      rows.forEach((r, b) => out.push(logp.slice(b * T, b * T + r.text.length - 1)));
+    }
+    return out;
+  }
+
+  /** A chunk graph: n text tokens or the image, against a cache of `cacheSlots` slots. */
+  private chunkGraph(kind: 'text' | 'image', n: number): Promise<CompiledGraph> {
+    return this.graph(`chunk:${kind}:${n}`, () => {
+      const reg = new ParamRegistry();
+      const p = reg.scope('vlm');
+      const S = this.cacheSlots;
+      const x = kind === 'image'
+        ? embedImage(p, this.cfg, o.input('patches', ['B', numPatches(this.cfg), patchDim(this.cfg)]))
+        : embedText(p, this.cfg, o.input('ids', ['B', n], 'int64'), o.input('pos', ['B', n], 'int64'));
+      const bias = o.input('bias', ['B', 1, n, S + n]);
+      const r = forwardChunk(p, this.cfg, x, S, bias);
+      const outs: Record<string, Tensor> = { logits: r.logits };
+      r.newKeys.forEach((k, l) => { outs[`k${l}.new`] = k; outs[`v${l}.new`] = r.newValues[l]!; });
+      return outs;
+    });
+  }
+
+  private async runChunk(cache: KvCache, kind: 'text' | 'image', feeds: Record<string, HostTensor>, n: number, chunkValid: Uint8Array, causal: boolean): Promise<Float32Array> {
+    const g = await this.chunkGraph(kind, n);
+    const B = cache.batch;
+    const res = await g.run(this.paramFeeds(g, { ...feeds, ...cache.feeds(), bias: { data: cache.chunkBias(n, chunkValid, causal), shape: [B, 1, n, cache.slots + n] } }));
+    cache.append(n, chunkValid, (l) => [res[`k${l}.new`]!.data as Float32Array, res[`v${l}.new`]!.data as Float32Array]);
+    return res.logits!.data as Float32Array;
+  }
+
+  /**
+   * Batched sampling with a KV cache. Rows are grouped by the shape of their context
+   * (sequence of segment kinds); text segments are left-padded to a common bucketed length
+   * so every row of a batch shares cache slots, and the decode step is one graph call for
+   * the whole batch.
+   */
+  async generate(reqs: GenerateRequest[], opts: GenerateOptions): Promise<Generation[]> {
+    const results: Generation[] = new Array(reqs.length);
+    const groups = new Map<string, number[]>();
+    reqs.forEach((r, i) => {
+      const key = r.segments.map((s) => s.kind).join(',');
+      groups.set(key, [...(groups.get(key) ?? []), i]);
+    });
+    const rng = new Rng(opts.seed);
+    const bs = opts.batchSize ?? 64;
+    for (const idx of groups.values()) {
+      for (let s = 0; s < idx.length; s += bs) {
+        const rows = idx.slice(s, s + bs);
+        const gens = await this.generateBatch(rows.map((i) => reqs[i]!), opts, rng);
+        rows.forEach((i, j) => { results[i] = gens[j]!; });
+      }
+    }
+    return results;
+  }
+
+  private async generateBatch(reqs: GenerateRequest[], opts: GenerateOptions, rng: Rng): Promise<Generation[]> {
+    const B = reqs.length;
+    const N = numPatches(this.cfg);
+    const pd = patchDim(this.cfg);
+    const cache = new KvCache(B, this.cfg.layers, this.cfg.heads, this.cfg.dim / this.cfg.heads, this.cacheSlots);
+    const textPos = new Int32Array(B);
+    let logits: Float32Array | null = null;
+    const nSeg = reqs[0]!.segments.length;
+    for (let j = 0; j < nSeg; j++) {
+      if (reqs[0]!.segments[j]!.kind === 'image') {
+        const patches = new Float32Array(B * N * pd);
+        reqs.forEach((r, b) => patches.set(r.patches, b * N * pd));
+        logits = await this.runChunk(cache, 'image', { patches: { data: patches, shape: [B, N, pd] } }, N, new Uint8Array(B * N).fill(1), false);
+        continue;
+      }
+      const texts = reqs.map((r) => (r.segments[j] as { ids: number[] }).ids);
+      const L = Math.max(...texts.map((t) => t.length));
+      if (L === 0) continue;
+      const n = roundUp(L);
+      const ids = new BigInt64Array(B * n);
+      const pos = new BigInt64Array(B * n);
+      const valid = new Uint8Array(B * n);
+      texts.forEach((t, b) => {
+        const pad = n - t.length;
+        t.forEach((id, i) => { ids[b * n + pad + i] = BigInt(id); pos[b * n + pad + i] = BigInt(textPos[b]! + i); valid[b * n + pad + i] = 1; });
+        textPos[b]! += t.length;
+      });
+      if (cache.used + n > cache.slots) throw new Error(`generate: context of ${cache.used + n} slots exceeds the cache (${cache.slots})`);
+      logits = await this.runChunk(cache, 'text', { ids: { data: ids, shape: [B, n] }, pos: { data: pos, shape: [B, n] } }, n, valid, true);
+    }
+    if (!logits) throw new Error('generate: empty context');
+    const V = this.cfg.vocab;
+    const gens: Generation[] = reqs.map(() => ({ tokens: [], logps: [], finished: false }));
+    const active = new Uint8Array(B).fill(1);
+    for (let step = 0; step < opts.maxNew; step++) {
+      const ids = new BigInt64Array(B);
+      const pos = new BigInt64Array(B);
+      let anyActive = false;
+      for (let b = 0; b < B; b++) {
+        if (!active[b]) continue;
+        const { token, logp } = sampleToken(logits, b * V, V, opts, rng);
+        gens[b]!.tokens.push(token);
+        gens[b]!.logps.push(logp);
+        if (this.stopIds.has(token)) { gens[b]!.finished = true; active[b] = 0; continue; }
+        if (textPos[b]! + 1 >= this.cfg.maxText) { active[b] = 0; continue; }
+        ids[b] = BigInt(token);
+        pos[b] = BigInt(textPos[b]!);
+        textPos[b]!++;
+        anyActive = true;
+      }
+      if (!anyActive || step === opts.maxNew - 1 || cache.used + 1 > cache.slots) break;
+      logits = await this.runChunk(cache, 'text', { ids: { data: ids, shape: [B, 1] }, pos: { data: pos, shape: [B, 1] } }, 1, Uint8Array.from(active), true);
+    }
+    return gens;
+  }
+}

@@ -1,0 +1,43 @@
+// Host-side token sampling from one row of logits: temperature, nucleus (top-p), greedy.
+import type { Rng } from '../engine/rng.js';
+
+export interface SamplingOptions {
+  /** 0 = greedy (argmax). */
+  temperature: number;
+  /** Nucleus mass in (0, 1]; 1 = sample from the full distribution. */
+  topP: number;
+}
+
+/**
+ * Picks a token and returns it with its log-probability under the tempered distribution
+ * softmax(logits / temperature) before top-p truncation (temperature 1 when greedy), which
+ * is the policy probability RL's importance ratios refer to.
+ */
+export function sampleToken(logits: Float32Array, offset: number, V: number, opts: SamplingOptions, rng: Rng): { token: number; logp: number } {
+  const t = opts.temperature > 0 ? opts.temperature : 1;
+  let maxv = -Infinity;
+  for (let i = 0; i < V; i++) maxv = Math.max(maxv, logits[offset + i]! / t);
+  const probs = new Float64Array(V);
+  let z = 0;
+  for (let i = 0; i < V; i++) { probs[i] = Math.exp(logits[offset + i]! / t - maxv); z += probs[i]!; }
+  for (let i = 0; i < V; i++) probs[i]! /= z;
+  let token = 0;
+  if (opts.temperature <= 0) {
+    for (let i = 1; i < V; i++) if (probs[i]! > probs[token]!) token = i;
+  } else {
+    let order: number[] = [...probs.keys()];
+    let mass = 1;
+    if (opts.topP < 1) {
+      order.sort((a, b) => probs[b]! - probs[a]!);
+      let cum = 0;
+      let k = 0;
+      while (k < order.length && cum < opts.topP) cum += probs[order[k++]!]!;
+      order = order.slice(0, Math.max(1, k));
+      mass = cum;
+    }
+    let r = rng.next() * mass;
+    token = order[order.length - 1]!;
+    for (const i of order) { r -= probs[i]!; if (r <= 0) { token = i; break; } }
+  }
+  return { token, logp: Math.log(Math.max(probs[token]!, 1e-30)) };
+}

@@ -1,0 +1,111 @@
+// The compact vision-language transformer, read top to bottom:
+//   image [B, N, P] --linear + row/col embeddings--> N prefix tokens
+//   text ids [B, T] --token + position embeddings--> T tokens
+//   pre-LN transformer blocks (full attention inside the image prefix, causal over text)
+//   final LayerNorm -> logits over the vocabulary.
+// Two ways to run the same weights: `forwardFull` over a whole sequence (training and
+// scoring) and `forwardChunk` over a chunk of new tokens against a KV cache (sampling,
+// and re-inserting the image mid-sequence for visual re-grounding).
+import * as o from '../engine/ops.js';
+import { attend, layerNorm, linear, mergeHeads, mlp, qkv } from '../engine/nn/layers.js';
+import type { ParamScope } from '../engine/params.js';
+import type { Tensor } from '../engine/tensor.js';
+import { numPatches, patchDim, patchesPerSide, type VlmConfig } from './config.js';
+
+const residStd = (c: VlmConfig) => 0.02 / Math.sqrt(2 * c.layers);
+
+/** Image patches [B, N, P] -> tokens [B, N, D] with 2-D (row + column) position embeddings. */
+export function embedImage(p: ParamScope, c: VlmConfig, patches: Tensor): Tensor {
+  const side = patchesPerSide(c);
+  const rows = o.constant(Array.from({ length: side * side }, (_, i) => Math.floor(i / side)), [side * side], 'int64');
+  const cols = o.constant(Array.from({ length: side * side }, (_, i) => i % side), [side * side], 'int64');
+  const proj = linear(p.child('patch'), patches, patchDim(c), c.dim);
+  const pos = o.add(
+    o.gather(p.param('row', [side, c.dim], { kind: 'normal', std: 0.02 }, false), rows),
+    o.gather(p.param('col', [side, c.dim], { kind: 'normal', std: 0.02 }, false), cols),
+  );
+  return o.add(proj, pos);
+}
+
+/** Text ids [B, T] at text positions pos [B, T] -> tokens [B, T, D]. */
+export function embedText(p: ParamScope, c: VlmConfig, ids: Tensor, pos: Tensor): Tensor {
+  const tok = o.gather(p.param('tok', [c.vocab, c.dim], { kind: 'normal', std: 0.02 }), ids);
+  return o.add(tok, o.gather(p.param('pos', [c.maxText, c.dim], { kind: 'normal', std: 0.02 }, false), pos));
+}
+
+type Attention = (layer: number, q: Tensor, k: Tensor, v: Tensor) => Tensor;
+
+/** The transformer trunk; `attention` decides what each query may see. */
+function trunk(p: ParamScope, c: VlmConfig, x: Tensor, attention: Attention): Tensor {
+  for (let l = 0; l < c.layers; l++) {
+    const b = p.child(`h${l}`);
+    const [q, k, v] = qkv(b.child('attn'), layerNorm(b.child('ln1'), x, c.dim), c.dim, c.heads);
+    const y = linear(b.child('attn').child('proj'), mergeHeads(attention(l, q, k, v), c.dim), c.dim, c.dim, { std: residStd(c) });
+    x = o.add(x, y);
+    x = o.add(x, mlp(b.child('mlp'), layerNorm(b.child('ln2'), x, c.dim), c.dim, c.mlpRatio * c.dim, residStd(c)));
+  }
+  return layerNorm(p.child('lnf'), x, c.dim);
+}
+
+export function lmHead(p: ParamScope, c: VlmConfig, h: Tensor): Tensor {
+  return linear(p.child('head'), h, c.dim, c.vocab, { bias: false });
+}
+
+/** Additive mask [L, L] for an image prefix of N tokens followed by L-N text tokens. */
+export function prefixLmBias(n: number, L: number): Tensor {
+  const data = new Float32Array(L * L);
+  for (let q = 0; q < L; q++) for (let k = 0; k < L; k++) if (k > q && !(q < n && k < n)) data[q * L + k] = -1e9;
+  return o.constant(data, [L, L]);
+}
+
+/**
+ * Whole-sequence forward: image prefix then T text tokens (right-padded; padding is never
+ * attended by real tokens because it comes after them). Returns text logits [B, T, V]:
+ * logits[:, t] predicts text token t+1.
+ */
+export function forwardFull(p: ParamScope, c: VlmConfig, patches: Tensor, ids: Tensor): Tensor {
+  const T = ids.shape[1];
+  if (typeof T !== 'number') throw new Error('forwardFull: text length must be static');
+  if (T > c.maxText) throw new Error(`forwardFull: ${T} text tokens exceed maxText ${c.maxText}`);
+  const N = numPatches(c);
+  const pos = o.constant(Array.from({ length: T }, (_, i) => i), [1, T], 'int64');
+  const x = o.concat([embedImage(p, c, patches), embedText(p, c, ids, o.expandLike(pos, ids))], 1);
+  const bias = prefixLmBias(N, N + T);
+  const h = trunk(p, c, x, (_l, q, k, v) => attend(q, k, v, bias));
+  return lmHead(p, c, o.slice(h, 1, N, N + T));
+}
+
+export interface ChunkGraph {
+  /** Logits at the chunk's last position [B, V]. */
+  logits: Tensor;
+  /** New keys and values per layer, [B, H, n, Dh], for the host to write into its cache. */
+  newKeys: Tensor[];
+  newValues: Tensor[];
+}
+
+/**
+ * A chunk of n new tokens (already embedded, [B, n, D]) attending to a KV cache of S slots
+ * per layer (inputs `k{l}`, `v{l}` [B, H, S, Dh]) and to itself. `bias` [B, 1, n, S + n]
+ * says which cache slots are valid and the structure inside the chunk. The cache is never
+ * concatenated (that would copy it every step): scores against cache and chunk are computed
+ * separately and only the small score tensors are joined.
+ */
+export function forwardChunk(p: ParamScope, c: VlmConfig, x: Tensor, S: number, bias: Tensor): ChunkGraph {
+  const hd = c.dim / c.heads;
+  const newKeys: Tensor[] = [];
+  const newValues: Tensor[] = [];
+  const h = trunk(p, c, x, (l, q, k, v) => {
+    newKeys.push(k);
+    newValues.push(v);
+    const kc = o.input(`k${l}`, ['B', c.heads, S, hd]);
+    const vc = o.input(`v${l}`, ['B', c.heads, S, hd]);
+    const scale = 1 / Math.sqrt(hd);
+    const scores = o.add(o.mul(o.concat([o.matmul(q, o.transpose(kc)), o.matmul(q, o.transpose(k))], -1), scale), bias);
+    const probs = o.softmax(scores, -1);
+    const n = q.shape[2] as number;
+    return o.add(o.matmul(o.slice(probs, -1, 0, S), vc), o.matmul(o.slice(probs, -1, S, S + n), v));
+  });
+  const n = x.shape[1] as number;
+  const last = o.reshape(o.slice(h, 1, n - 1, n), [x.shape[0]!, c.dim]);
+  return { logits: lmHead(p, c, last), newKeys, newValues };
+}
