@@ -6,7 +6,9 @@ import { UsageError } from '../util/args.js';
 type CommandModule = { run(argv: string[]): Promise<number> };
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  sft: { summary: 'supervised training of the compact VLM on gold solutions', load: () => import('./commands/sft.js') },
   'engine-bench': { summary: 'measure the engine: MatMul peak, compiled train step, decode', load: () => import('./commands/engine-bench.js') },
+  tasks: { summary: 'embedded benchmark: export splits to JSONL + PNG, show / verify instances', load: () => import('./commands/tasks.js') },
 };
 
 function help(): string {

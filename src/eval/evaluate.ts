@@ -1,0 +1,122 @@
+// Evaluation of a policy on task instances: accuracy, grounding fidelity (share of
+// visual claims that hold), format validity, length, and the first-error step
+// distribution ("erosion curve"), overall, by family and by (family, horizon).
+import { Policy, type GenerateRequest } from '../model/policy.js';
+import { instancePatches, promptIds } from '../model/episode.js';
+import { goldResponse, verifyResponse, type FamilyId, type Instance, type Verification } from '../tasks/index.js';
+import { Progress } from '../util/progress.js';
+
+export interface EvalOptions {
+  /** 0 = greedy. */
+  temperature: number;
+  topP: number;
+  /** Samples per instance; k > 1 reports pass@k (any of k correct). */
+  samples: number;
+  seed: number;
+  /** Generation budget; default: 1.5 x the longest gold response + 16 tokens. */
+  maxNew?: number;
+  batchSize?: number;
+  progress?: boolean;
+}
+
+export interface InstanceResult {
+  id: string;
+  family: FamilyId;
+  horizon: number;
+  responses: string[];
+  /** Verification of the first response (the greedy one in greedy mode). */
+  verification: Verification;
+  correct: boolean;
+  passAtK: boolean;
+  length: number;
+}
+
+export interface Aggregate {
+  n: number;
+  accuracy: number;
+  pass_at_k: number;
+  grounding_fidelity: number;
+  format_validity: number;
+  mean_length: number;
+}
+
+export interface EvalReport extends Aggregate {
+  samples: number;
+  temperature: number;
+  /** Counts of the first failing step index ("none" = fully verified). */
+  first_error_hist: Record<string, number>;
+  by_family: ({ family: FamilyId } & Aggregate)[];
+  by_horizon: ({ family: FamilyId; horizon: number; first_error_hist: Record<string, number> } & Aggregate)[];
+  results: InstanceResult[];
+}
+
+export function aggregate(rs: InstanceResult[]): Aggregate {
+  const n = rs.length;
+  const claims = rs.reduce((a, r) => a + r.verification.visualClaims, 0);
+  const held = rs.reduce((a, r) => a + r.verification.visualClaimsHeld, 0);
+  const mean = (f: (r: InstanceResult) => number) => (n ? rs.reduce((a, r) => a + f(r), 0) / n : 0);
+  return {
+    n,
+    accuracy: mean((r) => Number(r.correct)),
+    pass_at_k: mean((r) => Number(r.passAtK)),
+    grounding_fidelity: claims ? held / claims : 0,
+    format_validity: mean((r) => Number(r.verification.formatValid)),
+    mean_length: mean((r) => r.length),
+  };
+}
+
+export function firstErrorHist(rs: InstanceResult[]): Record<string, number> {
+  const h: Record<string, number> = {};
+  for (const r of rs) {
+    const k = r.verification.firstError === null ? 'none' : String(r.verification.firstError);
+    h[k] = (h[k] ?? 0) + 1;
+  }
+  return h;
+}
+
+export async function evaluatePolicy(policy: Policy, instances: Instance[], opts: EvalOptions): Promise<EvalReport> {
+  const tok = policy.tokenizer;
+  const maxNew = opts.maxNew ?? Math.ceil(1.5 * Math.max(...instances.map((i) => tok.encode(goldResponse(i)).length))) + 16;
+  const k = Math.max(1, opts.samples);
+  const reqs: GenerateRequest[] = [];
+  for (const inst of instances) {
+    const req: GenerateRequest = { patches: instancePatches(inst, policy.cfg), segments: [{ kind: 'image' }, { kind: 'text', ids: promptIds(inst, tok) }] };
+    for (let s = 0; s < k; s++) reqs.push(req);
+  }
+  const bs = opts.batchSize ?? 64;
+  const progress = new Progress('eval', reqs.length, !opts.progress);
+  const texts: string[] = [];
+  for (let s = 0; s < reqs.length; s += bs) {
+    const gens = await policy.generate(reqs.slice(s, s + bs), { maxNew: Math.min(maxNew, policy.cfg.maxText), temperature: opts.temperature, topP: opts.topP, seed: opts.seed + s, batchSize: bs });
+    for (const g of gens) texts.push(tok.decode(g.tokens));
+    progress.update(texts.length);
+  }
+  progress.done();
+  const results: InstanceResult[] = instances.map((inst, i) => {
+    const responses = texts.slice(i * k, (i + 1) * k);
+    const verifications = responses.map((r) => verifyResponse(inst, r));
+    return {
+      id: inst.id, family: inst.family, horizon: inst.horizon, responses,
+      verification: verifications[0]!,
+      correct: verifications[0]!.answerCorrect,
+      passAtK: verifications.some((v) => v.answerCorrect),
+      length: tok.encode(responses[0]!).length,
+    };
+  });
+  const families = [...new Set(results.map((r) => r.family))];
+  const byHorizon: EvalReport['by_horizon'] = [];
+  for (const f of families) {
+    const hs = [...new Set(results.filter((r) => r.family === f).map((r) => r.horizon))].sort((a, b) => a - b);
+    for (const h of hs) {
+      const rs = results.filter((r) => r.family === f && r.horizon === h);
+      byHorizon.push({ family: f, horizon: h, ...aggregate(rs), first_error_hist: firstErrorHist(rs) });
+    }
+  }
+  return {
+    ...aggregate(results), samples: k, temperature: opts.temperature,
+    first_error_hist: firstErrorHist(results),
+    by_family: families.map((f) => ({ family: f, ...aggregate(results.filter((r) => r.family === f)) })),
+    by_horizon: byHorizon,
+    results,
+  };
+}

@@ -1,0 +1,134 @@
+// Supervised fine-tuning on gold solutions: the base policy that RL starts from.
+import * as o from '../engine/ops.js';
+import { AdamState } from '../engine/optim.js';
+import { ParamRegistry } from '../engine/params.js';
+import { TrainStep } from '../engine/train-step.js';
+import { evaluatePolicy } from '../eval/evaluate.js';
+import { loadPolicy, savePolicy } from '../model/checkpoint-io.js';
+import { numPatches, patchDim } from '../model/config.js';
+import { exampleIds, instancePatches } from '../model/episode.js';
+import { Policy, roundUp } from '../model/policy.js';
+import { forwardFull } from '../model/vlm.js';
+import { getSplit, goldResponse, type FamilyId, type Instance } from '../tasks/index.js';
+import { RunDir } from '../train/run-dir.js';
+import { cosineLr } from '../train/schedule.js';
+import { Progress } from '../util/progress.js';
+import type { SftConfig } from './config.js';
+import { sftInstance } from './data.js';
+
+/** Host tensors of one SFT batch: loss on the response tokens (and <eos>) only. */
+export function sftBatch(policy: Policy, items: { inst: Instance; response: string }[]) {
+  const cfg = policy.cfg;
+  const ex = items.map((it) => ({ ...exampleIds(it.inst, it.response, policy.tokenizer), patches: instancePatches(it.inst, cfg) }));
+  const T = roundUp(Math.max(...ex.map((e) => e.text.length - 1)));
+  if (T > cfg.maxText) throw new Error(`SFT example of ${T} tokens exceeds maxText ${cfg.maxText}`);
+  const B = items.length;
+  const N = numPatches(cfg);
+  const P = patchDim(cfg);
+  const patches = new Float32Array(B * N * P);
+  const ids = new BigInt64Array(B * T);
+  const targets = new BigInt64Array(B * T);
+  const mask = new Float32Array(B * T);
+  let tokens = 0;
+  ex.forEach((e, b) => {
+    patches.set(e.patches, b * N * P);
+    for (let t = 0; t < e.text.length - 1; t++) {
+      ids[b * T + t] = BigInt(e.text[t]!);
+      targets[b * T + t] = BigInt(e.text[t + 1]!);
+      if (t + 1 >= e.promptLen) { mask[b * T + t] = 1; tokens++; }
+    }
+  });
+  return {
+    T, tokens,
+    feeds: {
+      patches: { data: patches, shape: [B, N, P] },
+      ids: { data: ids, shape: [B, T] },
+      targets: { data: targets, shape: [B, T] },
+      mask: { data: mask, shape: [B, T] },
+    },
+  };
+}
+
+/** Compiled SFT steps, one per padded text length. */
+export class SftStepper {
+  private readonly steps = new Map<number, Promise<TrainStep>>();
+  constructor(private readonly policy: Policy, private readonly adamw: { weightDecay: number; maxGradNorm: number }) {}
+
+  get(T: number): Promise<TrainStep> {
+    let s = this.steps.get(T);
+    if (!s) {
+      const reg = new ParamRegistry();
+      const cfg = this.policy.cfg;
+      const patches = o.input('patches', ['B', numPatches(cfg), patchDim(cfg)]);
+      const ids = o.input('ids', ['B', T], 'int64');
+      const targets = o.input('targets', ['B', T], 'int64');
+      const mask = o.input('mask', ['B', T]);
+      const loss = o.crossEntropy(forwardFull(reg.scope('vlm'), cfg, patches, ids), targets, mask);
+      s = TrainStep.compile({ registry: reg, loss, adamw: { beta1: 0.9, beta2: 0.95, eps: 1e-8, ...this.adamw } }, { threads: this.policy.threads });
+      this.steps.set(T, s);
+    }
+    return s;
+  }
+}
+
+export interface SftOptions { out: string; resume: boolean; quiet?: boolean }
+
+/** Validation instances: the val split at every training horizon of each family. */
+export function sftValidationSet(families: readonly FamilyId[], n: number): Instance[] {
+  const per = Math.max(1, Math.ceil(n / families.length));
+  return families.flatMap((f) => getSplit(f, 'val', per));
+}
+
+export async function runSft(cfg: SftConfig, opts: SftOptions): Promise<{ policy: Policy; runDir: RunDir }> {
+  const run = new RunDir(opts.out);
+  run.open(cfg, opts.resume);
+  const threads = cfg.threads > 0 ? cfg.threads : undefined;
+  let policy: Policy;
+  let state: AdamState;
+  if (opts.resume && run.hasCheckpoint()) {
+    const saved = loadPolicy(run.latest, threads);
+    if (!saved.optimizer) throw new Error(`${run.latest}: checkpoint has no optimizer state to resume from`);
+    policy = saved.policy;
+    state = saved.optimizer;
+    run.truncateMetrics((r) => typeof r.step === 'number' && r.step <= state.step);
+  } else {
+    policy = Policy.init(cfg.model, cfg.seed, undefined, threads);
+    state = AdamState.zeros(policy.params.specs);
+  }
+  const stepper = new SftStepper(policy, { weightDecay: cfg.weight_decay, maxGradNorm: cfg.grad_clip });
+  const valSet = sftValidationSet(cfg.families, cfg.val_n);
+  const progress = new Progress('sft', cfg.steps, opts.quiet);
+  const maxH = cfg.max_horizon as Record<FamilyId, number>;
+  const t0 = performance.now();
+  let tokensSeen = 0;
+  while (state.step < cfg.steps) {
+    const step = state.step;
+    const items = Array.from({ length: cfg.batch_size }, (_, j) => {
+      const inst = sftInstance(step * cfg.batch_size + j, cfg.families, maxH);
+      return { inst, response: goldResponse(inst) };
+    });
+    const batch = sftBatch(policy, items);
+    const lr = cosineLr(step, cfg.steps, cfg.lr, cfg.warmup, cfg.min_lr_frac);
+    const ts = performance.now();
+    const r = await (await stepper.get(batch.T)).run(policy.params, state, batch.feeds, lr);
+    const stepS = (performance.now() - ts) / 1000;
+    tokensSeen += batch.tokens;
+    const row: Record<string, unknown> = { step: state.step, loss: r.loss, grad_norm: r.gradNorm, lr, tokens: batch.tokens, t_step_s: stepS };
+    if (state.step % cfg.val_every === 0 || state.step === cfg.steps) {
+      const rep = await evaluatePolicy(policy, valSet, { temperature: 0, topP: 1, samples: 1, seed: cfg.seed });
+      row.val_accuracy = rep.accuracy;
+      row.val_grounding = rep.grounding_fidelity;
+      row.val_format = rep.format_validity;
+      row.val_by_family = Object.fromEntries(rep.by_family.map((f) => [f.family, f.accuracy]));
+    }
+    run.logMetrics(row);
+    if (state.step % cfg.checkpoint_every === 0 || state.step === cfg.steps) {
+      savePolicy(run.latest, policy, { kind: 'sft', config: cfg }, state);
+    }
+    const tps = tokensSeen / ((performance.now() - t0) / 1000);
+    progress.update(state.step, `loss ${r.loss.toFixed(3)} ${Math.round(tps)} tok/s${row.val_accuracy !== undefined ? ` val_acc ${(row.val_accuracy as number).toFixed(3)}` : ''}`);
+  }
+  progress.done();
+  savePolicy(run.final, policy, { kind: 'sft', config: cfg });
+  return { policy, runDir: run };
+}
