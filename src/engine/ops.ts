@@ -32,8 +32,14 @@ export function scalar(v: number, dtype: DType = 'float32'): Tensor {
   return constant([v], [], dtype);
 }
 
+const ARRAY_FOR: Record<DType, string> = { float32: 'Float32Array', float64: 'Float64Array', int32: 'Int32Array', int64: 'BigInt64Array', bool: 'Uint8Array' };
+
 function toTyped(data: TypedData | number[], dtype: DType): TypedData {
-  if (!Array.isArray(data)) return data;
+  if (!Array.isArray(data)) {
+    // Reinterpreting bits of another array type would silently produce garbage values.
+    if (data.constructor.name !== ARRAY_FOR[dtype]) fail('constant', `a ${data.constructor.name} cannot hold ${dtype} values (use ${ARRAY_FOR[dtype]})`, []);
+    return data;
+  }
   switch (dtype) {
     case 'float32': return Float32Array.from(data);
     case 'float64': return Float64Array.from(data);
@@ -178,6 +184,8 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
 function reduce(op: string, x: Tensor, axes: number | number[] | undefined, keepdims: boolean): Tensor {
   const list = axes === undefined ? x.shape.map((_, i) => i) : Array.isArray(axes) ? axes : [axes];
   const norm = [...new Set(list.map((a) => normAxis(op, a, x.rank, x)))].sort((a, b) => a - b);
+  // An explicit empty axis list reduces nothing (ONNX would reduce everything instead).
+  if (norm.length === 0) return x;
   const shape: Dim[] = [];
   x.shape.forEach((d, i) => {
     if (!norm.includes(i)) shape.push(d);
@@ -194,7 +202,9 @@ export function mean(x: Tensor, axes?: number | number[], keepdims = false): Ten
 // ---------------------------------------------------------------- layout
 
 /** Reshape; one dim may be -1 (inferred). Symbolic dims are resolved at run time. */
-export function reshape(x: Tensor, dims: readonly Dim[]): Tensor {
+export function reshape(x: Tensor, target: readonly Dim[]): Tensor {
+  // Canonical symbolic dims ('T*B' -> 'B*T') so equal dims compare equal downstream.
+  const dims = target.map((d) => (typeof d === 'string' ? dimProduct([d]) : d));
   const total = dimProduct(x.shape);
   const known = dims.filter((d) => d !== -1);
   const unknown = dims.length - known.length;
@@ -266,6 +276,7 @@ export function expandLike(x: Tensor, like: Tensor): Tensor {
 
 /** Reshape x to the (run-time) shape of `like` (same element count). */
 export function reshapeLike(x: Tensor, like: Tensor): Tensor {
+  if (!dimEq(dimProduct(x.shape), dimProduct(like.shape))) fail('reshape_like', 'element counts differ', [x, like]);
   return new Tensor('reshape_like', [x, like], like.shape, x.dtype);
 }
 
