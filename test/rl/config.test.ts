@@ -1,0 +1,159 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import {
+  METHODS, loadRlConfig, overlongMaxLen, parseRlConfig, policyLossConfig, rlDefaults,
+} from '../../src/rl/config.js';
+import { ConfigError, array, int, nullable, number, object, oneOf, parseWith, string } from '../../src/util/schema.js';
+
+/** Asserts that `fn` throws a ConfigError whose message equals or matches `expected`. */
+function throwsConfig(fn: () => unknown, expected: string | RegExp): void {
+  assert.throws(fn, (e: unknown) => {
+    assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${String(e)}`);
+    if (typeof expected === 'string') assert.equal(e.message, expected);
+    else assert.match(e.message, expected);
+    return true;
+  });
+}
+
+test('per-method defaults follow the papers', () => {
+  const grpo = rlDefaults('grpo');
+  assert.equal(grpo.advantage, 'grpo');
+  assert.equal(grpo.beta, 0.04);
+  assert.equal(grpo.aggregation, 'seq-mean-token-mean');
+  assert.deepEqual(grpo.clip, { eps_low: 0.2, eps_high: 0.2, dual_c: null });
+  assert.equal(grpo.dynamic_sampling.enabled, false);
+  assert.equal(grpo.overlong.enabled, false);
+
+  const dr = rlDefaults('drgrpo');
+  assert.equal(dr.advantage, 'drgrpo');
+  assert.equal(dr.aggregation, 'seq-mean-token-sum-norm');
+  assert.equal(dr.beta, 0);
+
+  const dapo = rlDefaults('dapo');
+  assert.deepEqual([dapo.clip.eps_low, dapo.clip.eps_high], [0.2, 0.28]);
+  assert.equal(dapo.aggregation, 'token-mean');
+  assert.equal(dapo.beta, 0);
+  assert.equal(dapo.dynamic_sampling.enabled, true);
+  assert.equal(dapo.overlong.enabled, true);
+  assert.equal(dapo.advantage, 'grpo');
+
+  const luffy = rlDefaults('luffy');
+  assert.equal(luffy.gamma, 0.1);
+  assert.equal(luffy.beta, 0);
+  assert.equal(luffy.aggregation, 'token-mean');
+
+  const ivr = rlDefaults('ivr');
+  assert.equal(ivr.method, 'ivr');
+  assert.equal(ivr.aggregation, grpo.aggregation);
+  assert.equal(ivr.beta, grpo.beta);
+  assert.deepEqual(ivr.ivr, {
+    tau: 0.5, max_rectifications: 8, rounds: 3, localizer: 'verifier', rectifier: 're-ground',
+    oracle_fallback: true, step_credit: true, shaping: true,
+  });
+});
+
+test('every default config validates and round-trips', () => {
+  for (const m of METHODS) {
+    const d = rlDefaults(m);
+    const json = JSON.parse(JSON.stringify(d)) as Record<string, unknown>;
+    if (m !== 'ivr') delete json.ivr; // the ivr block is only accepted for method ivr
+    assert.deepEqual(parseRlConfig(json, `${m}.json`), d, m);
+  }
+});
+
+test('missing keys take the method defaults; nested objects merge key by key', () => {
+  assert.deepEqual(parseRlConfig({}, 'x.json'), rlDefaults('grpo'));
+  assert.deepEqual(parseRlConfig({}, 'x.json', { method: 'dapo' }), rlDefaults('dapo'));
+  const cfg = parseRlConfig({ method: 'ivr', lr: 1e-4, ivr: { rounds: 5 }, clip: { eps_high: 0.3 } }, 'configs/ivr.json');
+  assert.equal(cfg.lr, 1e-4);
+  assert.equal(cfg.ivr.rounds, 5);
+  assert.equal(cfg.ivr.localizer, 'verifier');
+  assert.equal(cfg.ivr.max_rectifications, 8);
+  assert.deepEqual(cfg.clip, { eps_low: 0.2, eps_high: 0.3, dual_c: null });
+  // Defaults are fresh copies.
+  const a = rlDefaults('grpo');
+  a.clip.eps_low = 0.9;
+  assert.equal(rlDefaults('grpo').clip.eps_low, 0.2);
+});
+
+test('wrong-typed values name the file and the full key path', () => {
+  throwsConfig(() => parseRlConfig({ method: 'ivr', ivr: { rounds: 'three' } }, 'configs/grpo.json'),
+    'configs/grpo.json: key "ivr.rounds" must be an integer >= 1, got "three"');
+  throwsConfig(() => parseRlConfig({ clip: { eps_high: true } }, 'c.json'),
+    'c.json: key "clip.eps_high" must be a number >= 0, got true');
+  throwsConfig(() => parseRlConfig({ group_size: 2.5 }, 'c.json'), 'c.json: key "group_size" must be an integer >= 2, got 2.5');
+  throwsConfig(() => parseRlConfig({ group_size: 1 }, 'c.json'), /key "group_size" must be an integer >= 2, got 1$/);
+  throwsConfig(() => parseRlConfig({ top_p: 0 }, 'c.json'), 'c.json: key "top_p" must be a number > 0 and <= 1, got 0');
+  throwsConfig(() => parseRlConfig({ lr: '1e-5' }, 'c.json'), 'c.json: key "lr" must be a number > 0, got "1e-5"');
+  throwsConfig(() => parseRlConfig({ aggregation: 'mean' }, 'c.json'),
+    'c.json: key "aggregation" must be one of "seq-mean-token-mean", "token-mean", "seq-mean-token-sum-norm", got "mean"');
+  throwsConfig(() => parseRlConfig({ overlong: { max_len: 'x' } }, 'c.json'),
+    'c.json: key "overlong.max_len" must be an integer >= 1 or null, got "x"');
+  throwsConfig(() => parseRlConfig({ dynamic_sampling: true }, 'c.json'), 'c.json: key "dynamic_sampling" must be an object, got true');
+  throwsConfig(() => parseRlConfig({ method: 'ivr', ivr: { rectifier: 'magic' } }, 'c.json'), /key "ivr.rectifier" must be one of "re-ground", "resample", "oracle", got "magic"/);
+  throwsConfig(() => parseRlConfig({ method: 'ivr', ivr: { shaping: 'yes' } }, 'c.json'), 'c.json: key "ivr.shaping" must be true or false, got "yes"');
+  throwsConfig(() => parseRlConfig({ method: 'ppo' }, 'c.json'), /key "method" must be one of "grpo", "drgrpo", "dapo", "luffy", "ivr", got "ppo"/);
+  throwsConfig(() => parseRlConfig({ beta: null }, 'c.json'), 'c.json: key "beta" must be a number >= 0, got null');
+});
+
+test('unknown keys are errors naming the full path, with a hint', () => {
+  throwsConfig(() => parseRlConfig({ lr_rate: 1 }, 'configs/grpo.json'), /^configs\/grpo\.json: unknown key "lr_rate" \(did you mean "lr"\?\); allowed keys: method, /);
+  throwsConfig(() => parseRlConfig({ method: 'ivr', ivr: { roundz: 2 } }, 'configs/ivr.json'),
+    /^configs\/ivr\.json: unknown key "ivr\.roundz" \(did you mean "rounds"\?\); allowed keys in "ivr": tau, /);
+  throwsConfig(() => parseRlConfig({ overlong: { enabled: true, foo: 1 } }, 'c.json'), /unknown key "overlong\.foo"/);
+});
+
+test('method handling, the ivr block, cross-field checks, non-object input', () => {
+  throwsConfig(() => parseRlConfig({ method: 'grpo' }, 'c.json', { method: 'dapo' }), 'c.json: key "method" is "grpo" but --method dapo was given');
+  assert.equal(parseRlConfig({ method: 'dapo' }, 'c.json', { method: 'dapo' }).method, 'dapo');
+  throwsConfig(() => parseRlConfig({ ivr: { rounds: 2 } }, 'c.json'), 'c.json: key "ivr" only applies to method "ivr" (this config is "grpo")');
+  throwsConfig(() => parseRlConfig({ max_new_tokens: 16, overlong: { cache_len: 32 } }, 'c.json'),
+    'c.json: key "overlong.cache_len" must be <= overlong.max_len (16, from max_new_tokens), got 32');
+  throwsConfig(() => parseRlConfig({ clip: { eps_high: 0.28, dual_c: 1.1 } }, 'c.json'), /key "clip\.dual_c" must be > 1 \+ clip\.eps_high/);
+  throwsConfig(() => parseRlConfig([], 'c.json'), 'c.json: the config must be a JSON object, got an array');
+  throwsConfig(() => parseRlConfig(null, 'c.json'), 'c.json: the config must be a JSON object, got null');
+  const cfg = parseRlConfig({ max_new_tokens: 64, overlong: { max_len: 48, cache_len: 16 } }, 'c.json');
+  assert.equal(overlongMaxLen(cfg), 48);
+  assert.equal(overlongMaxLen(parseRlConfig({ max_new_tokens: 64 }, 'c.json')), 64);
+});
+
+test('policyLossConfig maps the config onto the loss switches', () => {
+  const cfg = parseRlConfig({ method: 'drgrpo', max_new_tokens: 96, clip: { dual_c: 3 } }, 'c.json');
+  assert.deepEqual(policyLossConfig(cfg), {
+    epsLow: 0.2, epsHigh: 0.2, dualClip: 3, beta: 0, gamma: 0.1, aggregation: 'seq-mean-token-sum-norm', maxLen: 96,
+  });
+});
+
+test('loadRlConfig: file errors name the file', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ivr-rlcfg-'));
+  try {
+    const bad = path.join(dir, 'bad.json');
+    fs.writeFileSync(bad, '{"lr": 1e-5,,}');
+    throwsConfig(() => loadRlConfig(bad), new RegExp(`^${bad.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}: invalid JSON`));
+    const good = path.join(dir, 'dapo.json');
+    fs.writeFileSync(good, JSON.stringify({ method: 'dapo', iterations: 3 }));
+    const cfg = loadRlConfig(good);
+    assert.equal(cfg.iterations, 3);
+    assert.equal(cfg.clip.eps_high, 0.28);
+    throwsConfig(() => loadRlConfig(path.join(dir, 'missing.json')), /missing\.json: cannot read/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('schema helpers: required keys, arrays, nullable objects', () => {
+  const s = object({ name: string({ nonEmpty: true }), sizes: array(int({ min: 1 }), { minLength: 1 }), opt: nullable(object({ k: number() })), kind: oneOf(['a', 'b'] as const) });
+  throwsConfig(() => parseWith(s, { sizes: [1] }, 'f.json'), 'f.json: missing required key "name" (a non-empty string)');
+  throwsConfig(() => parseWith(s, { name: 'x', sizes: [1, 0], opt: null, kind: 'a' }, 'f.json'), 'f.json: key "sizes[1]" must be an integer >= 1, got 0');
+  throwsConfig(() => parseWith(s, { name: 'x', sizes: [], opt: null, kind: 'a' }, 'f.json'), /key "sizes" must be an array of at least 1/);
+  throwsConfig(() => parseWith(s, { name: 'x', sizes: [1], opt: { k: 'no' }, kind: 'a' }, 'f.json'), 'f.json: key "opt.k" must be a number, got "no"');
+  const v = parseWith(s, { name: 'x', sizes: [2, 3], opt: { k: 1.5 }, kind: 'b' }, 'f.json');
+  assert.deepEqual(v, { name: 'x', sizes: [2, 3], opt: { k: 1.5 }, kind: 'b' });
+  // Defaults fill in; arrays replace rather than merge.
+  const d = parseWith(s, { sizes: [9] }, 'f.json', { name: 'dflt', sizes: [1, 2], opt: null, kind: 'a' });
+  assert.deepEqual(d, { name: 'dflt', sizes: [9], opt: null, kind: 'a' });
+  throwsConfig(() => parseWith(number(), NaN, 'f.json'), 'f.json: the top level must be a number, got NaN');
+});
