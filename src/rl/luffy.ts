@@ -1,0 +1,21 @@
+// LUFFY-style baseline (Yan et al. 2025, "Learning to Reason under Off-Policy Guidance"):
+// each group gets the task's gold solution as one extra, off-policy member. Its reward is
+// recomputed like any other, it takes part in the group's advantage normalisation, and its
+// tokens are trained with policy shaping f(π) = π/(π+γ) instead of the clipped ratio.
+import { goldResponse } from '../tasks/index.js';
+import type { Augmenter } from './augment.js';
+import { makeSample } from './rollout.js';
+
+export const luffyAugmenter: Augmenter = {
+  name: 'luffy',
+  async augment(groups, ctx) {
+    const tok = ctx.policy.tokenizer;
+    let demoTokens = 0;
+    for (const g of groups) {
+      const ids = tok.encode(goldResponse(g.inst));
+      demoTokens += ids.length;
+      g.samples.push(makeSample(ctx.cfg, ctx.policy, g.inst, 'gold', ids, true, new Uint8Array(ids.length).fill(1)));
+    }
+    return { stats: { luffy_demos: groups.length, luffy_demo_tokens: demoTokens }, extraGenTokens: 0 };
+  },
+};

@@ -1,0 +1,79 @@
+// Rollouts: G samples per prompt from the current policy, decoded, verified and rewarded.
+// A Group is the unit every advantage estimator and every IVR-R1 strategy works on.
+import { instancePatches, promptIds } from '../model/episode.js';
+import type { Policy } from '../model/policy.js';
+import { getSplit, reward, type FamilyId, type Instance, type Verification } from '../tasks/index.js';
+import { verifyResponse } from '../tasks/index.js';
+import { overlongPenalty } from './advantages.js';
+import { overlongMaxLen, type RlConfig } from './config.js';
+
+export type SampleKind = 'policy' | 'gold' | 'rectified';
+
+export interface Sample {
+  kind: SampleKind;
+  responseIds: number[];
+  responseText: string;
+  /** Stopped on </answer> or <eos>, not on the length limit. */
+  finished: boolean;
+  reward: number;
+  accuracy: number;
+  verification: Verification;
+  /** Per response token: 1 = off-policy (scored with policy shaping), 0 = sampled by the policy. */
+  offPolicy: Uint8Array;
+  /** Step-level credit: a negative advantage applies from this response token on. */
+  creditFrom: number;
+  advantage: number;
+}
+
+export interface Group {
+  inst: Instance;
+  patches: Float32Array;
+  promptIds: number[];
+  samples: Sample[];
+}
+
+/** RL prompts come from the train split far past the seeds SFT used. */
+export const RL_PROMPT_OFFSET = 500_000_000;
+
+/** Prompt number k of the RL stream (families round-robin, horizons over the train range). */
+export function rlPrompt(k: number, families: readonly FamilyId[]): Instance {
+  const family = families[k % families.length]!;
+  return getSplit(family, 'train', 1, RL_PROMPT_OFFSET + Math.floor(k / families.length))[0]!;
+}
+
+/** Reward with DAPO's soft overlong punishment when enabled. */
+export function shapedReward(cfg: RlConfig, inst: Instance, text: string, length: number): { reward: number; accuracy: number } {
+  const r = reward(inst, text);
+  let total = r.reward;
+  if (cfg.overlong.enabled) total += cfg.overlong.penalty_factor * overlongPenalty(length, overlongMaxLen(cfg), cfg.overlong.cache_len);
+  return { reward: total, accuracy: r.accuracy };
+}
+
+export function makeSample(cfg: RlConfig, policy: Policy, inst: Instance, kind: SampleKind, responseIds: number[], finished: boolean, offPolicy?: Uint8Array): Sample {
+  const text = policy.tokenizer.decode(responseIds);
+  const r = shapedReward(cfg, inst, text, responseIds.length);
+  return {
+    kind, responseIds, responseText: text, finished,
+    reward: r.reward, accuracy: r.accuracy,
+    verification: verifyResponse(inst, text),
+    offPolicy: offPolicy ?? new Uint8Array(responseIds.length),
+    creditFrom: 0,
+    advantage: 0,
+  };
+}
+
+/** Samples G responses for each instance. Returns the groups and the tokens generated. */
+export async function rollout(policy: Policy, insts: Instance[], cfg: RlConfig, seed: number): Promise<{ groups: Group[]; genTokens: number }> {
+  const tok = policy.tokenizer;
+  const groups: Group[] = insts.map((inst) => ({ inst, patches: instancePatches(inst, policy.cfg), promptIds: promptIds(inst, tok), samples: [] }));
+  const reqs = groups.flatMap((g) => Array.from({ length: cfg.group_size }, () => ({ patches: g.patches, segments: [{ kind: 'image' as const }, { kind: 'text' as const, ids: g.promptIds }] })));
+  const maxNew = Math.min(cfg.max_new_tokens, policy.cfg.maxText - Math.max(...groups.map((g) => g.promptIds.length)));
+  const gens = await policy.generate(reqs, { maxNew, temperature: cfg.temperature, topP: cfg.top_p, seed });
+  let genTokens = 0;
+  gens.forEach((g, i) => {
+    const group = groups[Math.floor(i / cfg.group_size)]!;
+    genTokens += g.tokens.length;
+    group.samples.push(makeSample(cfg, policy, group.inst, 'policy', g.tokens, g.finished));
+  });
+  return { groups, genTokens };
+}

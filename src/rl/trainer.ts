@@ -1,0 +1,162 @@
+// The RL loop, thin on purpose: rollouts -> rewards -> (method's augmentation) ->
+// advantages -> old/ref log-probs -> μ epochs of clipped updates. Everything that differs
+// between GRPO, Dr. GRPO, DAPO, LUFFY and IVR-R1 is config or an Augmenter.
+import { AdamState } from '../engine/optim.js';
+import { deriveSeed } from '../engine/rng.js';
+import { evaluatePolicy } from '../eval/evaluate.js';
+import { loadPolicy, savePolicy } from '../model/checkpoint-io.js';
+import type { Policy } from '../model/policy.js';
+import { FAMILY_IDS, getSplit, type FamilyId, type Instance } from '../tasks/index.js';
+import { RunDir } from '../train/run-dir.js';
+import { Progress } from '../util/progress.js';
+import { groupAdvantages, isZeroVariance } from './advantages.js';
+import type { Augmenter } from './augment.js';
+import type { RlConfig } from './config.js';
+import { luffyAugmenter } from './luffy.js';
+import { rlPrompt, rollout, type Group } from './rollout.js';
+import { responseLogps, RlUpdater, rowsOf, type TrainRow } from './update.js';
+
+export interface TrainOptions {
+  init: string;
+  out: string;
+  resume: boolean;
+  /** Stop once this many rollout tokens (incl. the method's own generation) were generated. */
+  budgetTokens?: number;
+  quiet?: boolean;
+  /** Supplies the IVR-R1 augmenter (kept out of rl/ so that rl never depends on ivr/). */
+  augmenter?: Augmenter;
+}
+
+interface LoopState { iteration: number; promptCursor: number; genTokensTotal: number }
+
+export function rlValidationSet(n: number, families: readonly FamilyId[] = FAMILY_IDS): Instance[] {
+  const per = Math.max(1, Math.ceil(n / families.length));
+  return families.flatMap((f) => getSplit(f, 'val', per));
+}
+
+function mean(xs: number[]): number { return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0; }
+
+export async function trainRl(cfg: RlConfig, opts: TrainOptions): Promise<{ policy: Policy; run: RunDir }> {
+  const run = new RunDir(opts.out);
+  run.open({ ...cfg, init: opts.init, budget_tokens: opts.budgetTokens ?? null }, opts.resume);
+  const threads = cfg.threads > 0 ? cfg.threads : undefined;
+  const ref = cfg.beta > 0 ? loadPolicy(opts.init, threads).policy : null;
+  let policy: Policy;
+  let state: AdamState;
+  let loop: LoopState = { iteration: 0, promptCursor: 0, genTokensTotal: 0 };
+  if (opts.resume && run.hasCheckpoint()) {
+    const saved = loadPolicy(run.latest, threads);
+    if (!saved.optimizer) throw new Error(`${run.latest}: no optimizer state to resume from`);
+    policy = saved.policy;
+    state = saved.optimizer;
+    loop = saved.extra.loop as LoopState;
+    run.truncateMetrics((r) => typeof r.iter === 'number' && r.iter <= loop.iteration);
+  } else {
+    policy = loadPolicy(opts.init, threads).policy;
+    state = AdamState.zeros(policy.params.specs);
+  }
+  const augmenter = cfg.method === 'luffy' ? luffyAugmenter : cfg.method === 'ivr' ? opts.augmenter : undefined;
+  if (cfg.method === 'ivr' && !augmenter) throw new Error('method "ivr" needs the IVR-R1 augmenter');
+  const updater = new RlUpdater(policy, cfg);
+  const valSet = rlValidationSet(cfg.val_size);
+  const progress = new Progress(`train ${cfg.method}`, cfg.iterations, opts.quiet);
+  const save = () => savePolicy(run.latest, policy, { kind: 'rl', method: cfg.method, loop, config: cfg }, state);
+
+  while (loop.iteration < cfg.iterations) {
+    if (opts.budgetTokens !== undefined && loop.genTokensTotal >= opts.budgetTokens) break;
+    const it = loop.iteration;
+    const seed = deriveSeed(cfg.seed, `iter${it}`);
+    const t0 = performance.now();
+
+    // 1. Rollouts (DAPO's dynamic sampling refills the batch with informative groups).
+    let groups: Group[] = [];
+    let genTokens = 0;
+    let zeroVar = 0;
+    let drawn = 0;
+    for (let batch = 0; batch < (cfg.dynamic_sampling.enabled ? cfg.dynamic_sampling.max_gen_batches : 1); batch++) {
+      const need = cfg.prompts_per_iter - groups.length;
+      const insts = Array.from({ length: need }, (_, j) => rlPrompt(loop.promptCursor + j, FAMILY_IDS));
+      loop.promptCursor += need;
+      const r = await rollout(policy, insts, cfg, deriveSeed(seed, `rollout${batch}`));
+      genTokens += r.genTokens;
+      drawn += r.groups.length;
+      for (const g of r.groups) {
+        const zv = isZeroVariance(g.samples.map((s) => s.reward));
+        if (zv) zeroVar++;
+        if (!cfg.dynamic_sampling.enabled || !zv) groups.push(g);
+      }
+      if (groups.length >= cfg.prompts_per_iter) break;
+    }
+    const policySamples = groups.flatMap((g) => g.samples);
+    const tRollout = (performance.now() - t0) / 1000;
+
+    // 2. The method's own samples (LUFFY gold demos, IVR-R1 rectified trajectories).
+    const t1 = performance.now();
+    let augStats: Record<string, unknown> = {};
+    if (augmenter && groups.length) {
+      const a = await augmenter.augment(groups, { policy, cfg, iteration: it, seed: deriveSeed(seed, 'augment') });
+      augStats = a.stats;
+      genTokens += a.extraGenTokens;
+    }
+    const tAugment = (performance.now() - t1) / 1000;
+
+    // 3. Advantages over each group, including added members.
+    const adv = groupAdvantages(groups.map((g) => g.samples.map((s) => s.reward)), cfg.advantage);
+    groups.forEach((g, i) => g.samples.forEach((s, j) => { s.advantage = adv.advantages[i]![j]!; }));
+
+    // 4. Log-probs under the sampling policy (same graph family as the update) and reference.
+    const t2 = performance.now();
+    const base = rowsOf(groups);
+    const old = base.length ? await responseLogps(policy, base) : [];
+    const refLp = ref && base.length ? await responseLogps(ref, base) : null;
+    const rows: TrainRow[] = base.map((r, i) => ({ ...r, oldLogp: old[i]!, refLogp: refLp ? refLp[i]! : null }));
+    const tScore = (performance.now() - t2) / 1000;
+
+    // 5. Update.
+    const t3 = performance.now();
+    const stepCredit = cfg.method === 'ivr' && cfg.ivr.step_credit;
+    const upd = rows.length ? await updater.update(rows, state, cfg.lr, deriveSeed(seed, 'minibatch'), stepCredit) : {};
+    const tUpdate = (performance.now() - t3) / 1000;
+
+    loop.genTokensTotal += genTokens;
+    loop.iteration++;
+    const wall = (performance.now() - t0) / 1000;
+    const demoTokens = rows.filter((r) => r.sample.kind !== 'policy').reduce((a, r) => a + r.sample.responseIds.length, 0);
+    const allTokens = rows.reduce((a, r) => a + r.sample.responseIds.length, 0);
+    const row: Record<string, unknown> = {
+      iter: loop.iteration,
+      reward_mean: mean(policySamples.map((s) => s.reward)),
+      accuracy: mean(policySamples.map((s) => s.accuracy)),
+      zero_variance_groups: drawn ? zeroVar / drawn : 0,
+      kl: upd.kl ?? 0,
+      entropy: upd.entropy ?? 0,
+      clip_frac: upd.clip_frac ?? 0,
+      loss: upd.loss ?? 0,
+      grad_norm: upd.grad_norm ?? 0,
+      response_len: mean(policySamples.map((s) => s.responseIds.length)),
+      gen_tokens: genTokens,
+      gen_tokens_total: loop.genTokensTotal,
+      demo_token_frac: allTokens ? demoTokens / allTokens : 0,
+      groups: groups.length,
+      t_rollout_s: tRollout,
+      t_augment_s: tAugment,
+      t_score_s: tScore,
+      t_update_s: tUpdate,
+      tokens_per_s: genTokens / Math.max(1e-9, tRollout + tAugment),
+      ...augStats,
+    };
+    if (cfg.val_every > 0 && (loop.iteration % cfg.val_every === 0 || loop.iteration === cfg.iterations)) {
+      const rep = await evaluatePolicy(policy, valSet, { temperature: 0, topP: 1, samples: 1, seed: cfg.seed });
+      row.val_accuracy = rep.accuracy;
+      row.val_grounding = rep.grounding_fidelity;
+      row.val_by_family = Object.fromEntries(rep.by_family.map((f) => [f.family, f.accuracy]));
+    }
+    run.logMetrics(row);
+    if (cfg.checkpoint_every > 0 && loop.iteration % cfg.checkpoint_every === 0) save();
+    progress.update(loop.iteration, `reward ${(row.reward_mean as number).toFixed(3)} acc ${(row.accuracy as number).toFixed(3)} zv ${(row.zero_variance_groups as number).toFixed(2)} ${wall.toFixed(1)}s/it${row.val_accuracy !== undefined ? ` val ${(row.val_accuracy as number).toFixed(3)}` : ''}`);
+  }
+  progress.done();
+  save();
+  savePolicy(run.final, policy, { kind: 'rl', method: cfg.method, loop, config: cfg });
+  return { policy, run };
+}

@@ -1,0 +1,129 @@
+// The policy update: one compiled graph per padded length (forward → per-token log-probs →
+// policy loss of losses.ts → backward → AdamW), run over shuffled minibatches for μ epochs.
+import * as o from '../engine/ops.js';
+import type { AdamState } from '../engine/optim.js';
+import { ParamRegistry } from '../engine/params.js';
+import { Rng } from '../engine/rng.js';
+import type { HostTensor } from '../engine/runtime.js';
+import { TrainStep } from '../engine/train-step.js';
+import { numPatches, patchDim } from '../model/config.js';
+import { Policy, roundUp } from '../model/policy.js';
+import { forwardFull } from '../model/vlm.js';
+import { tokenAdvantages } from './advantages.js';
+import { policyLossConfig, type RlConfig } from './config.js';
+import { meanEntropy, policyLoss } from './losses.js';
+import type { Group, Sample } from './rollout.js';
+import type { Tensor } from '../engine/tensor.js';
+
+/** One sequence of the update batch, with everything the loss needs per token. */
+export interface TrainRow {
+  patches: Float32Array;
+  promptIds: number[];
+  sample: Sample;
+  /** log-probs of the response tokens under the sampling policy / the reference. */
+  oldLogp: Float32Array;
+  refLogp: Float32Array | null;
+}
+
+export function rowsOf(groups: Group[]): { patches: Float32Array; promptIds: number[]; sample: Sample }[] {
+  return groups.flatMap((g) => g.samples.map((s) => ({ patches: g.patches, promptIds: g.promptIds, sample: s })));
+}
+
+/** log-probs of each row's response tokens under `policy` (one scoring pass). */
+export async function responseLogps(policy: Policy, rows: { patches: Float32Array; promptIds: number[]; sample: Sample }[]): Promise<Float32Array[]> {
+  const scored = await policy.scoreTexts(rows.map((r) => ({ patches: r.patches, text: [...r.promptIds, ...r.sample.responseIds] })));
+  return scored.map((lp, i) => lp.slice(rows[i]!.promptIds.length - 1));
+}
+
+export class RlUpdater {
+  private readonly steps = new Map<number, Promise<TrainStep>>();
+  constructor(private readonly policy: Policy, private readonly cfg: RlConfig) {}
+
+  private step(T: number): Promise<TrainStep> {
+    let s = this.steps.get(T);
+    if (!s) {
+      const c = this.policy.cfg;
+      const reg = new ParamRegistry();
+      const ids = o.input('ids', ['B', T], 'int64');
+      const targets = o.input('targets', ['B', T], 'int64');
+      const mask = o.input('mask', ['B', T]);
+      const logits = forwardFull(reg.scope('vlm'), c, o.input('patches', ['B', numPatches(c), patchDim(c)]), ids);
+      const useRef = this.cfg.beta > 0;
+      const pl = policyLoss({
+        logp: o.tokenLogProbs(logits, targets),
+        oldLogp: o.input('old_logp', ['B', T]),
+        refLogp: useRef ? o.input('ref_logp', ['B', T]) : undefined,
+        advantages: o.input('adv', ['B', T]),
+        mask,
+        offPolicyMask: o.input('off_policy', ['B', T]),
+        cfg: policyLossConfig(this.cfg),
+      });
+      const metrics: Record<string, Tensor> = { entropy: meanEntropy(o.stopGradient(logits), mask) };
+      for (const [k, v] of Object.entries(pl.metrics)) if (v) metrics[k] = v;
+      s = TrainStep.compile({
+        registry: reg, loss: pl.loss, metrics,
+        adamw: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: this.cfg.weight_decay, maxGradNorm: this.cfg.max_grad_norm },
+      }, { threads: this.policy.threads });
+      this.steps.set(T, s);
+    }
+    return s;
+  }
+
+  /** Host tensors for a minibatch of rows. Advantages are per token (step-level credit). */
+  feeds(rows: TrainRow[], useStepCredit: boolean): { T: number; feeds: Record<string, HostTensor> } {
+    const c = this.policy.cfg;
+    const B = rows.length;
+    const T = roundUp(Math.max(...rows.map((r) => r.promptIds.length + r.sample.responseIds.length - 1)));
+    const N = numPatches(c);
+    const P = patchDim(c);
+    const patches = new Float32Array(B * N * P);
+    const ids = new BigInt64Array(B * T);
+    const targets = new BigInt64Array(B * T);
+    const mask = new Float32Array(B * T);
+    const old = new Float32Array(B * T);
+    const ref = new Float32Array(B * T);
+    const adv = new Float32Array(B * T);
+    const off = new Float32Array(B * T);
+    rows.forEach((r, b) => {
+      patches.set(r.patches, b * N * P);
+      const text = [...r.promptIds, ...r.sample.responseIds];
+      const p0 = r.promptIds.length - 1; // position whose target is the first response token
+      const tokAdv = tokenAdvantages(r.sample.advantage, r.sample.responseIds.length, useStepCredit ? r.sample.creditFrom : undefined);
+      for (let t = 0; t < text.length - 1; t++) { ids[b * T + t] = BigInt(text[t]!); targets[b * T + t] = BigInt(text[t + 1]!); }
+      r.sample.responseIds.forEach((_, i) => {
+        const at = b * T + p0 + i;
+        mask[at] = 1;
+        old[at] = r.oldLogp[i]!;
+        ref[at] = r.refLogp ? r.refLogp[i]! : 0;
+        adv[at] = tokAdv[i]!;
+        off[at] = r.sample.offPolicy[i]!;
+      });
+    });
+    const f: Record<string, HostTensor> = {
+      patches: { data: patches, shape: [B, N, P] }, ids: { data: ids, shape: [B, T] }, targets: { data: targets, shape: [B, T] },
+      mask: { data: mask, shape: [B, T] }, old_logp: { data: old, shape: [B, T] }, adv: { data: adv, shape: [B, T] }, off_policy: { data: off, shape: [B, T] },
+    };
+    if (this.cfg.beta > 0) f.ref_logp = { data: ref, shape: [B, T] };
+    return { T, feeds: f };
+  }
+
+  /** μ epochs of shuffled minibatches; returns metrics averaged over optimizer steps. */
+  async update(rows: TrainRow[], state: AdamState, lr: number, seed: number, useStepCredit: boolean): Promise<Record<string, number>> {
+    const rng = new Rng(seed);
+    const sums: Record<string, number> = {};
+    let n = 0;
+    for (let e = 0; e < this.cfg.epochs; e++) {
+      const order = rng.shuffle([...rows.keys()]);
+      for (let s = 0; s < order.length; s += this.cfg.minibatch_size) {
+        const mb = order.slice(s, s + this.cfg.minibatch_size).map((i) => rows[i]!);
+        const { T, feeds } = this.feeds(mb, useStepCredit);
+        const r = await (await this.step(T)).run(this.policy.params, state, feeds, lr);
+        sums.loss = (sums.loss ?? 0) + r.loss;
+        sums.grad_norm = (sums.grad_norm ?? 0) + r.gradNorm;
+        for (const [k, v] of Object.entries(r.metrics)) sums[k] = (sums[k] ?? 0) + v;
+        n++;
+      }
+    }
+    return Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / Math.max(1, n)]));
+  }
+}
