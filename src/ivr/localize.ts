@@ -1,0 +1,36 @@
+// Visual erosion localisation (DESIGN §7.2): split a flawed rollout into steps, check each
+// against the pristine visual prior (the scene), and return the first eroded step k*, its
+// kind, and the verified prefix s_1..s_{k*-1} the Re-Reasoning Loop keeps.
+import { verifyResponse, type Instance, type StepKind } from '../tasks/index.js';
+
+export interface Localization {
+  /** 0-based index of the first eroded step (steps.length when only the answer is wrong). */
+  step: number;
+  kind: StepKind;
+  verifiedPrefix: string[];
+}
+
+export interface Localizer {
+  name: string;
+  localize(inst: Instance, response: string): Localization | null;
+}
+
+/** The scene-prior verifier: null when the rollout is fully verified and correct. */
+export const verifierLocalizer: Localizer = {
+  name: 'verifier',
+  localize(inst, response) {
+    const v = verifyResponse(inst, response);
+    if (v.firstError === null) return null;
+    return { step: v.firstError, kind: v.firstErrorKind ?? 'format', verifiedPrefix: v.verifiedPrefix };
+  },
+};
+
+/** Ablation "no localisation": treat the whole rollout as eroded, rectify from the start. */
+export const noLocalizer: Localizer = {
+  name: 'none',
+  localize(inst, response) {
+    const v = verifyResponse(inst, response);
+    if (v.complete) return null;
+    return { step: 0, kind: v.firstErrorKind ?? 'format', verifiedPrefix: [] };
+  },
+};

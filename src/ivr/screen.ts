@@ -1,0 +1,39 @@
+// Screening (DESIGN §7.1): which rollouts the Re-Reasoning Loop spends its budget on.
+// Flagged = reward below τ. Groups are visited in order of success rate, all-fail groups
+// first (there outcome-only RL has no signal at all); one flagged rollout per group per
+// pass, so M rectifications spread over M groups before any group gets a second one.
+import type { Group, Sample } from '../rl/rollout.js';
+
+export interface Flagged { group: Group; sample: Sample }
+
+export interface Screen {
+  name: string;
+  select(groups: Group[], tau: number, max: number): { flagged: number; chosen: Flagged[] };
+}
+
+export const rewardScreen: Screen = {
+  name: 'reward',
+  select(groups, tau, max) {
+    const policyOf = (g: Group) => g.samples.filter((s) => s.kind === 'policy');
+    const successRate = (g: Group) => {
+      const ps = policyOf(g);
+      return ps.length ? ps.filter((s) => s.accuracy > 0).length / ps.length : 0;
+    };
+    const queues = groups
+      .map((g, i) => ({ g, i, rate: successRate(g), flagged: policyOf(g).filter((s) => s.reward < tau) }))
+      .filter((q) => q.flagged.length > 0)
+      .sort((a, b) => a.rate - b.rate || a.i - b.i); // stable: ties keep rollout order
+    const flagged = queues.reduce((a, q) => a + q.flagged.length, 0);
+    const chosen: Flagged[] = [];
+    for (let pass = 0; chosen.length < max; pass++) {
+      let took = false;
+      for (const q of queues) {
+        if (chosen.length >= max) break;
+        const s = q.flagged[pass];
+        if (s) { chosen.push({ group: q.g, sample: s }); took = true; }
+      }
+      if (!took) break;
+    }
+    return { flagged, chosen };
+  },
+};
