@@ -31,7 +31,7 @@ export interface Instance {
   /** `${family}-${seed}-${horizon}`; unique and reproducible. */
   id: string;
   family: FamilyId;
-  /** The seed `generate` was called with. */
+  /** The seed `generate` was called with (-1 when loaded from a file record without a seed). */
   seed: number;
   /** Number of reasoning steps in the gold solution (the difficulty). */
   horizon: number;

@@ -103,9 +103,15 @@ function generate(seed: number, horizon: number): Instance {
   const anchors = uniqueCategories(scene);
   const skeleton = chainSkeleton(rng, horizon, 0.75);
   const used = new Set<string>();
+  // Distinct queries; a query with count 0 is redrawn with probability 0.7 (up to 5 times), so
+  // that most steps actually count something.
   const freshQuery = (): string => {
     let q = randomQuery(rng, anchors);
-    for (let tries = 0; used.has(q) && tries < 100; tries++) q = randomQuery(rng, anchors);
+    for (let tries = 0; tries < 100; tries++) {
+      const redraw = used.has(q) || (tries < 5 && countQuery(scene, q) === 0 && rng.chance(0.7));
+      if (!redraw) break;
+      q = randomQuery(rng, anchors);
+    }
     used.add(q);
     return q;
   };

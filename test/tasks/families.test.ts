@@ -1,0 +1,199 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import {
+  FAMILY_IDS, SPLITS, SPLIT_IDS, encodePng, getFamily, getSplit, goldResponse, renderLarge, renderSmall, splitEntry, splitHorizons,
+  verifyResponse, type FamilyId, type GridScene, type Instance,
+} from '../../src/tasks/index.js';
+
+const sha = (x: string | Uint8Array) => createHash('sha256').update(x).digest('hex').slice(0, 16);
+
+test('same seed and horizon give the same instance and byte-identical PNGs', () => {
+  for (const f of FAMILY_IDS) {
+    const fam = getFamily(f);
+    for (const [seed, h] of [[0, 2], [17, 5], [123456789, fam.horizons.ood[1]]] as const) {
+      const a = fam.generate(seed, h), b = fam.generate(seed, h);
+      assert.deepEqual(a, b);
+      assert.ok(encodePng(fam.renderSmall(a)).equals(encodePng(fam.renderSmall(b))));
+      assert.ok(encodePng(fam.renderLarge(a)).equals(encodePng(fam.renderLarge(b))));
+    }
+    assert.notDeepEqual(fam.generate(1, 4).scene, fam.generate(2, 4).scene, `${f}: different seeds should differ`);
+  }
+});
+
+// Pinned fingerprints: a split must be identical on every machine and across refactors.
+// The pixels are pinned rather than the PNG bytes, because zlib builds may compress the same
+// pixels differently (same-machine byte identity is checked above).
+// If a deliberate change to a generator or renderer breaks these, update them and say so.
+const PINNED: Record<FamilyId, { json: string; pixels: string }> = {
+  grid: { json: '2324e0e9b52c4ebe', pixels: 'f3cc54f0222da4ef' },
+  shapes: { json: '827f19b66792adfa', pixels: '3fc17317be8383a8' },
+  chart: { json: 'b3464af7a55752d4', pixels: '23cfcdd0c47b6847' },
+};
+
+test('split fingerprints are pinned (instances and image pixels)', () => {
+  const got: Record<string, { json: string; pixels: string }> = {};
+  for (const f of FAMILY_IDS) {
+    const insts = [...getSplit(f, 'test', 12), ...getSplit(f, 'ood', 4)];
+    got[f] = { json: sha(JSON.stringify(insts)), pixels: sha(Buffer.concat(insts.flatMap((i) => [renderSmall(i).data, renderLarge(i).data]))) };
+  }
+  assert.deepEqual(got, PINNED);
+});
+
+test('splits: disjoint seed ranges, documented horizons, round-robin spread, identical prefixes', () => {
+  const ranges = SPLIT_IDS.map((s) => [SPLITS[s].seedBase, SPLITS[s].seedBase + SPLITS[s].capacity - 1] as const).sort((a, b) => a[0] - b[0]);
+  for (let i = 1; i < ranges.length; i++) assert.ok(ranges[i]![0] > ranges[i - 1]![1], 'seed ranges overlap');
+  for (const f of FAMILY_IDS) {
+    const fam = getFamily(f);
+    assert.ok(fam.horizons.train[1] < fam.horizons.ood[0], `${f}: ood horizons must exceed training horizons`);
+    for (const s of SPLIT_IDS) {
+      const [lo, hi] = splitHorizons(f, s);
+      assert.deepEqual([lo, hi], [...fam.horizons[s === 'ood' ? 'ood' : 'train']]);
+      const span = hi - lo + 1;
+      const insts = getSplit(f, s, span * 3);
+      const counts = new Map<number, number>();
+      for (const i of insts) counts.set(i.horizon, (counts.get(i.horizon) ?? 0) + 1);
+      assert.equal(counts.size, span, `${f}/${s}: every horizon appears`);
+      for (const [h, n] of counts) { assert.ok(h >= lo && h <= hi); assert.equal(n, 3); }
+      // a short prefix already spreads over the range
+      const prefix = insts.slice(0, Math.min(4, span)).map((i) => i.horizon);
+      assert.ok(Math.max(...prefix) - Math.min(...prefix) >= Math.min(span - 1, Math.floor(span / 2)), `${f}/${s} prefix ${prefix}`);
+      // offset windows agree with the full list
+      assert.deepEqual(getSplit(f, s, 5, 7), insts.slice(7, 12));
+      assert.ok(insts.every((i, k) => i.seed === SPLITS[s].seedBase + k && i.split === s));
+      assert.deepEqual(splitEntry(f, s, 7), { seed: insts[7]!.seed, horizon: insts[7]!.horizon });
+    }
+  }
+  assert.throws(() => getSplit('grid', 'val', 2, SPLITS.val.capacity - 1), RangeError);
+  assert.throws(() => getSplit('grid', 'nope' as never, 1), /unknown split/);
+  assert.throws(() => getFamily('nope' as never), /unknown task family/);
+});
+
+test('every gold solution verifies (thousands of instances per family, all splits)', () => {
+  for (const f of FAMILY_IDS) {
+    const insts = [...getSplit(f, 'train', 1500), ...getSplit(f, 'val', 300), ...getSplit(f, 'test', 600), ...getSplit(f, 'ood', 1200)];
+    const fam = getFamily(f);
+    for (const inst of insts) {
+      const v = verifyResponse(inst, goldResponse(inst));
+      if (!v.complete) assert.fail(`${inst.id}: gold rejected at step ${v.firstError} (${v.firstErrorKind}): ${v.firstErrorReason}`);
+      assert.ok(v.formatValid && v.answerCorrect);
+      assert.equal(v.steps.length, inst.horizon);
+      assert.equal(inst.steps.length, inst.horizon);
+      assert.equal(v.visualClaimsHeld, v.visualClaims);
+      assert.deepEqual(fam.solve(inst.question, inst.scene), { steps: inst.steps, answer: inst.answer });
+    }
+  }
+});
+
+test('instances have the documented shape: 48x48 and 384x384 images, terse one-line steps', () => {
+  const maxStep: Record<FamilyId, number> = { grid: 9, shapes: 10, chart: 8 };
+  for (const f of FAMILY_IDS) {
+    for (const inst of [...getSplit(f, 'test', 50), ...getSplit(f, 'ood', 50)]) {
+      const s = renderSmall(inst), l = renderLarge(inst);
+      assert.deepEqual([s.width, s.height, s.data.length], [48, 48, 48 * 48 * 3]);
+      assert.deepEqual([l.width, l.height, l.data.length], [384, 384, 384 * 384 * 3]);
+      assert.equal(inst.id, `${f}-${inst.seed}-${inst.horizon}`);
+      for (const step of inst.steps) {
+        assert.ok(!/[\r\n]/.test(step));
+        assert.ok(step.length <= maxStep[f], `${inst.id}: step "${step}" longer than ${maxStep[f]}`);
+      }
+      assert.ok(!/[\r\n]/.test(inst.question));
+      getFamily(f).validateScene(inst.scene);
+      getFamily(f).validateQuestion(inst.question, inst.scene, inst.horizon);
+    }
+  }
+});
+
+test('questions carry no image-only facts', () => {
+  for (const inst of getSplit('grid', 'test', 200)) {
+    assert.match(inst.question, /^moves [UDLR]+$/); // only the moves: no start cell, no walls
+    assert.equal(inst.question.length, 6 + inst.horizon);
+  }
+  for (const inst of getSplit('chart', 'test', 200)) {
+    // bars are named by colour only; numbers in the question are constants of +k/-k/*k terms
+    assert.match(inst.question, /^bars [rgbymco](?:[-+^_][rgbymco]|[-+*][0-9]+)*$/);
+  }
+  for (const inst of getSplit('shapes', 'test', 200)) {
+    assert.match(inst.question, /^count [rgby.][cst.](?:[<>^v][rgby][cst])?(?:[-+][rgby.][cst.](?:[<>^v][rgby][cst])?|[-+*][0-9]+)*$/);
+  }
+});
+
+test('small images are patch-aligned: each 8x8 patch shows one cell / object / bar slot', () => {
+  const patchColours = (inst: Instance, pr: number, pc: number) => {
+    const img = renderSmall(inst);
+    const set = new Set<string>();
+    for (let y = pr * 8; y < pr * 8 + 8; y++) for (let x = pc * 8; x < pc * 8 + 8; x++) {
+      const o = (y * 48 + x) * 3;
+      set.add(`${img.data[o]},${img.data[o + 1]},${img.data[o + 2]}`);
+    }
+    return set;
+  };
+  for (const inst of getSplit('grid', 'test', 20)) {
+    const s = inst.scene as GridScene;
+    for (let r = 0; r < 6; r++) for (let c = 0; c < 6; c++) assert.equal(patchColours(inst, r, c).size, 2); // cell colour + grid line
+    const startPatch = [...patchColours(inst, s.start[0], s.start[1])];
+    for (let r = 0; r < 6; r++) for (let c = 0; c < 6; c++) {
+      if (r === s.start[0] && c === s.start[1]) continue;
+      assert.notDeepEqual([...patchColours(inst, r, c)], startPatch, 'the start cell has a colour of its own');
+    }
+  }
+});
+
+// Independent reference solvers, written from the documented semantics only.
+function refGrid(inst: Instance): string {
+  const s = inst.scene as GridScene;
+  let [r, c] = s.start;
+  for (const m of inst.question.slice('moves '.length)) {
+    const nr = r + (m === 'D' ? 1 : m === 'U' ? -1 : 0), nc = c + (m === 'R' ? 1 : m === 'L' ? -1 : 0);
+    if (nr >= 0 && nr < 6 && nc >= 0 && nc < 6 && s.rows[nr]![nc] !== '#') { r = nr; c = nc; }
+  }
+  return `${r}${c}`;
+}
+
+function refChain(body: string, value: (ref: string) => number, refRe: RegExp): string {
+  const tokens = body.match(new RegExp(`[-+*^_]|[0-9]+|${refRe.source}`, 'g'))!;
+  assert.equal(tokens.join(''), body);
+  const val = (t: string) => (/^[0-9]+$/.test(t) ? Number(t) : value(t));
+  let acc = val(tokens[0]!);
+  for (let i = 1; i < tokens.length; i += 2) {
+    const op = tokens[i]!, v = val(tokens[i + 1]!);
+    acc = op === '+' ? acc + v : op === '-' ? acc - v : op === '*' ? acc * v : op === '^' ? Math.max(acc, v) : Math.min(acc, v);
+  }
+  return String(acc);
+}
+
+test('gold answers agree with independent reference solvers', () => {
+  for (const inst of getSplit('grid', 'val', 400)) assert.equal(inst.answer, refGrid(inst), inst.id);
+  for (const inst of getSplit('chart', 'val', 400)) {
+    const bars = (inst.scene as { bars: Array<{ colour: string; value: number }> }).bars;
+    assert.equal(inst.answer, refChain(inst.question.slice(5), (c) => bars.find((b) => b.colour === c)!.value, /[rgbymco]/), inst.id);
+  }
+  for (const inst of getSplit('shapes', 'val', 400)) {
+    const objs = (inst.scene as { objects: Array<{ row: number; col: number; colour: string; shape: string }> }).objects;
+    const count = (q: string) => {
+      const fit = (o: (typeof objs)[number], c: string, s: string) => (c === '.' || o.colour === c) && (s === '.' || o.shape === s);
+      const base = objs.filter((o) => fit(o, q[0]!, q[1]!));
+      if (q.length === 2) return base.length;
+      const anchors = objs.filter((o) => o.colour === q[3] && o.shape === q[4]);
+      assert.equal(anchors.length, 1, `${inst.id}: anchor of ${q} must be unique`);
+      const a = anchors[0]!;
+      const rel = q[2];
+      return base.filter((o) => (rel === '<' ? o.col < a.col : rel === '>' ? o.col > a.col : rel === '^' ? o.row < a.row : o.row > a.row)).length;
+    };
+    assert.equal(inst.answer, refChain(inst.question.slice(6), count, /[rgby.][cst.](?:[<>^v][rgby][cst])?/), inst.id);
+  }
+});
+
+test('shapes relations are strict (same column / row as the anchor does not count)', () => {
+  const fam = getFamily('shapes');
+  const scene = { size: 6, objects: [
+    { row: 0, col: 2, colour: 'r', shape: 'c' }, { row: 2, col: 2, colour: 'b', shape: 't' }, { row: 2, col: 0, colour: 'g', shape: 'c' },
+    { row: 4, col: 2, colour: 'y', shape: 'c' }, { row: 3, col: 5, colour: 'r', shape: 'c' },
+  ] };
+  const answer = (q: string) => fam.solve(`count ${q}`, scene).answer;
+  assert.equal(answer('.c<bt'), '1'); // g at col 0; r and y share the anchor's column
+  assert.equal(answer('.c>bt'), '1'); // r at col 5
+  assert.equal(answer('.c^bt'), '1'); // r at row 0; g shares the anchor's row
+  assert.equal(answer('.cvbt'), '2'); // y at row 4, r at row 3
+  assert.equal(answer('r.+.c*2-.t'), '11'); // strictly left to right: 2+4=6, *2=12, -1=11
+});
