@@ -8,6 +8,7 @@ type CommandModule = { run(argv: string[]): Promise<number> };
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   sft: { summary: 'supervised training of the compact VLM on gold solutions', load: () => import('./commands/sft.js') },
   train: { summary: 'RL post-training (grpo, drgrpo, dapo, luffy, ivr) from a checkpoint', load: () => import('./commands/train.js') },
+  eval: { summary: 'evaluate a checkpoint on task splits or an exported instance file', load: () => import('./commands/eval.js') },
   'engine-bench': { summary: 'measure the engine: MatMul peak, compiled train step, decode', load: () => import('./commands/engine-bench.js') },
   tasks: { summary: 'embedded benchmark: export splits to JSONL + PNG, show / verify instances', load: () => import('./commands/tasks.js') },
 };
