@@ -197,3 +197,20 @@ test('shapes relations are strict (same column / row as the anchor does not coun
   assert.equal(answer('.cvbt'), '2'); // y at row 4, r at row 3
   assert.equal(answer('r.+.c*2-.t'), '11'); // strictly left to right: 2+4=6, *2=12, -1=11
 });
+
+test('generate works over the whole accepted horizon range and rejects bad arguments', () => {
+  for (const f of FAMILY_IDS) {
+    const fam = getFamily(f);
+    for (let h = fam.horizonLimits[0]; h <= fam.horizonLimits[1]; h++) {
+      for (let seed = 0; seed < 20; seed++) {
+        const inst = fam.generate(seed * 7919, h);
+        assert.equal(inst.steps.length, h);
+        assert.equal(verifyResponse(inst, goldResponse(inst)).complete, true, `${inst.id}`);
+      }
+    }
+    assert.throws(() => fam.generate(1, fam.horizonLimits[1] + 1), RangeError);
+    assert.throws(() => fam.generate(1, 0), RangeError);
+    assert.throws(() => fam.generate(-1, 3), RangeError);
+    assert.throws(() => fam.generate(1.5, 3), RangeError);
+  }
+});

@@ -46,6 +46,9 @@ export function chartPlan(question: string): ChainPlan {
   return parseChain(m[1]!, OPS, (text, pos) => (BAR_COLOURS.includes(text[pos] as BarColour) ? 1 : 0));
 }
 
+/** Horizons `generate` accepts (the splits use a sub-range). */
+const HORIZON_LIMITS = [1, 12] as const;
+
 function generate(seed: number, horizon: number): Instance {
   const rng = new Rng(deriveSeed('chart', seed, horizon));
   const skeleton = chainSkeleton(rng, horizon, 0.75);
@@ -152,7 +155,7 @@ export const chartFamily: TaskFamily = {
   id: 'chart',
   title: 'bar-chart reading with arithmetic: read bars by colour and combine them left to right',
   horizons: { train: [2, 7], ood: [8, 12] },
-  horizonLimits: [1, 12],
+  horizonLimits: HORIZON_LIMITS,
   grammar: [
     'The image shows a bar chart: each bar has its own colour, r (red), g (green), b (blue), y (yellow), m (magenta), c (cyan), o (orange), and an integer height 1-9.',
     'The question "bars r+g^b*2" combines bar values strictly left to right (no precedence): + add, - subtract, ^ max, _ min, * multiply (constants only).',
@@ -160,7 +163,7 @@ export const chartFamily: TaskFamily = {
     'The answer is the final integer, e.g. 18.',
   ].join('\n'),
   generate(seed, horizon) {
-    checkGenerateArgs('chart', seed, horizon, [1, 12]);
+    checkGenerateArgs('chart', seed, horizon, HORIZON_LIMITS);
     return generate(seed, horizon);
   },
   renderSmall,

@@ -178,6 +178,9 @@ function corruptStep(inst: Instance, k: number, kind: 'visual' | 'logical' | 'fo
   return formatStep(rng.pick(MOVES.filter((m) => m !== mv)), gold);
 }
 
+/** Horizons `generate` accepts (the splits use a sub-range). */
+const HORIZON_LIMITS = [1, 32] as const;
+
 function generate(seed: number, horizon: number): Instance {
   const rng = new Rng(deriveSeed('grid', seed, horizon));
   const cells: Cell[] = [];
@@ -272,7 +275,7 @@ export const gridFamily: TaskFamily = {
   id: 'grid',
   title: 'grid navigation with walls: follow the moves from the start cell, answer the final cell',
   horizons: { train: [2, 10], ood: [12, 24] },
-  horizonLimits: [1, 32],
+  horizonLimits: HORIZON_LIMITS,
   grammar: [
     'The image shows a 6x6 grid: dark cells are walls, light cells are open, the orange cell is the start. Rows and columns are numbered 0-5 from the top-left; a cell is written as two digits row,col (e.g. 23 = row 2, column 3).',
     'The question "moves RRDL" lists moves: U = up (row-1), D = down (row+1), L = left (col-1), R = right (col+1). A move into a wall or off the grid leaves you in place.',
@@ -280,7 +283,7 @@ export const gridFamily: TaskFamily = {
     'The answer is the final cell, e.g. 32.',
   ].join('\n'),
   generate(seed, horizon) {
-    checkGenerateArgs('grid', seed, horizon, [1, 32]);
+    checkGenerateArgs('grid', seed, horizon, HORIZON_LIMITS);
     return generate(seed, horizon);
   },
   renderSmall,

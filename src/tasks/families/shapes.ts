@@ -97,6 +97,9 @@ function randomQuery(rng: Rng, anchors: readonly string[]): string {
   return randomFilter(rng, false);
 }
 
+/** Horizons `generate` accepts (the splits use a sub-range). */
+const HORIZON_LIMITS = [1, 16] as const;
+
 function generate(seed: number, horizon: number): Instance {
   const rng = new Rng(deriveSeed('shapes', seed, horizon));
   const scene = makeScene(rng);
@@ -201,7 +204,7 @@ export const shapesFamily: TaskFamily = {
   id: 'shapes',
   title: 'shape counting with multi-hop arithmetic: count sub-queries and combine them left to right',
   horizons: { train: [2, 6], ood: [7, 10] },
-  horizonLimits: [1, 16],
+  horizonLimits: HORIZON_LIMITS,
   grammar: [
     'The image shows objects on a 6x6 layout (rows and columns 0-5 from the top-left): colours r (red), g (green), b (blue), y (yellow); shapes c (circle), s (square), t (triangle).',
     'A query is colour+shape with "." as a wildcard: rc = red circles, r. = red objects, .t = triangles, .. = all objects. A query may add a relation to a unique anchor object: <anchor = left of it (smaller column), >anchor = right of it, ^anchor = above it (smaller row), vanchor = below it; e.g. .s<bt = squares left of the blue triangle.',
@@ -210,7 +213,7 @@ export const shapesFamily: TaskFamily = {
     'The answer is the final integer, e.g. 2.',
   ].join('\n'),
   generate(seed, horizon) {
-    checkGenerateArgs('shapes', seed, horizon, [1, 16]);
+    checkGenerateArgs('shapes', seed, horizon, HORIZON_LIMITS);
     return generate(seed, horizon);
   },
   renderSmall,
