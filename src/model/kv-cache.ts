@@ -1,4 +1,5 @@
-// Host-side KV cache: per layer, keys and values [B, H, S, Dh] in Float32Arrays that are
+// Host-side KV cache: per layer, keys [B, H, Dh, S] (pre-transposed for q·kᵀ) and values
+// [B, H, S, Dh] in Float32Arrays that are
 // fed to the chunk graph zero-copy. The graph returns only the new positions' keys and
 // values; `append` writes them into the next slots. `valid` marks which slots hold a real
 // token of each row (left padding does not).
@@ -20,9 +21,10 @@ export class KvCache {
   }
 
   feeds(): Record<string, HostTensor> {
-    const shape = [this.batch, this.heads, this.slots, this.headDim];
+    const kShape = [this.batch, this.heads, this.headDim, this.slots];
+    const vShape = [this.batch, this.heads, this.slots, this.headDim];
     const out: Record<string, HostTensor> = {};
-    for (let l = 0; l < this.layers; l++) { out[`k${l}`] = { data: this.keys[l]!, shape }; out[`v${l}`] = { data: this.values[l]!, shape }; }
+    for (let l = 0; l < this.layers; l++) { out[`k${l}`] = { data: this.keys[l]!, shape: kShape }; out[`v${l}`] = { data: this.values[l]!, shape: vShape }; }
     return out;
   }
 
@@ -53,9 +55,10 @@ export class KvCache {
       for (let b = 0; b < this.batch; b++) {
         for (let h = 0; h < H; h++) {
           const src = (b * H + h) * n * Dh;
-          const dst = ((b * H + h) * S + this.used) * Dh;
-          this.keys[l]!.set(k.subarray(src, src + n * Dh), dst);
-          this.values[l]!.set(v.subarray(src, src + n * Dh), dst);
+          this.values[l]!.set(v.subarray(src, src + n * Dh), ((b * H + h) * S + this.used) * Dh);
+          const keys = this.keys[l]!;
+          const kBase = (b * H + h) * Dh * S + this.used;
+          for (let i = 0; i < n; i++) for (let d = 0; d < Dh; d++) keys[kBase + d * S + i] = k[src + i * Dh + d]!;
         }
       }
     }

@@ -29,6 +29,8 @@ export interface GenerateOptions extends SamplingOptions {
   seed: number;
   /** Rows per batch (default 64). */
   batchSize?: number;
+  /** Ignore stop tokens and always generate maxNew tokens (benchmarks). */
+  noStop?: boolean;
 }
 
 export interface Generation {
@@ -225,7 +227,7 @@ export class Policy {
         const { token, logp } = sampleToken(logits, b * V, V, opts, rng);
         gens[b]!.tokens.push(token);
         gens[b]!.logps.push(logp);
-        if (this.stopIds.has(token)) { gens[b]!.finished = true; active[b] = 0; continue; }
+        if (!opts.noStop && this.stopIds.has(token)) { gens[b]!.finished = true; active[b] = 0; continue; }
         if (textPos[b]! + 1 >= this.cfg.maxText) { active[b] = 0; continue; }
         ids[b] = BigInt(token);
         pos[b] = BigInt(textPos[b]!);

@@ -85,7 +85,7 @@ export interface ChunkGraph {
 
 /**
  * A chunk of n new tokens (already embedded, [B, n, D]) attending to a KV cache of S slots
- * per layer (inputs `k{l}`, `v{l}` [B, H, S, Dh]) and to itself. `bias` [B, 1, n, S + n]
+ * per layer (inputs `k{l}` [B, H, Dh, S] and `v{l}` [B, H, S, Dh]) and to itself. `bias` [B, 1, n, S + n]
  * says which cache slots are valid and the structure inside the chunk. The cache is never
  * concatenated (that would copy it every step): scores against cache and chunk are computed
  * separately and only the small score tensors are joined.
@@ -97,10 +97,12 @@ export function forwardChunk(p: ParamScope, c: VlmConfig, x: Tensor, S: number, 
   const h = trunk(p, c, x, (l, q, k, v) => {
     newKeys.push(k);
     newValues.push(v);
-    const kc = o.input(`k${l}`, ['B', c.heads, S, hd]);
+    // Keys are cached pre-transposed, [B, H, Dh, S], so q·kᵀ needs no per-step transpose
+    // (which would copy the whole cache on every decode step).
+    const kc = o.input(`k${l}`, ['B', c.heads, hd, S]);
     const vc = o.input(`v${l}`, ['B', c.heads, S, hd]);
     const scale = 1 / Math.sqrt(hd);
-    const scores = o.add(o.mul(o.concat([o.matmul(q, o.transpose(kc)), o.matmul(q, o.transpose(k))], -1), scale), bias);
+    const scores = o.add(o.mul(o.concat([o.matmul(q, kc), o.matmul(q, o.transpose(k))], -1), scale), bias);
     const probs = o.softmax(scores, -1);
     const n = q.shape[2] as number;
     return o.add(o.matmul(o.slice(probs, -1, 0, S), vc), o.matmul(o.slice(probs, -1, S, S + n), v));

@@ -1,0 +1,72 @@
+// Decode throughput of the default model: batched sampling with the KV cache versus
+// recomputing the whole prefix every step (what the cache saves). Figures, not a test.
+import * as o from '../engine/ops.js';
+import { ParamRegistry } from '../engine/params.js';
+import { Rng } from '../engine/rng.js';
+import { compile, type CompiledGraph } from '../engine/runtime.js';
+import { DEFAULT_VLM, numPatches, patchDim, type VlmConfig } from './config.js';
+import { Policy, roundUp } from './policy.js';
+import { sampleToken } from './sampling.js';
+import { forwardFull } from './vlm.js';
+
+export interface DecodeFigure { batch: number; newTokens: number; kvTokensPerS: number; noKvTokensPerS: number; kvSeconds: number; noKvSeconds: number }
+
+function benchInputs(cfg: VlmConfig, B: number, promptLen: number, rng: Rng) {
+  const patches = Float32Array.from({ length: numPatches(cfg) * patchDim(cfg) }, () => rng.next() * 2 - 1);
+  const prompt = Array.from({ length: promptLen }, () => 4 + rng.int(90));
+  return Array.from({ length: B }, () => ({ patches, segments: [{ kind: 'image' as const }, { kind: 'text' as const, ids: prompt }] }));
+}
+
+/** Without a cache: one full forward over image + text per new token (lengths bucketed). */
+async function decodeNoKv(policy: Policy, B: number, prompt: number[], patches: Float32Array, newTokens: number, rng: Rng): Promise<number> {
+  const cfg = policy.cfg;
+  const graphs = new Map<number, Promise<CompiledGraph>>();
+  const graphFor = (T: number) => {
+    let g = graphs.get(T);
+    if (!g) {
+      const reg = new ParamRegistry();
+      const logits = forwardFull(reg.scope('vlm'), cfg, o.input('patches', ['B', numPatches(cfg), patchDim(cfg)]), o.input('ids', ['B', T], 'int64'));
+      // Only the last real position's logits leave the graph (a one-hot pick over T).
+      const pick = o.reshape(o.oneHot(o.input('last', ['B'], 'int64'), T), ['B', T, 1]);
+      g = compile({ logits: o.sum(o.mul(logits, pick), 1) }, { threads: policy.threads });
+      graphs.set(T, g);
+    }
+    return g;
+  };
+  const texts = Array.from({ length: B }, () => [...prompt]);
+  const N = numPatches(cfg) * patchDim(cfg);
+  const allPatches = new Float32Array(B * N);
+  for (let b = 0; b < B; b++) allPatches.set(patches, b * N);
+  const t0 = performance.now();
+  for (let step = 0; step < newTokens; step++) {
+    const len = texts[0]!.length;
+    const T = roundUp(len);
+    const ids = new BigInt64Array(B * T);
+    texts.forEach((t, b) => t.forEach((id, i) => { ids[b * T + i] = BigInt(id); }));
+    const g = await graphFor(T);
+    const feeds: Record<string, { data: Float32Array | BigInt64Array; shape: number[] }> = {
+      patches: { data: allPatches, shape: [B, numPatches(cfg), patchDim(cfg)] }, ids: { data: ids, shape: [B, T] },
+      last: { data: new BigInt64Array(B).fill(BigInt(len - 1)), shape: [B] },
+    };
+    for (const s of policy.params.specs) if (g.inputNames.includes(s.name)) feeds[s.name] = { data: policy.params.get(s.name), shape: s.shape };
+    const out = (await g.run(feeds)).logits!.data as Float32Array;
+    for (let b = 0; b < B; b++) texts[b]!.push(sampleToken(out, b * cfg.vocab, cfg.vocab, { temperature: 1, topP: 1 }, rng).token);
+  }
+  return (performance.now() - t0) / 1000;
+}
+
+export async function benchDecode(threads: number, B = 64, newTokens = 160, promptLen = 12): Promise<DecodeFigure> {
+  const cfg = DEFAULT_VLM;
+  const policy = Policy.init(cfg, 0, undefined, threads);
+  const rng = new Rng(3);
+  const reqs = benchInputs(cfg, B, promptLen, rng);
+  // Warm-up compiles the prefill and decode graphs outside the timing.
+  await policy.generate(reqs.slice(0, B), { maxNew: 2, temperature: 1, topP: 1, seed: 1, noStop: true });
+  const t0 = performance.now();
+  const gens = await policy.generate(reqs, { maxNew: newTokens, temperature: 1, topP: 1, seed: 2, noStop: true, batchSize: B });
+  const kvSeconds = (performance.now() - t0) / 1000;
+  const produced = gens.reduce((a, g) => a + g.tokens.length, 0);
+  const prompt = (reqs[0]!.segments[1] as { ids: number[] }).ids;
+  const noKvSeconds = await decodeNoKv(policy, B, prompt, reqs[0]!.patches, newTokens, rng);
+  return { batch: B, newTokens, kvSeconds, noKvSeconds, kvTokensPerS: produced / kvSeconds, noKvTokensPerS: (B * newTokens) / noKvSeconds };
+}
