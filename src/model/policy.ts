@@ -7,7 +7,7 @@ import { Rng } from '../engine/rng.js';
 import { compile, defaultThreads, type CompiledGraph, type HostTensor } from '../engine/runtime.js';
 import { numPatches, patchDim, type VlmConfig } from './config.js';
 import { KvCache } from './kv-cache.js';
-import { sampleToken, type SamplingOptions } from './sampling.js';
+import { sampleToken, topTokens, type SamplingOptions } from './sampling.js';
 import { Tokenizer } from './tokenizer.js';
 import { embedImage, embedText, forwardChunk, forwardFull } from './vlm.js';
 import { tokenLogProbs } from '../engine/ops.js';
@@ -22,6 +22,10 @@ export interface GenerateRequest {
   /** The context to condition on, e.g. [image, text(prompt)] or, for visual re-grounding,
    * [image, text(prompt + verified prefix), image]. Text positions skip image segments. */
   segments: Segment[];
+  /** Per-row overrides of the batch's sampling options (a server batches unlike requests). */
+  sampling?: Partial<SamplingOptions> & { maxNew?: number; seed?: number };
+  /** Called with each sampled token; returning 'stop' ends this row (e.g. a stop string). */
+  onToken?: (token: number, logp: number, top: { token: number; logp: number }[]) => 'stop' | void;
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -31,10 +35,14 @@ export interface GenerateOptions extends SamplingOptions {
   batchSize?: number;
   /** Ignore stop tokens and always generate maxNew tokens (benchmarks). */
   noStop?: boolean;
+  /** Also report this many most likely tokens at each step (OpenAI's top_logprobs). */
+  topLogprobs?: number;
 }
 
 export interface Generation {
   tokens: number[];
+  /** Per token, the most likely alternatives (only when topLogprobs > 0). */
+  top?: { token: number; logp: number }[][];
   /** Log-probability of each sampled token under the (tempered) policy. */
   logps: number[];
   /** True when the row stopped on </answer> or <eos> rather than the length limit. */
@@ -216,25 +224,34 @@ export class Policy {
     }
     if (!logits) throw new Error('generate: empty context');
     const V = this.cfg.vocab;
-    const gens: Generation[] = reqs.map(() => ({ tokens: [], logps: [], finished: false }));
+    const gens: Generation[] = reqs.map(() => ({ tokens: [], logps: [], finished: false, ...(opts.topLogprobs ? { top: [] } : {}) }));
     const active = new Uint8Array(B).fill(1);
-    for (let step = 0; step < opts.maxNew; step++) {
+    // Rows with their own seed get their own generator, so their output does not depend on
+    // which other requests shared the batch.
+    const rowRng = reqs.map((r) => (r.sampling?.seed !== undefined ? new Rng(r.sampling.seed) : rng));
+    const rowOpts = reqs.map((r) => ({ ...opts, ...r.sampling }));
+    const maxNew = Math.max(...rowOpts.map((o) => o.maxNew));
+    for (let step = 0; step < maxNew; step++) {
       const ids = new BigInt64Array(B);
       const pos = new BigInt64Array(B);
       let anyActive = false;
       for (let b = 0; b < B; b++) {
         if (!active[b]) continue;
-        const { token, logp } = sampleToken(logits, b * V, V, opts, rng);
+        const ro = rowOpts[b]!;
+        const { token, logp } = sampleToken(logits, b * V, V, ro, rowRng[b]!);
         gens[b]!.tokens.push(token);
         gens[b]!.logps.push(logp);
+        const top = opts.topLogprobs ? topTokens(logits, b * V, V, ro.temperature, opts.topLogprobs) : [];
+        if (opts.topLogprobs) gens[b]!.top!.push(top);
+        if (reqs[b]!.onToken?.(token, logp, top) === 'stop') { gens[b]!.finished = true; active[b] = 0; continue; }
         if (!opts.noStop && this.stopIds.has(token)) { gens[b]!.finished = true; active[b] = 0; continue; }
-        if (textPos[b]! + 1 >= this.cfg.maxText) { active[b] = 0; continue; }
+        if (gens[b]!.tokens.length >= ro.maxNew || textPos[b]! + 1 >= this.cfg.maxText) { active[b] = 0; continue; }
         ids[b] = BigInt(token);
         pos[b] = BigInt(textPos[b]!);
         textPos[b]!++;
         anyActive = true;
       }
-      if (!anyActive || step === opts.maxNew - 1 || cache.used + 1 > cache.slots) break;
+      if (!anyActive || step === maxNew - 1 || cache.used + 1 > cache.slots) break;
       logits = await this.runChunk(cache, 'text', { ids: { data: ids, shape: [B, 1] }, pos: { data: pos, shape: [B, 1] } }, 1, Uint8Array.from(active), true);
     }
     return gens;

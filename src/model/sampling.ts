@@ -41,3 +41,15 @@ export function sampleToken(logits: Float32Array, offset: number, V: number, opt
   }
   return { token, logp: Math.log(Math.max(probs[token]!, 1e-30)) };
 }
+
+/** The k most likely tokens with their log-probabilities under softmax(logits / temperature). */
+export function topTokens(logits: Float32Array, offset: number, V: number, temperature: number, k: number): { token: number; logp: number }[] {
+  const t = temperature > 0 ? temperature : 1;
+  let maxv = -Infinity;
+  for (let i = 0; i < V; i++) maxv = Math.max(maxv, logits[offset + i]! / t);
+  let z = 0;
+  for (let i = 0; i < V; i++) z += Math.exp(logits[offset + i]! / t - maxv);
+  const lz = Math.log(z) + maxv;
+  const idx = [...Array(V).keys()].sort((a, b) => logits[offset + b]! - logits[offset + a]!).slice(0, k);
+  return idx.map((i) => ({ token: i, logp: logits[offset + i]! / t - lz }));
+}
