@@ -50,11 +50,12 @@ export async function trainRl(cfg: RlConfig, opts: TrainOptions): Promise<{ poli
     policy = saved.policy;
     state = saved.optimizer;
     loop = saved.extra.loop as LoopState;
-    run.truncateMetrics((r) => typeof r.iter === 'number' && r.iter <= loop.iteration);
   } else {
     policy = loadPolicy(opts.init, threads).policy;
     state = AdamState.zeros(policy.params.specs);
   }
+  // Rows logged after the checkpoint we start from (or before any checkpoint) are replayed.
+  run.truncateMetrics((r) => typeof r.iter === 'number' && r.iter <= loop.iteration);
   const augmenter = cfg.method === 'luffy' ? luffyAugmenter : cfg.method === 'ivr' ? opts.augmenter : undefined;
   if (cfg.method === 'ivr' && !augmenter) throw new Error('method "ivr" needs the IVR-R1 augmenter');
   const updater = new RlUpdater(policy, cfg);

@@ -1,6 +1,7 @@
 // The SFT config: typed, validated, every key documented by its default.
 import { DEFAULT_VLM, validateVlmConfig, type VlmConfig } from '../model/config.js';
 import * as s from '../util/schema.js';
+import { Tokenizer } from '../model/tokenizer.js';
 
 const schema = s.object({
   seed: s.int({ min: 0 }),
@@ -47,5 +48,7 @@ export const DEFAULT_SFT: SftConfig = {
 
 export function parseSftConfig(json: unknown, source: string): SftConfig {
   const c = s.parseWith(schema, json, source, DEFAULT_SFT as s.Infer<typeof schema>);
+  const needed = new Tokenizer().vocabSize;
+  if (c.model.vocab < needed) s.fail({ source }, 'model.vocab', `must be >= ${needed} (the tokenizer's size), got ${c.model.vocab}`);
   return { ...c, model: validateVlmConfig(c.model, `${source} model`) };
 }

@@ -71,7 +71,17 @@ export class SftStepper {
   }
 }
 
-export interface SftOptions { out: string; resume: boolean; quiet?: boolean }
+export interface SftOptions {
+  out: string;
+  resume: boolean;
+  quiet?: boolean;
+  /** Continue from this checkpoint's weights instead of a fresh initialisation. */
+  init?: string;
+  /** Stop once this many supervised (response) tokens were trained on. */
+  budgetTokens?: number;
+  /** Offset into the example stream, so continued SFT sees data the base never saw. */
+  streamOffset?: number;
+}
 
 /** Validation instances: the val split at every training horizon of each family. */
 export function sftValidationSet(families: readonly FamilyId[], n: number): Instance[] {
@@ -81,7 +91,8 @@ export function sftValidationSet(families: readonly FamilyId[], n: number): Inst
 
 export async function runSft(cfg: SftConfig, opts: SftOptions): Promise<{ policy: Policy; runDir: RunDir }> {
   const run = new RunDir(opts.out);
-  run.open(cfg, opts.resume);
+  // The run options that shape the data and the start point are part of what a resume must match.
+  run.open({ ...cfg, run_options: { init: opts.init ?? null, budget_tokens: opts.budgetTokens ?? null, stream_offset: opts.streamOffset ?? 0 } }, opts.resume);
   const threads = cfg.threads > 0 ? cfg.threads : undefined;
   let policy: Policy;
   let state: AdamState;
@@ -90,11 +101,16 @@ export async function runSft(cfg: SftConfig, opts: SftOptions): Promise<{ policy
     if (!saved.optimizer) throw new Error(`${run.latest}: checkpoint has no optimizer state to resume from`);
     policy = saved.policy;
     state = saved.optimizer;
-    run.truncateMetrics((r) => typeof r.step === 'number' && r.step <= state.step);
+  } else if (opts.init) {
+    policy = loadPolicy(opts.init, threads).policy;
+    state = AdamState.zeros(policy.params.specs);
   } else {
     policy = Policy.init(cfg.model, cfg.seed, undefined, threads);
     state = AdamState.zeros(policy.params.specs);
   }
+  // Rows logged after the checkpoint we start from (or before any checkpoint) are replayed.
+  run.truncateMetrics((r) => typeof r.step === 'number' && r.step <= state.step);
+  let trainedTokens = run.readMetrics().reduce((a, r) => a + (typeof r.tokens === 'number' ? r.tokens : 0), 0);
   const stepper = new SftStepper(policy, { weightDecay: cfg.weight_decay, maxGradNorm: cfg.grad_clip });
   const valSet = sftValidationSet(cfg.families, cfg.val_n);
   const progress = new Progress('sft', cfg.steps, opts.quiet);
@@ -102,9 +118,10 @@ export async function runSft(cfg: SftConfig, opts: SftOptions): Promise<{ policy
   const t0 = performance.now();
   let tokensSeen = 0;
   while (state.step < cfg.steps) {
+    if (opts.budgetTokens !== undefined && trainedTokens >= opts.budgetTokens) break;
     const step = state.step;
     const items = Array.from({ length: cfg.batch_size }, (_, j) => {
-      const inst = sftInstance(step * cfg.batch_size + j, cfg.families, maxH);
+      const inst = sftInstance((opts.streamOffset ?? 0) + step * cfg.batch_size + j, cfg.families, maxH);
       return { inst, response: goldResponse(inst) };
     });
     const batch = sftBatch(policy, items);
@@ -113,8 +130,10 @@ export async function runSft(cfg: SftConfig, opts: SftOptions): Promise<{ policy
     const r = await (await stepper.get(batch.T)).run(policy.params, state, batch.feeds, lr);
     const stepS = (performance.now() - ts) / 1000;
     tokensSeen += batch.tokens;
+    trainedTokens += batch.tokens;
     const row: Record<string, unknown> = { step: state.step, loss: r.loss, grad_norm: r.gradNorm, lr, tokens: batch.tokens, t_step_s: stepS };
-    if (state.step % cfg.val_every === 0 || state.step === cfg.steps) {
+    const last = state.step === cfg.steps || (opts.budgetTokens !== undefined && trainedTokens >= opts.budgetTokens);
+    if (state.step % cfg.val_every === 0 || last) {
       const rep = await evaluatePolicy(policy, valSet, { temperature: 0, topP: 1, samples: 1, seed: cfg.seed });
       row.val_accuracy = rep.accuracy;
       row.val_grounding = rep.grounding_fidelity;
@@ -122,7 +141,7 @@ export async function runSft(cfg: SftConfig, opts: SftOptions): Promise<{ policy
       row.val_by_family = Object.fromEntries(rep.by_family.map((f) => [f.family, f.accuracy]));
     }
     run.logMetrics(row);
-    if (state.step % cfg.checkpoint_every === 0 || state.step === cfg.steps) {
+    if (state.step % cfg.checkpoint_every === 0 || last) {
       savePolicy(run.latest, policy, { kind: 'sft', config: cfg }, state);
     }
     const tps = tokensSeen / ((performance.now() - t0) / 1000);

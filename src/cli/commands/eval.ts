@@ -1,5 +1,6 @@
 // `ivr eval --checkpoint PATH [--split S[,S]] [--n N] [--json] [--samples K] [--tasks FILE.jsonl]`
-import { evaluatePolicy, aggregate, firstErrorHist, type EvalReport } from '../../eval/evaluate.js';
+import { evaluatePolicy, type EvalReport } from '../../eval/evaluate.js';
+import { evalJson } from '../../eval/json.js';
 import { loadPolicy } from '../../model/checkpoint-io.js';
 import { FAMILY_IDS, getSplit, isFamilyId, isSplitId, loadInstances, type FamilyId, type Instance, type SplitId } from '../../tasks/index.js';
 import { parseArgs, usage, UsageError, type OptionSpec } from '../../util/args.js';
@@ -44,21 +45,9 @@ export async function run(argv: string[]): Promise<number> {
     const report = await evaluatePolicy(policy, set.instances, { temperature, topP: options['top-p'] as number, samples, seed: options.seed as number, progress: !options.json });
     reports.push({ split: set.split, report });
   }
-  const all = reports.flatMap((r) => r.report.results);
-  const out = {
-    checkpoint: options.checkpoint, samples, temperature,
-    ...aggregate(all),
-    first_error_hist: firstErrorHist(all),
-    by_horizon: reports.flatMap((r) => r.report.by_horizon.map((h) => ({ split: r.split, ...h }))),
-    by_split: Object.fromEntries(reports.map((r) => [r.split, { ...strip(r.report), by_family: r.report.by_family }])),
-    ...(options['with-results'] ? { results: reports.flatMap((r) => r.report.results.map((x) => ({ split: r.split, ...x }))) } : {}),
-  };
+  const out = { checkpoint: options.checkpoint, ...evalJson(reports, Boolean(options['with-results'])) };
   if (options.json) console.log(JSON.stringify(out));
   else console.log(formatEvalTable(reports));
   return 0;
 }
 
-function strip(r: EvalReport): Omit<EvalReport, 'results' | 'by_horizon' | 'by_family'> {
-  const { results: _r, by_horizon: _h, by_family: _f, ...rest } = r;
-  return rest;
-}

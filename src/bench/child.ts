@@ -1,0 +1,37 @@
+// Runs an `ivr` command as a child process (one process per run, so runs use the cores in
+// parallel and a crash of one run cannot take the bench down). Output goes to a log file.
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+
+export function runIvr(args: string[], logFile: string, env: Record<string, string> = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const log = fs.openSync(logFile, 'a');
+    fs.writeSync(log, `\n$ ivr ${args.join(' ')}\n`);
+    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', log] });
+    let stdout = '';
+    child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); fs.writeSync(log, d); });
+    child.on('error', (e) => { fs.closeSync(log); reject(e); });
+    child.on('close', (code) => {
+      fs.closeSync(log);
+      if (code === 0) resolve(stdout);
+      else reject(new Error(`ivr ${args[0]} exited with ${code}; see ${logFile}`));
+    });
+  });
+}
+
+/** Runs tasks with at most `jobs` at a time; the first failure is reported after all settle. */
+export async function pool<T>(items: T[], jobs: number, work: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const errors: unknown[] = [];
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      try { await work(items[i]!, i); } catch (e) { errors.push(e); }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, jobs) }, worker));
+  if (errors.length) throw errors[0];
+}

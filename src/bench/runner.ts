@@ -1,0 +1,137 @@
+// `ivr bench`: every method from the same base checkpoint, the same rollout-token budget
+// (IVR-R1's loop tokens included; for continued SFT the same number of trained tokens),
+// independent seeds, evaluation of each final policy on the test and OOD splits, then
+// results.json and report.html. Runs are child processes, `jobs` at a time, and a bench
+// that is interrupted continues with the runs that are missing.
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import os from 'node:os';
+import * as path from 'node:path';
+import type { BenchResults, CurvePoint, RunResult, SplitEval } from '../report/results.js';
+import { summarizeAll } from '../report/stats.js';
+import { RunDir } from '../train/run-dir.js';
+import { atomicWriteFile, atomicWriteJson, readJsonFile } from '../util/fs.js';
+import { Progress } from '../util/progress.js';
+import { pool, runIvr } from './child.js';
+import type { RunSpec } from './plan.js';
+
+export interface BenchOptions {
+  kind: 'bench' | 'ablations';
+  specs: RunSpec[];
+  init: string;
+  budgetTokens: number;
+  out: string;
+  jobs: number;
+  /** Evaluation instances per family and split. */
+  evalN: number;
+  command: string;
+  quiet?: boolean;
+}
+
+const STREAM_OFFSET_FOR_SFT = 10_000_000;
+
+/** Eval JSON of `ivr eval --json` → the per-split shape of results.json. */
+export function splitEvals(evalJson: Record<string, unknown>): { test: SplitEval; ood: SplitEval } {
+  const bySplit = evalJson.by_split as Record<string, SplitEval & { by_family: SplitEval['by_family'] }>;
+  const byHorizon = evalJson.by_horizon as (SplitEval['by_horizon'][number] & { split: string })[];
+  const pick = (s: 'test' | 'ood'): SplitEval => {
+    const e = bySplit[s];
+    if (!e) throw new Error(`eval output lacks split "${s}"`);
+    return { ...e, by_horizon: byHorizon.filter((h) => h.split === s).map(({ split: _s, ...h }) => h) };
+  };
+  return { test: pick('test'), ood: pick('ood') };
+}
+
+async function evaluate(checkpoint: string, file: string, evalN: number, logFile: string, env: Record<string, string>): Promise<void> {
+  if (fs.existsSync(file)) return;
+  const out = await runIvr(['eval', '--checkpoint', checkpoint, '--split', 'test,ood', '--n', String(evalN), '--json'], logFile, env);
+  atomicWriteFile(file, out.trim() + '\n');
+}
+
+function runDirOf(opts: BenchOptions, spec: RunSpec): string {
+  return path.join(opts.out, 'runs', `${spec.name}-s${spec.seed}`);
+}
+
+async function execute(opts: BenchOptions, spec: RunSpec, env: Record<string, string>): Promise<void> {
+  const dir = runDirOf(opts, spec);
+  const evalFile = path.join(dir, 'eval.json');
+  if (fs.existsSync(evalFile)) return; // done in an earlier invocation
+  fs.mkdirSync(dir, { recursive: true });
+  const configFile = path.join(dir, 'input-config.json');
+  atomicWriteJson(configFile, spec.config);
+  const log = path.join(dir, 'log.txt');
+  const run = new RunDir(dir);
+  const t0 = performance.now();
+  if (!fs.existsSync(path.join(run.final, 'config.json'))) {
+    const resume = run.hasCheckpoint() ? ['--resume'] : [];
+    if (spec.kind === 'sft') {
+      await runIvr(['sft', '--config', configFile, '--init', opts.init, '--out', dir, '--budget-tokens', String(opts.budgetTokens), '--stream-offset', String(STREAM_OFFSET_FOR_SFT), '--quiet', ...resume], log, env);
+    } else {
+      await runIvr(['train', '--method', spec.method, '--init', opts.init, '--config', configFile, '--out', dir, '--budget-tokens', String(opts.budgetTokens), '--quiet', ...resume], log, env);
+    }
+    const wall = fs.existsSync(path.join(dir, 'wall.json')) ? (readJsonFile(path.join(dir, 'wall.json'), 'wall time') as { wall_s: number }).wall_s : 0;
+    atomicWriteJson(path.join(dir, 'wall.json'), { wall_s: wall + (performance.now() - t0) / 1000 });
+  }
+  await evaluate(run.final, evalFile, opts.evalN, log, env);
+}
+
+/** The learning curve of a run from its metrics.jsonl (SFT: trained tokens as the x-axis). */
+function curveOf(spec: RunSpec, dir: string): CurvePoint[] {
+  const rows = new RunDir(dir).readMetrics();
+  if (spec.kind === 'rl') return rows.map((r) => ({ ...r, iter: r.iter as number, gen_tokens_total: r.gen_tokens_total as number }));
+  let total = 0;
+  return rows.map((r) => {
+    total += r.tokens as number;
+    return { iter: r.step as number, gen_tokens_total: total, val_accuracy: r.val_accuracy as number | undefined };
+  });
+}
+
+export function commitId(): string {
+  try { return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(); } catch { return 'unknown'; }
+}
+
+export function machineLine(): string {
+  return `${os.cpus().length} x ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, node ${process.version}`;
+}
+
+export async function runBench(opts: BenchOptions): Promise<BenchResults> {
+  fs.mkdirSync(opts.out, { recursive: true });
+  const threadsPerJob = Math.max(1, Math.floor(os.availableParallelism() / opts.jobs));
+  const env = { IVR_THREADS: String(threadsPerJob) };
+  const progress = new Progress(opts.kind, opts.specs.length + 1, opts.quiet);
+  let done = 0;
+  const baseEval = path.join(opts.out, 'base-eval.json');
+  await evaluate(opts.init, baseEval, opts.evalN, path.join(opts.out, 'base-eval.log'), { IVR_THREADS: String(os.availableParallelism()) });
+  progress.update(++done, 'base evaluated');
+  await pool(opts.specs, opts.jobs, async (spec) => {
+    await execute(opts, spec, env);
+    progress.update(++done, `${spec.name} seed ${spec.seed} done`);
+  });
+  progress.done();
+  const runs: RunResult[] = opts.specs.map((spec) => {
+    const dir = runDirOf(opts, spec);
+    const curve = curveOf(spec, dir);
+    return {
+      method: spec.name, seed: spec.seed, run_dir: dir,
+      wall_s: (readJsonFile(path.join(dir, 'wall.json'), 'wall time') as { wall_s: number }).wall_s,
+      gen_tokens_total: curve.at(-1)?.gen_tokens_total ?? 0,
+      curve,
+      eval: splitEvals(readJsonFile(path.join(dir, 'eval.json'), 'run evaluation') as Record<string, unknown>),
+    };
+  });
+  const results: BenchResults = {
+    kind: opts.kind,
+    created: new Date().toISOString(),
+    command: opts.command,
+    commit: commitId(),
+    machine: machineLine(),
+    budget_tokens: opts.budgetTokens,
+    methods: [...new Set(opts.specs.map((s) => s.name))],
+    seeds: [...new Set(opts.specs.map((s) => s.seed))],
+    base: { eval: splitEvals(readJsonFile(baseEval, 'base evaluation') as Record<string, unknown>) },
+    runs,
+    summary: summarizeAll(runs),
+  };
+  atomicWriteJson(path.join(opts.out, 'results.json'), results);
+  return results;
+}
