@@ -1,6 +1,7 @@
 // `ivr engine-bench`: prints the engine's figures (MatMul peak, train step, ratio).
 import { benchMatmul, benchTrainStep, BENCH_BATCH, BENCH_GPT } from '../../engine/bench.js';
 import { defaultThreads } from '../../engine/runtime.js';
+import { benchDecode } from '../../model/decode-bench.js';
 import { parseArgs, usage, type OptionSpec } from '../../util/args.js';
 
 const OPTIONS: Record<string, OptionSpec> = {
@@ -25,10 +26,13 @@ export async function run(argv: string[]): Promise<number> {
   log(`    ${tr.ms.toFixed(1)} ms/step, ${Math.round(tr.tokensPerS)} tokens/s, ${tr.gflops.toFixed(1)} GFLOP/s (loss ${tr.lossFirst.toFixed(3)} -> ${tr.lossLast.toFixed(3)})`);
   log(`    FLOPs = 3 x forward matmul FLOPs (weights 2·N per token + attention 4·T·D per layer per token) = ${(tr.flopsPerStep / 1e9).toFixed(2)} GFLOP/step`);
   log(`  train step / MatMul peak: ${(100 * ratio).toFixed(1)}%`);
+  const dec = await benchDecode(threads);
+  log(`  decode (default VLM, batch ${dec.batch}, ${dec.newTokens} new tokens): KV cache ${Math.round(dec.kvTokensPerS)} tokens/s (${dec.kvSeconds.toFixed(1)} s), no cache ${Math.round(dec.noKvTokensPerS)} tokens/s (${dec.noKvSeconds.toFixed(1)} s), ${(dec.kvTokensPerS / dec.noKvTokensPerS).toFixed(1)}x`);
   if (options.json) {
     console.log(JSON.stringify({
       threads, matmul_gflops: peak, matmul: mm, train_step_ms: tr.ms, train_tokens_per_s: tr.tokensPerS,
       train_gflops: tr.gflops, train_flops_per_step: tr.flopsPerStep, train_to_matmul_ratio: ratio, params: tr.params,
+      decode_tokens_per_s_kv: dec.kvTokensPerS, decode_tokens_per_s_nokv: dec.noKvTokensPerS, decode_batch: dec.batch, decode_new_tokens: dec.newTokens,
     }));
   }
   return 0;
