@@ -11,6 +11,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   eval: { summary: 'evaluate a checkpoint on task splits or an exported instance file', load: () => import('./commands/eval.js') },
   'engine-bench': { summary: 'measure the engine: MatMul peak, compiled train step, decode', load: () => import('./commands/engine-bench.js') },
   tasks: { summary: 'embedded benchmark: export splits to JSONL + PNG, show / verify instances', load: () => import('./commands/tasks.js') },
+  report: { summary: 'HTML report (inline SVG plots, 95% CIs) and PNG from a bench results.json', load: () => import('./commands/report.js') },
 };
 
 function help(): string {

@@ -1,0 +1,24 @@
+// The shape of a bench's results.json (written by `ivr bench`, read by `ivr report`).
+//
+// One file holds every run of a bench (method × seed), each run's training curve and its
+// evaluation on the test and OOD splits, the base checkpoint's evaluation, and a summary of
+// accuracy (mean and 95% CI over seeds) per method and split. `kind: 'ablations'` files hold
+// IVR-R1 variants in place of methods; everything else is the same.
+//
+// Aggregates follow src/eval/evaluate.ts: rates are shares in [0, 1]; `first_error_hist`
+// maps the 0-based index of the first non-ok step (or "none") to a count, where an index
+// >= the instance's horizon means every gold-length step held but the answer (or an extra
+// step) went wrong.
+
+export interface Ci { mean: number; ci_low: number; ci_high: number; n: number }
+export interface Aggregate { n: number; accuracy: number; pass_at_k: number; grounding_fidelity: number; format_validity: number; mean_length: number }
+export interface SplitEval extends Aggregate { first_error_hist: Record<string, number>; by_family: ({ family: string } & Aggregate)[]; by_horizon: ({ family: string; horizon: number; first_error_hist: Record<string, number> } & Aggregate)[] }
+export interface CurvePoint { iter: number; gen_tokens_total: number; reward_mean?: number; accuracy?: number; val_accuracy?: number; ivr_flagged?: number; ivr_rectify_rate?: number; ivr_demo_token_frac?: number; ivr_loop_tokens?: number; [k: string]: unknown }
+export interface RunResult { method: string; seed: number; run_dir: string; wall_s: number; gen_tokens_total: number; curve: CurvePoint[]; eval: { test: SplitEval; ood: SplitEval } }
+export interface BenchResults { kind: 'bench' | 'ablations'; created: string; command: string; commit: string; machine: string; budget_tokens: number; methods: string[]; seeds: number[]; base: { eval: { test: SplitEval; ood: SplitEval } }; runs: RunResult[]; summary: Record<string, Record<'test' | 'ood', Ci>> }
+
+export type SplitName = 'test' | 'ood';
+export const SPLITS: readonly SplitName[] = ['test', 'ood'];
+/** The numeric fields of an Aggregate, in table order. */
+export const AGGREGATE_METRICS = ['accuracy', 'pass_at_k', 'grounding_fidelity', 'format_validity', 'mean_length'] as const;
+export type AggregateMetric = (typeof AGGREGATE_METRICS)[number];

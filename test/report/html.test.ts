@@ -1,0 +1,139 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { EROSION_BUCKETS, erosionBuckets, erosionCurve, longHorizonAccuracy, meanCurve, renderReport, SECTION_IDS } from '../../src/report/html.js';
+import { meanCi } from '../../src/report/stats.js';
+import { methodLabel } from '../../src/report/svg.js';
+import { run as reportCli } from '../../src/cli/commands/report.js';
+import { buildResults } from './fixture.js';
+import { checkMarkup, svgsOf } from './svg-check.js';
+
+const pc1 = (v: number) => `${(v * 100).toFixed(1)}%`;
+
+test('renderReport: every section, every method, well-formed, self-contained', () => {
+  const r = buildResults();
+  const html = renderReport(r);
+  checkMarkup(html, { html: true });
+  for (const id of SECTION_IDS) assert.ok(html.includes(`<section id="${id}">`), `section ${id}`);
+  for (const m of r.methods) {
+    const label = methodLabel(m);
+    const n = html.split(`>${label}<`).length - 1;
+    assert.ok(n >= 5, `${label} appears in tables, legends and plots (${n} times)`);
+  }
+  assert.ok(html.includes('base (start)'));
+  // no scripts, no external resources of any kind
+  assert.ok(!/<script|<link|<img|<iframe|@import|url\(/i.test(html));
+  assert.ok(!/(src|href)=/i.test(html));
+  assert.deepEqual([...new Set(html.match(/https?:\/\/[^\s"'<)]+/g) ?? [])], ['http://www.w3.org/2000/svg']);
+  // every plot is a well-formed SVG with a title
+  const svgs = svgsOf(html);
+  assert.ok(svgs.length >= 15, `${svgs.length} svgs`);
+  for (const s of svgs) { checkMarkup(s); assert.match(s, /<title>[^<]+<\/title>/); }
+});
+
+test('renderReport: the headline is computed from the numbers', () => {
+  const r = buildResults();
+  const html = renderReport(r);
+  const head = html.slice(html.indexOf('<section id="headline">'), html.indexOf('<section id="tables">'));
+  const ivr = meanCi(r.runs.filter((x) => x.method === 'ivr').map((x) => x.eval.test.accuracy));
+  const ivrOod = meanCi(r.runs.filter((x) => x.method === 'ivr').map((x) => x.eval.ood.accuracy));
+  assert.ok(head.includes(`IVR-R1 ${pc1(ivr.mean)} (95% CI ${pc1(ivr.ci_low)}–${pc1(ivr.ci_high)})`), 'test mean and CI');
+  assert.ok(head.includes(`IVR-R1 ${pc1(ivrOod.mean)}`), 'OOD mean');
+  assert.match(head, /ahead of all 5 other methods with 95% confidence/);
+  for (const m of ['SFT', 'GRPO', 'Dr. GRPO', 'DAPO', 'LUFFY']) assert.ok(head.includes(`>${m}<`), `diff row ${m}`);
+  // the table per split carries mean ± CI for each method
+  const tables = html.slice(html.indexOf('<section id="tables">'), html.indexOf('<section id="tokens">'));
+  const half = ((ivr.ci_high - ivr.ci_low) / 2 * 100).toFixed(1);
+  assert.ok(tables.includes(`${pc1(ivr.mean)} <span class="ci">± ${half}</span>`));
+});
+
+test('renderReport: a method that loses is reported as behind, not as a win', () => {
+  const r = buildResults({ methods: ['grpo', 'ivr'] });
+  // swap the final evaluations: GRPO now wins everywhere
+  for (const x of r.runs.filter((q) => q.method === 'grpo')) {
+    const y = r.runs.find((q) => q.method === 'ivr' && q.seed === x.seed)!;
+    [x.eval, y.eval] = [y.eval, x.eval];
+  }
+  const html = renderReport(r);
+  const head = html.slice(html.indexOf('<section id="headline">'), html.indexOf('<section id="tables">'));
+  assert.match(head, /rank 2 of 2 by mean; behind all 1 others with 95% confidence/);
+  assert.match(head, /<b>−\d+\.\d pts<\/b>/);
+  assert.ok(!head.includes('the highest mean; ahead'));
+});
+
+test('renderReport: single seed says there is no interval; no ivr runs drops the diagnostics', () => {
+  const one = renderReport(buildResults({ seeds: [7], methods: ['grpo', 'ivr'] }));
+  assert.match(one, /single seed, no interval/);
+  assert.match(one, /no confidence statement/);
+  checkMarkup(one, { html: true });
+  const noIvr = renderReport(buildResults({ methods: ['grpo', 'dapo'] }));
+  assert.ok(!noIvr.includes('<section id="ivr">'));
+  assert.match(noIvr, /highest mean DAPO/);
+  checkMarkup(noIvr, { html: true });
+});
+
+test('renderReport: ablations use the variants as methods against full IVR-R1', () => {
+  const variants = ['ivr', 'ivr-noloc', 'ivr-oracle', 'ivr-j1'];
+  const html = renderReport(buildResults({ kind: 'ablations', methods: variants }));
+  assert.match(html, /<h1>IVR-R1 ablations<\/h1>/);
+  for (const v of variants.slice(1)) assert.ok(html.includes(`>${v}<`), v);
+  assert.ok(html.includes('IVR-R1 (full)'));
+  assert.match(html, /other variants with 95% confidence/);
+  assert.ok(html.includes('<section id="ivr">'));
+});
+
+test('meanCurve aligns seeds on a common grid', () => {
+  const c = meanCurve([[{ x: 0, y: 0 }, { x: 10, y: 1 }], [{ x: 0, y: 1 }, { x: 5, y: 1 }, { x: 12, y: 1 }]]);
+  assert.equal(c[0]!.x, 0);
+  assert.equal(c[c.length - 1]!.x, 10);
+  assert.equal(c[0]!.y, 0.5);
+  assert.equal(c[c.length - 1]!.y, 1);
+  assert.deepEqual(meanCurve([]), []);
+});
+
+test('erosion: buckets sum to 1; survival starts at 1 and ends at the share with no error', () => {
+  const e = buildResults({ methods: ['ivr'], seeds: [0] }).runs[0]!.eval.test;
+  const b = erosionBuckets([e]);
+  assert.equal(b.length, EROSION_BUCKETS.length);
+  assert.ok(Math.abs(b.reduce((a, x) => a + x, 0) - 1) < 1e-12);
+  const none = e.by_horizon.reduce((a, h) => a + (h.first_error_hist.none ?? 0), 0) / e.n;
+  assert.ok(Math.abs(b[5]! - none) < 1e-12);
+  const s = erosionCurve([e]);
+  assert.equal(s[0]!.y, 1);
+  for (let i = 1; i < s.length; i++) assert.ok(s[i]!.y! <= s[i - 1]!.y! + 1e-12, 'non-increasing');
+  assert.ok(Math.abs(s[s.length - 1]!.y! - none) < 1e-12);
+});
+
+test('longHorizonAccuracy: the upper half of each family\'s horizons', () => {
+  const e = buildResults({ methods: ['ivr'], seeds: [0] }).runs[0]!.eval.test;
+  const grid = e.by_horizon.filter((h) => h.family === 'grid' && h.horizon >= 6); // horizons 2..10: median 6
+  const shapes = e.by_horizon.filter((h) => h.family === 'shapes' && h.horizon >= 4); // 2..6: median 4
+  const chart = e.by_horizon.filter((h) => h.family === 'chart' && h.horizon >= 5); // 2..7: index 3 -> 5
+  const all = [...grid, ...shapes, ...chart];
+  const want = all.reduce((a, h) => a + h.accuracy * h.n, 0) / all.reduce((a, h) => a + h.n, 0);
+  assert.ok(Math.abs(longHorizonAccuracy(e)! - want) < 1e-12);
+  assert.equal(longHorizonAccuracy({ ...e, by_horizon: [] }), null);
+});
+
+test('ivr report CLI: writes the HTML; a malformed results.json fails naming the field', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ivr-report-'));
+  try {
+    const file = path.join(dir, 'results.json');
+    fs.writeFileSync(file, JSON.stringify(buildResults({ methods: ['grpo', 'ivr'], seeds: [0, 1], iters: 8 })));
+    const out = path.join(dir, 'r.html');
+    const log = console.log;
+    console.log = () => {};
+    try { assert.equal(await reportCli(['--results', file, '--out', out]), 0); } finally { console.log = log; }
+    assert.match(fs.readFileSync(out, 'utf8'), /<section id="headline">/);
+    const bad = JSON.parse(fs.readFileSync(file, 'utf8'));
+    bad.runs[1].eval.test.grounding_fidelity = 'n/a';
+    fs.writeFileSync(file, JSON.stringify(bad));
+    await assert.rejects(reportCli(['--results', file, '--out', out]), /results\.json: key "runs\[1\]\.eval\.test\.grounding_fidelity" must be a number in \[0, 1\]/);
+    await assert.rejects(reportCli([]), /--results FILE is required/);
+    await assert.rejects(reportCli(['--results', path.join(dir, 'missing.json')]), /no such file/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
