@@ -39,7 +39,7 @@ export function variance(xs: readonly number[]): number {
 
 /**
  * Mean and 95% CI `mean ± t_{0.975, n-1} · s / √n`. With a single value there is no spread to
- * estimate: the interval is [mean, mean] and `n: 1` says so (see `ciLabel`).
+ * estimate: the interval is [mean, mean] and `n: 1` says so (`hasInterval` is false; the report prints "single seed, no interval").
  */
 export function meanCi(xs: readonly number[]): Ci {
   const n = xs.length;
