@@ -6,9 +6,12 @@ import { UsageError } from '../util/args.js';
 type CommandModule = { run(argv: string[]): Promise<number> };
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
+  demo: { summary: 'the main job: train IVR-R1 from the base checkpoint, evaluate before/after, report', load: () => import('./commands/demo.js') },
   sft: { summary: 'supervised training of the compact VLM on gold solutions', load: () => import('./commands/sft.js') },
   train: { summary: 'RL post-training (grpo, drgrpo, dapo, luffy, ivr) from a checkpoint', load: () => import('./commands/train.js') },
   eval: { summary: 'evaluate a checkpoint on task splits or an exported instance file', load: () => import('./commands/eval.js') },
+  bench: { summary: 'side-by-side methods (or IVR-R1 ablations) with seeds, equal token budget, report', load: () => import('./commands/bench.js') },
+  'rl-bench': { summary: 'time split of one RL iteration (rollout / log-probs / update)', load: () => import('./commands/rl-bench.js') },
   'engine-bench': { summary: 'measure the engine: MatMul peak, compiled train step, decode', load: () => import('./commands/engine-bench.js') },
   tasks: { summary: 'embedded benchmark: export splits to JSONL + PNG, show / verify instances', load: () => import('./commands/tasks.js') },
   report: { summary: 'HTML report (inline SVG plots, 95% CIs) and PNG from a bench results.json', load: () => import('./commands/report.js') },
