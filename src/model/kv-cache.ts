@@ -65,4 +65,19 @@ export class KvCache {
     for (let b = 0; b < this.batch; b++) for (let i = 0; i < n; i++) this.valid[b * S + this.used + i] = chunkValid[b * n + i]!;
     this.used += n;
   }
+
+  /** A cache holding only the given rows (in that order), for dropping finished rows. */
+  compact(rows: number[]): KvCache {
+    const c = new KvCache(rows.length, this.layers, this.heads, this.headDim, this.slots);
+    const per = this.heads * this.slots * this.headDim;
+    for (let l = 0; l < this.layers; l++) {
+      rows.forEach((r, i) => {
+        c.keys[l]!.set(this.keys[l]!.subarray(r * per, (r + 1) * per), i * per);
+        c.values[l]!.set(this.values[l]!.subarray(r * per, (r + 1) * per), i * per);
+      });
+    }
+    rows.forEach((r, i) => c.valid.set(this.valid.subarray(r * this.slots, (r + 1) * this.slots), i * this.slots));
+    c.used = this.used;
+    return c;
+  }
 }

@@ -196,7 +196,7 @@ export class Policy {
     const B = reqs.length;
     const N = numPatches(this.cfg);
     const pd = patchDim(this.cfg);
-    const cache = new KvCache(B, this.cfg.layers, this.cfg.heads, this.cfg.dim / this.cfg.heads, this.cacheSlots);
+    let cache = new KvCache(B, this.cfg.layers, this.cfg.heads, this.cfg.dim / this.cfg.heads, this.cacheSlots);
     const textPos = new Int32Array(B);
     let logits: Float32Array | null = null;
     const nSeg = reqs[0]!.segments.length;
@@ -231,28 +231,46 @@ export class Policy {
     const rowRng = reqs.map((r) => (r.sampling?.seed !== undefined ? new Rng(r.sampling.seed) : rng));
     const rowOpts = reqs.map((r) => ({ ...opts, ...r.sampling }));
     const maxNew = Math.max(...rowOpts.map((o) => o.maxNew));
+    // `live[i]` is the request row held in cache row i. Finished rows are dropped from the
+    // cache once at most half the rows are still running, so a few long generations do not
+    // keep paying for the whole batch.
+    let live = [...Array(B).keys()];
     for (let step = 0; step < maxNew; step++) {
-      const ids = new BigInt64Array(B);
-      const pos = new BigInt64Array(B);
-      let anyActive = false;
-      for (let b = 0; b < B; b++) {
+      const L = live.length;
+      const ids = new BigInt64Array(L);
+      const pos = new BigInt64Array(L);
+      const running = new Uint8Array(L);
+      for (let i = 0; i < L; i++) {
+        const b = live[i]!;
         if (!active[b]) continue;
         const ro = rowOpts[b]!;
-        const { token, logp } = sampleToken(logits, b * V, V, ro, rowRng[b]!);
+        const { token, logp } = sampleToken(logits, i * V, V, ro, rowRng[b]!);
         gens[b]!.tokens.push(token);
         gens[b]!.logps.push(logp);
-        const top = opts.topLogprobs ? topTokens(logits, b * V, V, ro.temperature, opts.topLogprobs) : [];
+        const top = opts.topLogprobs ? topTokens(logits, i * V, V, ro.temperature, opts.topLogprobs) : [];
         if (opts.topLogprobs) gens[b]!.top!.push(top);
         if (reqs[b]!.onToken?.(token, logp, top) === 'stop') { gens[b]!.finished = true; active[b] = 0; continue; }
         if (!opts.noStop && this.stopIds.has(token)) { gens[b]!.finished = true; active[b] = 0; continue; }
         if (gens[b]!.tokens.length >= ro.maxNew || textPos[b]! + 1 >= this.cfg.maxText) { active[b] = 0; continue; }
-        ids[b] = BigInt(token);
-        pos[b] = BigInt(textPos[b]!);
+        ids[i] = BigInt(token);
+        pos[i] = BigInt(textPos[b]!);
         textPos[b]!++;
-        anyActive = true;
+        running[i] = 1;
       }
-      if (!anyActive || step === maxNew - 1 || cache.used + 1 > cache.slots) break;
-      logits = await this.runChunk(cache, 'text', { ids: { data: ids, shape: [B, 1] }, pos: { data: pos, shape: [B, 1] } }, 1, Uint8Array.from(active), true);
+      const stillRunning = running.reduce((a, x) => a + x, 0);
+      if (!stillRunning || step === maxNew - 1 || cache.used + 1 > cache.slots) break;
+      let feedIds = ids;
+      let feedPos = pos;
+      let feedRunning = running;
+      if (L >= 8 && stillRunning <= L / 2) {
+        const keep = [...Array(L).keys()].filter((i) => running[i]);
+        cache = cache.compact(keep);
+        live = keep.map((i) => live[i]!);
+        feedIds = BigInt64Array.from(keep.map((i) => ids[i]!));
+        feedPos = BigInt64Array.from(keep.map((i) => pos[i]!));
+        feedRunning = new Uint8Array(keep.length).fill(1);
+      }
+      logits = await this.runChunk(cache, 'text', { ids: { data: feedIds, shape: [live.length, 1] }, pos: { data: feedPos, shape: [live.length, 1] } }, 1, feedRunning, true);
     }
     return gens;
   }

@@ -54,3 +54,23 @@ test('re-inserted image tokens are attended: output depends on them, like the pr
   const plain = await policy.generate([{ patches: randomPatches(1), segments: [{ kind: 'image' as const }, { kind: 'text' as const, ids: prompt }] }], opts);
   assert.notEqual(plain[0]!.logps[0], a[0]!.logps[0]);
 });
+
+test('dropping finished rows from the cache (batch compaction) leaves every row unchanged', async () => {
+  const policy = Policy.init(CFG, 14, undefined, 1);
+  const tok = policy.tokenizer;
+  // 12 rows stop after 3 tokens, 4 keep going: the batch is compacted mid-generation.
+  const reqs = Array.from({ length: 16 }, (_, i) => ({
+    patches: randomPatches(i),
+    segments: [{ kind: 'image' as const }, { kind: 'text' as const, ids: [tok.bos, ...tok.encode(`prompt ${i}\n`)] }],
+    sampling: { seed: 100 + i, maxNew: i < 12 ? 3 : 20 },
+  }));
+  const opts = { maxNew: 20, temperature: 1, topP: 1, seed: 0, noStop: true };
+  const batched = await policy.generate(reqs, opts);
+  for (const i of [0, 12, 15]) {
+    const alone = await policy.generate([reqs[i]!], opts);
+    assert.deepEqual(batched[i]!.tokens, alone[0]!.tokens, `row ${i}`);
+    batched[i]!.logps.forEach((lp, t) => assert.ok(Math.abs(lp - alone[0]!.logps[t]!) < 2e-4, `row ${i} token ${t}`));
+  }
+  assert.equal(batched[15]!.tokens.length, 20);
+  assert.equal(batched[0]!.tokens.length, 3);
+});
