@@ -14,6 +14,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   'rl-bench': { summary: 'time split of one RL iteration (rollout / log-probs / update)', load: () => import('./commands/rl-bench.js') },
   'engine-bench': { summary: 'measure the engine: MatMul peak, compiled train step, decode', load: () => import('./commands/engine-bench.js') },
   tasks: { summary: 'embedded benchmark: export splits to JSONL + PNG, show / verify instances', load: () => import('./commands/tasks.js') },
+  serve: { summary: 'OpenAI-compatible API for a checkpoint (chat completions with images, streaming, batching)', load: () => import('./commands/serve.js') },
+  synth: { summary: 'IVR-R1 data synthesis on a remote model: rectified demonstrations as chat JSONL', load: () => import('./commands/synth.js') },
   report: { summary: 'HTML report (inline SVG plots, 95% CIs) and PNG from a bench results.json', load: () => import('./commands/report.js') },
 };
 

@@ -1,0 +1,383 @@
+// An OpenAI-compatible HTTP API for a compact-VLM checkpoint, on node:http.
+//
+//   GET  /v1/models                the served model (with its input format under "ivr")
+//   GET  /v1/models/{id}
+//   POST /v1/chat/completions      text + image_url parts; temperature, top_p, max_tokens,
+//                                  n, stop, seed, logprobs/top_logprobs, stream (SSE)
+//   GET  /metrics                  batching and request counters (JSON)
+//   GET  /health                   liveness (no API key needed)
+//
+// How messages map to the model: see chat-template.ts. Concurrent requests share decode
+// steps (scheduler.ts); responses carry x-ivr-batch-id / x-ivr-batch-rows headers saying
+// which batch served them and how many rows it decoded together.
+//
+// Robustness: every refused request gets a 4xx with an OpenAI error body naming the
+// problem (bad JSON, wrong types, unsupported values, bad images, body too
+// large (413), queue full (429 + Retry-After), missing/wrong API key (401), a model id
+// other than the served one (404 model_not_found, as OpenAI and vLLM answer)); handler
+// errors become 500s, never a crash. Binds to 127.0.0.1 unless told otherwise. close()
+// stops accepting, finishes queued and running requests, then closes connections.
+import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Generation, Policy } from '../model/policy.js';
+import { ApiError } from './errors.js';
+import { toModelInput } from './chat-template.js';
+import { parseChatRequest, type ChatRequest } from './request.js';
+import { BatchScheduler, type BatchInfo, type RowSpec } from './scheduler.js';
+
+export interface ChatServerOptions {
+  policy: Policy;
+  /** The model id clients must send (see GET /v1/models). */
+  modelName: string;
+  /** When set, every /v1 and /metrics request needs "Authorization: Bearer <apiKey>". */
+  apiKey?: string;
+  /** Largest request body in bytes (default 8 MiB); larger gets 413. */
+  maxBodyBytes?: number;
+  /** Largest n per request (default 16). */
+  maxN?: number;
+  /** Most waiting requests before 429 (default 256). */
+  maxQueue?: number;
+  /** Most rows decoded together (default 64). */
+  maxBatchRows?: number;
+  /** Idle wait for company before a batch starts, in ms (default 8). */
+  batchWindowMs?: number;
+  /** Request log lines (method, path, status, ms). */
+  log?: (line: string) => void;
+}
+
+export interface ModelCard {
+  id: string;
+  object: 'model';
+  created: number;
+  owned_by: string;
+  max_model_len: number;
+  /** How this model wants its input (remote clients adapt to it; see chat-template.ts). */
+  ivr: { image_size: number; prompt_format: 'question'; max_text: number; reground: boolean };
+}
+
+interface ChoiceState {
+  index: number;
+  text: string;
+  /** End offset in `text` of each kept token, and the token's entry for logprobs. */
+  tokens: { end: number; id: number; logp: number; top: { token: number; logp: number }[] }[];
+  /** Length of the reply content (text before a matched stop string). */
+  contentEnd: number | null;
+  stopped: boolean;
+  /** Streaming: characters and tokens already sent. */
+  emitted: number;
+  emittedTokens: number;
+}
+
+const sha = (s: string) => createHash('sha256').update(s).digest();
+
+export class ChatServer {
+  readonly http: http.Server;
+  readonly scheduler: BatchScheduler;
+  private readonly opts: Required<Omit<ChatServerOptions, 'apiKey' | 'log'>> & Pick<ChatServerOptions, 'apiKey' | 'log'>;
+  private readonly created = Math.floor(Date.now() / 1000);
+  private readonly fingerprint: string;
+  private closing: Promise<void> | null = null;
+  readonly stats = { requests: 0, completions: 0, errors4xx: 0, errors5xx: 0, byStatus: {} as Record<string, number> };
+
+  constructor(options: ChatServerOptions) {
+    this.opts = { maxBodyBytes: 8 << 20, maxN: 16, maxQueue: 256, maxBatchRows: 64, batchWindowMs: 8, ...options };
+    if (this.opts.maxN > this.opts.maxBatchRows) this.opts.maxN = this.opts.maxBatchRows;
+    this.scheduler = new BatchScheduler(options.policy, { windowMs: this.opts.batchWindowMs, maxBatchRows: this.opts.maxBatchRows, maxQueue: this.opts.maxQueue });
+    this.fingerprint = 'fp_ivr_' + createHash('sha256').update(JSON.stringify(options.policy.cfg)).update(options.modelName).digest('hex').slice(0, 10);
+    this.http = http.createServer((req, res) => { this.handle(req, res); });
+    this.http.on('clientError', (_err, socket) => {
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      else socket.destroy();
+    });
+  }
+
+  get modelCard(): ModelCard {
+    const cfg = this.opts.policy.cfg;
+    return {
+      id: this.opts.modelName, object: 'model', created: this.created, owned_by: 'ivr-r1', max_model_len: cfg.maxText,
+      ivr: { image_size: cfg.imageSize, prompt_format: 'question', max_text: cfg.maxText, reground: true },
+    };
+  }
+
+  /** Starts listening (default 127.0.0.1, port 0 = any free port). */
+  listen(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
+    return new Promise((resolve, reject) => {
+      const onError = (e: Error) => reject(e);
+      this.http.once('error', onError);
+      this.http.listen(port, host, () => {
+        this.http.off('error', onError);
+        resolve(this.http.address() as AddressInfo);
+      });
+    });
+  }
+
+  get url(): string {
+    const a = this.http.address() as AddressInfo | null;
+    if (!a) throw new Error('server is not listening');
+    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+    return `http://${host}:${a.port}/v1`;
+  }
+
+  /** Graceful shutdown: no new connections or requests; queued and running requests finish. */
+  close(timeoutMs = 30_000): Promise<void> {
+    if (!this.closing) {
+      this.closing = (async () => {
+        const closed = new Promise<void>((r) => this.http.close(() => r()));
+        const timer = setTimeout(() => this.http.closeAllConnections(), timeoutMs);
+        try {
+          await this.scheduler.drain();
+          this.http.closeIdleConnections();
+          await closed;
+        } finally {
+          clearTimeout(timer);
+        }
+      })();
+    }
+    return this.closing;
+  }
+
+  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const t0 = performance.now();
+    this.stats.requests++;
+    const requestId = 'req_' + randomBytes(8).toString('hex');
+    res.setHeader('x-request-id', requestId);
+    res.on('error', () => { /* the client went away; nothing to tell it */ });
+    req.on('error', () => { /* same */ });
+    res.on('finish', () => {
+      const s = res.statusCode;
+      this.stats.byStatus[s] = (this.stats.byStatus[s] ?? 0) + 1;
+      if (s >= 400 && s < 500) this.stats.errors4xx++;
+      if (s >= 500) this.stats.errors5xx++;
+      this.opts.log?.(`${req.method} ${req.url} ${s} ${(performance.now() - t0).toFixed(0)}ms`);
+    });
+    this.route(req, res).catch((e: unknown) => this.fail(req, res, e));
+  }
+
+  private fail(req: http.IncomingMessage, res: http.ServerResponse, e: unknown): void {
+    const err = e instanceof ApiError ? e : new ApiError(500, `internal error: ${(e as Error)?.message ?? String(e)}`, 'server_error', null, 'internal_error');
+    if (res.headersSent) {
+      // Mid-stream: the status line is gone; say it as an SSE error event and end.
+      if (!res.writableEnded) { res.write(`data: ${JSON.stringify(err.toBody())}\n\n`); res.end(); }
+      return;
+    }
+    const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/json' };
+    if (err.retryAfter !== undefined) headers['retry-after'] = String(err.retryAfter);
+    if (this.closing || err.status === 413) headers.connection = 'close';
+    res.writeHead(err.status === 499 ? 400 : err.status, headers);
+    res.end(JSON.stringify(err.toBody()));
+    if (err.status === 413) {
+      // Drain a little of the oversized body so the client can read the 413, then hang up.
+      let seen = 0;
+      req.on('data', (c: Buffer) => { seen += c.length; if (seen > 8 * this.opts.maxBodyBytes) req.destroy(); });
+      req.resume();
+    }
+  }
+
+  private checkAuth(req: http.IncomingMessage): void {
+    const key = this.opts.apiKey;
+    if (!key) return;
+    const h = req.headers.authorization;
+    const m = typeof h === 'string' ? /^Bearer\s+(.+)$/i.exec(h.trim()) : null;
+    if (!m) throw new ApiError(401, 'You didn\'t provide an API key. Send it as "Authorization: Bearer <key>".', 'authentication_error', null, 'missing_api_key');
+    if (!timingSafeEqual(sha(m[1]!.trim()), sha(key))) throw new ApiError(401, 'Incorrect API key provided.', 'authentication_error', null, 'invalid_api_key');
+  }
+
+  private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '') || '/';
+    const method = req.method ?? 'GET';
+    const json = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json', ...(this.closing ? { connection: 'close' } : {}) });
+      res.end(JSON.stringify(body));
+    };
+    const only = (m: string) => {
+      if (method !== m) { res.setHeader('allow', m); throw new ApiError(405, `method ${method} is not allowed on ${path} (use ${m})`, 'invalid_request_error', null, 'method_not_allowed'); }
+    };
+    if (path === '/health') { only('GET'); json(200, { status: this.closing ? 'shutting_down' : 'ok' }); return; }
+    if (path === '/metrics') {
+      only('GET');
+      this.checkAuth(req);
+      json(200, { scheduler: this.scheduler.metrics, http: this.stats });
+      return;
+    }
+    if (path === '/v1/models') { only('GET'); this.checkAuth(req); json(200, { object: 'list', data: [this.modelCard] }); return; }
+    if (path.startsWith('/v1/models/')) {
+      only('GET');
+      this.checkAuth(req);
+      const id = decodeURIComponent(path.slice('/v1/models/'.length));
+      if (id !== this.opts.modelName) throw this.modelNotFound(id);
+      json(200, this.modelCard);
+      return;
+    }
+    if (path === '/v1/chat/completions') {
+      only('POST');
+      this.checkAuth(req);
+      await this.chatCompletion(req, res);
+      return;
+    }
+    throw new ApiError(404, `Invalid URL (${method} ${path}): this server implements GET /v1/models, POST /v1/chat/completions, GET /metrics and GET /health`, 'invalid_request_error', null, 'unknown_url');
+  }
+
+  private modelNotFound(id: string): ApiError {
+    return new ApiError(404, `The model \`${id}\` does not exist. This server serves \`${this.opts.modelName}\` (see GET /v1/models).`, 'invalid_request_error', 'model', 'model_not_found');
+  }
+
+  private readBody(req: http.IncomingMessage): Promise<Buffer> {
+    const limit = this.opts.maxBodyBytes;
+    const declared = Number(req.headers['content-length']);
+    const tooLarge = (n: string) => new ApiError(413, `request body is ${n} bytes; the limit is ${limit} bytes`, 'invalid_request_error', null, 'request_too_large');
+    if (Number.isFinite(declared) && declared > limit) return Promise.reject(tooLarge(String(declared)));
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let over = false;
+      const onData = (c: Buffer) => {
+        size += c.length;
+        if (size > limit) {
+          if (!over) { over = true; req.off('data', onData); req.pause(); reject(tooLarge(`more than ${limit}`)); }
+          return;
+        }
+        chunks.push(c);
+      };
+      req.on('data', onData);
+      req.on('end', () => { if (!over) resolve(Buffer.concat(chunks)); });
+      req.on('error', (e) => { if (!over) reject(e); });
+    });
+  }
+
+  private async chatCompletion(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const ctype = req.headers['content-type'];
+    if (ctype !== undefined && !/^application\/(.+\+)?json\b/i.test(ctype)) {
+      throw new ApiError(415, `Content-Type must be application/json, got "${ctype}"`, 'invalid_request_error', null, 'unsupported_media_type');
+    }
+    const raw = await this.readBody(req);
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch (e) {
+      throw new ApiError(400, `We could not parse the JSON body of your request: ${(e as Error).message}`, 'invalid_request_error', null, 'invalid_json');
+    }
+    const cr = parseChatRequest(body, { maxN: this.opts.maxN });
+    if (cr.model !== this.opts.modelName) throw this.modelNotFound(cr.model);
+    const policy = this.opts.policy;
+    const input = toModelInput(cr.messages, policy.cfg, policy.tokenizer, cr.continueFinalMessage);
+    const room = policy.cfg.maxText - input.ids.length;
+    const maxNew = Math.min(cr.maxTokens ?? room, room);
+    this.stats.completions++;
+
+    const tok = policy.tokenizer;
+    const maxStop = Math.max(0, ...cr.stop.map((s) => s.length));
+    let gone = false;
+    res.on('close', () => { if (!res.writableFinished) gone = true; });
+    const choices: ChoiceState[] = Array.from({ length: cr.n }, (_, index) => ({ index, text: '', tokens: [], contentEnd: null, stopped: false, emitted: 0, emittedTokens: 0 }));
+    const id = 'chatcmpl-' + randomBytes(12).toString('hex');
+    const created = Math.floor(Date.now() / 1000);
+    const base = { id, created, model: this.opts.modelName, system_fingerprint: this.fingerprint };
+
+    const sse = (obj: unknown) => { if (!gone && !res.writableEnded) res.write(`data: ${JSON.stringify(obj)}\n\n`); };
+    const chunk = (choicesPart: unknown[], usage?: unknown) => sse({ ...base, object: 'chat.completion.chunk', choices: choicesPart, ...(cr.includeUsage ? { usage: usage ?? null } : {}) });
+    const logprobEntries = (c: ChoiceState, from: number, to: number) => c.tokens.slice(from, to).map((t) => this.logprobEntry(t.id, t.logp, t.top, cr.topLogprobs));
+    /** Streams the part of the text that can no longer turn into a stop string. */
+    const flush = (c: ChoiceState, final: boolean) => {
+      const safe = c.contentEnd ?? (final ? c.text.length : Math.max(c.emitted, c.text.length - Math.max(0, maxStop - 1)));
+      let nTok = c.emittedTokens;
+      while (nTok < c.tokens.length && c.tokens[nTok]!.end <= safe) nTok++;
+      if (safe > c.emitted) {
+        chunk([{ index: c.index, delta: { content: c.text.slice(c.emitted, safe) }, logprobs: cr.logprobs ? { content: logprobEntries(c, c.emittedTokens, nTok), refusal: null } : null, finish_reason: null }]);
+        c.emitted = safe;
+        c.emittedTokens = nTok;
+      }
+    };
+
+    const rows: RowSpec[] = choices.map((c) => ({
+      patches: input.patches, ids: input.ids, reground: input.reground, maxNew,
+      temperature: cr.temperature, topP: cr.topP,
+      // Every row gets its own seed, so its text never depends on which requests shared the batch.
+      seed: cr.seed !== undefined ? cr.seed + c.index : randomInt(0, 2 ** 31),
+      topLogprobs: cr.logprobs ? cr.topLogprobs : 0,
+      onToken: (token, logp, top) => {
+        if (gone) return 'stop';
+        if (token === tok.eos || token === tok.pad || token === tok.bos) return; // never text
+        c.text += tok.decode([token]);
+        c.tokens.push({ end: c.text.length, id: token, logp, top });
+        if (maxStop > 0) {
+          const searchFrom = Math.max(0, c.text.length - tok.decode([token]).length - maxStop + 1);
+          let cut = -1;
+          for (const s of cr.stop) {
+            const at = c.text.indexOf(s, searchFrom);
+            if (at >= 0 && (cut < 0 || at < cut)) cut = at;
+          }
+          if (cut >= 0) { c.contentEnd = cut; c.stopped = true; }
+        }
+        if (cr.stream) flush(c, false);
+        return c.stopped ? 'stop' : undefined;
+      },
+    }));
+
+    const onStart = (b: BatchInfo) => {
+      if (!cr.stream || gone) return;
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', ...this.batchHeaders(b) });
+      chunk(choices.map((c) => ({ index: c.index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null })));
+    };
+    const job = this.scheduler.submit(rows, onStart);
+    res.on('close', () => { if (!res.writableFinished) job.cancel(); });
+    const { gens, batch } = await job.done;
+    const finish = (c: ChoiceState, g: Generation): 'stop' | 'length' => (c.stopped || g.finished ? 'stop' : 'length');
+    const completionTokens = gens.reduce((a, g) => a + g.tokens.length, 0);
+    const usage = { prompt_tokens: input.promptTokens, completion_tokens: completionTokens, total_tokens: input.promptTokens + completionTokens };
+    if (cr.stream) {
+      if (gone) return;
+      choices.forEach((c, i) => {
+        flush(c, true);
+        chunk([{ index: c.index, delta: {}, logprobs: null, finish_reason: finish(c, gens[i]!) }]);
+      });
+      if (cr.includeUsage) sse({ ...base, object: 'chat.completion.chunk', choices: [], usage });
+      res.end('data: [DONE]\n\n');
+      return;
+    }
+    const out = {
+      ...base,
+      object: 'chat.completion',
+      choices: choices.map((c, i) => {
+        const end = c.contentEnd ?? c.text.length;
+        const kept = c.tokens.filter((t) => t.end <= end);
+        return {
+          index: c.index,
+          message: { role: 'assistant', content: c.text.slice(0, end), refusal: null },
+          logprobs: cr.logprobs ? { content: kept.map((t) => this.logprobEntry(t.id, t.logp, t.top, cr.topLogprobs)), refusal: null } : null,
+          finish_reason: finish(c, gens[i]!),
+        };
+      }),
+      usage,
+    };
+    res.writeHead(200, { 'content-type': 'application/json', ...this.batchHeaders(batch), ...(this.closing ? { connection: 'close' } : {}) });
+    res.end(JSON.stringify(out));
+  }
+
+  private batchHeaders(b: BatchInfo): Record<string, string> {
+    return { 'x-ivr-batch-id': String(b.id), 'x-ivr-batch-rows': String(b.rows), 'x-ivr-batch-requests': String(b.requests) };
+  }
+
+  private tokenText(id: number): string {
+    const tok = this.opts.policy.tokenizer;
+    if (id === tok.eos) return '<eos>';
+    if (id === tok.bos) return '<bos>';
+    if (id === tok.pad) return '<pad>';
+    return tok.decode([id]);
+  }
+
+  private logprobEntry(id: number, logp: number, top: { token: number; logp: number }[], k: number) {
+    const token = this.tokenText(id);
+    return {
+      token, logprob: logp, bytes: [...Buffer.from(token, 'utf8')],
+      top_logprobs: top.slice(0, k).map((t) => { const s = this.tokenText(t.token); return { token: s, logprob: t.logp, bytes: [...Buffer.from(s, 'utf8')] }; }),
+    };
+  }
+}
+
+/** Creates a server (not yet listening). */
+export function createChatServer(options: ChatServerOptions): ChatServer {
+  return new ChatServer(options);
+}
+
+export type { ChatRequest };

@@ -1,0 +1,366 @@
+// `ivr synth`: IVR-R1's data side on a (remote) model. For every task:
+//   1. rollouts: G responses from the policy;
+//   2. screen: flagged = reward < τ (the first maxPerInstance flagged rollouts are rectified);
+//   3. localize: the first eroded step and the verified prefix — the scene-prior verifier
+//      where the task has a scene, else the judge (or the judge everywhere, on request);
+//   4. Re-Reasoning Loop (up to J rounds): continue from the verified prefix with the image
+//      attached again and the verified facts restated; verify; keep the newly verified
+//      steps, cut at the next eroded one; optionally rewrite the eroded step from the prior
+//      ("oracle fallback"; for scene tasks, the answer slot included) after a failed round;
+//   5. write each rectified trajectory (and, on request, verified-correct rollouts) as a
+//      chat "messages" record with the image referenced by file.
+// Output lines are appended whole with fsync; a torn last line is truncated on start; ids
+// already in the output (or in the progress log, for tasks that produced no demo) are
+// skipped, so an interrupted run resumes where it stopped. Summary: DEMOS.summary.json.
+import * as path from 'node:path';
+import { formatResponse, oracleStep, parseResponse, hashString } from '../tasks/index.js';
+import { atomicWriteJson } from '../util/fs.js';
+import { Progress } from '../util/progress.js';
+import { appendRecords, openJsonl } from './jsonl-out.js';
+import type { RemoteJudge } from './judge.js';
+import { judgeLocalizer, sceneLocalizer, taskReward, type Localization, type RemoteLocalizer } from './localize.js';
+import type { TextPolicy } from './policy.js';
+import { taskPrompt, type RemoteTask } from './task.js';
+
+export type LocalizerChoice = 'verifier' | 'judge';
+export type DemoFormat = 'trl' | 'llamafactory';
+
+export interface SynthOptions {
+  out: string;
+  policy: TextPolicy;
+  /** verifier: the scene prior where the task has one, else the judge; judge: the judge everywhere. */
+  localizer: LocalizerChoice;
+  judge?: RemoteJudge;
+  /** Rollouts per task (G). */
+  samples: number;
+  /** Re-Reasoning Loop rounds (J). */
+  rounds: number;
+  /** Screening threshold τ: rollouts with reward < τ are flagged. */
+  tau: number;
+  /** Flagged rollouts rectified per task. */
+  maxPerInstance: number;
+  /** Verified-correct rollouts also written per task (source "rollout"). */
+  keepCorrect: number;
+  oracleFallback: boolean;
+  /** Tasks processed at once. */
+  concurrency: number;
+  format: DemoFormat;
+  imagePaths: 'absolute' | 'relative';
+  seed: number;
+  /** Stop after this many failed tasks in this run. */
+  maxErrors: number;
+  progress?: boolean;
+  /** Polled between tasks; true = finish the running tasks and stop (Ctrl-C). */
+  shouldStop?: () => boolean;
+  /** Extra fields for the summary (endpoints, model, request counters). */
+  meta?: () => Record<string, unknown>;
+}
+
+/** One processed task in DEMOS.progress.jsonl. */
+export interface ProgressRecord {
+  id: string;
+  family: string | null;
+  horizon: number | null;
+  rollouts: number;
+  correct: number;
+  flagged: number;
+  attempted: number;
+  rectified: number;
+  /** Demos written (after de-duplication), and how many of them are rectified trajectories. */
+  demos: number;
+  demos_rectified: number;
+  rewritten: number;
+  first_errors: { step: number; kind: string }[];
+  /** Rounds used by each attempted rectification, and whether it succeeded. */
+  loops: { rounds: number; ok: boolean; rewritten_steps: number }[];
+  judge_checks?: { judge: number | null; verifier: number | null }[];
+  /** Reconstructed from the output after a crash between the demo and progress writes. */
+  recovered?: boolean;
+}
+
+export interface SynthSummary {
+  out: string;
+  localizer: LocalizerChoice;
+  policy: string;
+  config: Record<string, unknown>;
+  instances: { total: number; done: number; this_run: number; resumed: number; errors_this_run: number; remaining: number };
+  rollouts: { total: number; correct: number; accuracy: number };
+  flagged: number;
+  attempted: number;
+  rectified: number;
+  rectify_rate: number;
+  demos: { total: number; rectified: number; rollout: number; with_oracle_rewrite: number };
+  first_error_hist: Record<string, number>;
+  error_kinds: Record<string, number>;
+  rounds_hist: Record<string, number>;
+  rounds_mean: number;
+  by_family: Record<string, { instances: number; rollout_accuracy: number; flagged: number; attempted: number; rectified: number; rectify_rate: number }>;
+  by_horizon: Record<string, { instances: number; rollout_accuracy: number; attempted: number; rectified: number; rectify_rate: number }>;
+  judge_agreement: { compared: number; exact: number; rate: number } | null;
+  errors: { id: string; message: string }[];
+  aborted: string | null;
+  output_repaired_bytes: number;
+  wall_s: number;
+  [key: string]: unknown;
+}
+
+/** DEMOS.jsonl -> DEMOS.summary.json / DEMOS.progress.jsonl. */
+export function sidecar(out: string, suffix: 'summary.json' | 'progress.jsonl'): string {
+  const base = out.endsWith('.jsonl') ? out.slice(0, -'.jsonl'.length) : out;
+  return `${base}.${suffix}`;
+}
+
+interface Demo { text: string; source: 'rectified' | 'rollout'; rounds: number; rewrittenSteps: number; firstError: { step: number; kind: string } | null }
+
+export class Synthesizer {
+  private readonly progressFile: string;
+
+  constructor(private readonly opts: SynthOptions) {
+    this.progressFile = sidecar(opts.out, 'progress.jsonl');
+  }
+
+  private localizerFor(task: RemoteTask): RemoteLocalizer {
+    const useJudge = this.opts.localizer === 'judge' || !task.inst;
+    if (!useJudge) return sceneLocalizer;
+    if (!this.opts.judge) throw new Error(task.inst ? '--localizer judge needs a judge model' : `task ${task.id} has no scene prior, so it needs a judge model (--judge-model)`);
+    return judgeLocalizer(this.opts.judge);
+  }
+
+  /**
+   * Checks a candidate response: accepted (fully verified and correct), or where to cut.
+   * Scene tasks are accepted by the scene verifier alone (the ground truth); a judge is
+   * asked only where to cut. Scene-less tasks need the right answer and a judge that finds
+   * no error.
+   */
+  private async check(task: RemoteTask, text: string, stats: { judgeChecks: { judge: number | null; verifier: number | null }[] }): Promise<{ accepted: true } | { accepted: false; cut: Localization }> {
+    const r = taskReward(task, text);
+    if (task.inst && r.complete) return { accepted: true };
+    const localizer = this.localizerFor(task);
+    const loc = await localizer.localize(task, text);
+    if (task.inst && localizer.name === 'judge') {
+      const truth = (await sceneLocalizer.localize(task, text))!;
+      stats.judgeChecks.push({ judge: loc ? loc.step : null, verifier: truth.step });
+      if (!loc) return { accepted: false, cut: truth }; // the judge missed it; the scene did not
+    }
+    if (!loc) return r.complete ? { accepted: true } : { accepted: false, cut: { step: parseResponse(text).steps.length, kind: 'logical', verifiedPrefix: parseResponse(text).steps } };
+    return { accepted: false, cut: loc };
+  }
+
+  /** The Re-Reasoning Loop from one localized rollout. */
+  private async rectify(task: RemoteTask, loc: Localization, seed: number, stats: { judgeChecks: { judge: number | null; verifier: number | null }[] }): Promise<{ text: string | null; rounds: number; rewrittenSteps: number }> {
+    let steps = [...loc.verifiedPrefix];
+    let rewritten = 0;
+    for (let round = 1; round <= this.opts.rounds; round++) {
+      const [full] = await this.opts.policy.continueFrom(task, steps, 1, seed + round);
+      const c = await this.check(task, full!, stats);
+      if (c.accepted) return { text: full!, rounds: round, rewrittenSteps: rewritten };
+      // Keep the newly verified steps (a shorter verified prefix never replaces a longer one).
+      if (c.cut.verifiedPrefix.length > steps.length) steps = [...c.cut.verifiedPrefix];
+      if (this.opts.oracleFallback && task.inst) {
+        const next = oracleStep(task.inst, steps);
+        if (next !== null) { steps.push(next); rewritten++; }
+        else if (steps.length >= task.inst.horizon) {
+          // Every step is verified and only the answer is wrong: rewrite the answer slot.
+          const text = formatResponse(steps, task.inst.answer);
+          if (taskReward(task, text).complete) return { text, rounds: round, rewrittenSteps: rewritten + 1 };
+        }
+      }
+    }
+    return { text: null, rounds: this.opts.rounds, rewrittenSteps: rewritten };
+  }
+
+  /** Rollouts, screening, localization and rectification for one task. */
+  async processTask(task: RemoteTask): Promise<{ demos: Demo[]; record: ProgressRecord }> {
+    const o = this.opts;
+    const seed = (o.seed + hashString(task.id)) >>> 0;
+    const rollouts = await o.policy.sample(task, o.samples, seed);
+    const scored = rollouts.map((text) => ({ text, ...taskReward(task, text) }));
+    const stats = { judgeChecks: [] as { judge: number | null; verifier: number | null }[] };
+    const record: ProgressRecord = {
+      id: task.id, family: task.family, horizon: task.horizon,
+      rollouts: scored.length, correct: scored.filter((s) => s.accuracy > 0).length,
+      flagged: 0, attempted: 0, rectified: 0, demos: 0, demos_rectified: 0, rewritten: 0, first_errors: [], loops: [],
+    };
+    const flagged = scored.map((s, i) => ({ ...s, i })).filter((s) => s.reward < o.tau);
+    record.flagged = flagged.length;
+    const demos: Demo[] = [];
+    for (const f of flagged) {
+      if (record.attempted >= o.maxPerInstance) break;
+      const c = await this.check(task, f.text, stats);
+      if (c.accepted) continue; // flagged by a high τ but fully verified: nothing to rectify
+      record.attempted++;
+      record.first_errors.push({ step: c.cut.step, kind: c.cut.kind });
+      const r = await this.rectify(task, c.cut, (seed + 7919 * (f.i + 1)) >>> 0, stats);
+      record.loops.push({ rounds: r.rounds, ok: r.text !== null, rewritten_steps: r.rewrittenSteps });
+      if (r.text !== null) {
+        record.rectified++;
+        demos.push({ text: r.text, source: 'rectified', rounds: r.rounds, rewrittenSteps: r.rewrittenSteps, firstError: { step: c.cut.step, kind: c.cut.kind } });
+      }
+    }
+    if (o.keepCorrect > 0) {
+      for (const s of scored.filter((x) => x.complete).slice(0, o.keepCorrect)) demos.push({ text: s.text, source: 'rollout', rounds: 0, rewrittenSteps: 0, firstError: null });
+    }
+    const unique = demos.filter((d, i) => demos.findIndex((e) => e.text === d.text) === i);
+    record.demos = unique.length;
+    record.demos_rectified = unique.filter((d) => d.source === 'rectified').length;
+    record.rewritten = unique.filter((d) => d.rewrittenSteps > 0).length;
+    if (stats.judgeChecks.length) record.judge_checks = stats.judgeChecks;
+    return { demos: unique, record };
+  }
+
+  /** A demo as a chat record (TRL's content lists, or LLaMA-Factory's "<image>" strings). */
+  demoRecord(task: RemoteTask, d: Demo): Record<string, unknown> {
+    const o = this.opts;
+    const prompt = taskPrompt(task, o.policy.promptFormat);
+    const abs = o.policy.imageFor(task);
+    const image = o.imagePaths === 'relative' ? path.relative(path.dirname(path.resolve(o.out)), abs) : abs;
+    const messages = o.format === 'trl'
+      ? [
+        { role: 'user', content: [{ type: 'image' }, { type: 'text', text: prompt }] },
+        { role: 'assistant', content: [{ type: 'text', text: d.text }] },
+      ]
+      : [
+        { role: 'user', content: '<image>' + prompt },
+        { role: 'assistant', content: d.text },
+      ];
+    return {
+      messages, images: [image],
+      id: task.id, family: task.family, horizon: task.horizon, source: d.source,
+      rounds: d.rounds, rewritten: d.rewrittenSteps > 0, rewritten_steps: d.rewrittenSteps,
+      first_error: d.firstError, localizer: task.inst && o.localizer !== 'judge' ? 'verifier' : 'judge',
+      model: o.policy.name, answer: task.answer,
+    };
+  }
+
+  async run(tasks: RemoteTask[]): Promise<SynthSummary> {
+    const o = this.opts;
+    const t0 = performance.now();
+    const outFile = openJsonl(o.out);
+    const progFile = openJsonl(this.progressFile);
+    const records = new Map<string, ProgressRecord>();
+    for (const r of progFile.records) if (typeof r.id === 'string') records.set(r.id, r as unknown as ProgressRecord);
+    // Tasks whose demos were written but whose progress line was not (a crash between the two).
+    const recovered: ProgressRecord[] = [];
+    const demoCounts = new Map<string, { all: number; rectified: number }>();
+    for (const r of outFile.records) {
+      if (typeof r.id !== 'string') continue;
+      const c = demoCounts.get(r.id) ?? { all: 0, rectified: 0 };
+      c.all++;
+      if (r.source === 'rectified') c.rectified++;
+      demoCounts.set(r.id, c);
+    }
+    for (const [id, n] of demoCounts) {
+      if (records.has(id)) continue;
+      const task = tasks.find((t) => t.id === id);
+      const rec: ProgressRecord = {
+        id, family: task?.family ?? null, horizon: task?.horizon ?? null, rollouts: 0, correct: 0, flagged: 0, attempted: 0, rectified: 0,
+        demos: n.all, demos_rectified: n.rectified, rewritten: 0, first_errors: [], loops: [], recovered: true,
+      };
+      recovered.push(rec);
+      records.set(id, rec);
+    }
+    appendRecords(this.progressFile, recovered);
+    const pending = tasks.filter((t) => !records.has(t.id));
+    const resumed = tasks.length - pending.length;
+    const progress = new Progress('synth', pending.length, !o.progress);
+    const errors: { id: string; message: string }[] = [];
+    let aborted: string | null = null;
+    let next = 0;
+    let finished = 0;
+    let rectifiedRun = 0;
+    let attemptedRun = 0;
+    const worker = async () => {
+      for (;;) {
+        if (aborted || next >= pending.length) return;
+        if (o.shouldStop?.()) { aborted = 'stopped by signal'; return; }
+        const task = pending[next++]!;
+        try {
+          const { demos, record } = await this.processTask(task);
+          appendRecords(o.out, demos.map((d) => this.demoRecord(task, d)));
+          appendRecords(this.progressFile, [record]);
+          records.set(task.id, record);
+          rectifiedRun += record.rectified;
+          attemptedRun += record.attempted;
+        } catch (e) {
+          errors.push({ id: task.id, message: (e as Error).message });
+          if (errors.length >= o.maxErrors) aborted = `stopped after ${errors.length} failed tasks (--max-errors ${o.maxErrors}); last: ${(e as Error).message}`;
+        }
+        finished++;
+        progress.update(finished, `rectified ${rectifiedRun}/${attemptedRun} errors ${errors.length}`);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(o.concurrency, pending.length)) }, worker));
+    progress.done(`rectified ${rectifiedRun}/${attemptedRun} errors ${errors.length}`);
+    const summary = this.summarize(tasks, records, {
+      resumed, thisRun: finished - errors.length, errors, aborted,
+      repaired: outFile.truncatedBytes + progFile.truncatedBytes, wall: (performance.now() - t0) / 1000,
+    });
+    atomicWriteJson(sidecar(o.out, 'summary.json'), summary);
+    return summary;
+  }
+
+  private summarize(tasks: RemoteTask[], records: Map<string, ProgressRecord>, run: { resumed: number; thisRun: number; errors: { id: string; message: string }[]; aborted: string | null; repaired: number; wall: number }): SynthSummary {
+    const o = this.opts;
+    const ids = new Set(tasks.map((t) => t.id));
+    const recs = [...records.values()].filter((r) => ids.has(r.id));
+    const sum = (f: (r: ProgressRecord) => number) => recs.reduce((a, r) => a + f(r), 0);
+    const rate = (a: number, b: number) => (b > 0 ? a / b : 0);
+    const hist = (keys: (string | number)[]) => {
+      const h: Record<string, number> = {};
+      for (const k of keys) h[k] = (h[k] ?? 0) + 1;
+      return h;
+    };
+    const group = <K extends string>(key: (r: ProgressRecord) => K) => {
+      const m = new Map<K, ProgressRecord[]>();
+      for (const r of recs) m.set(key(r), [...(m.get(key(r)) ?? []), r]);
+      return m;
+    };
+    const agg = (rs: ProgressRecord[]) => {
+      const roll = rs.reduce((a, r) => a + r.rollouts, 0);
+      const att = rs.reduce((a, r) => a + r.attempted, 0);
+      const rec = rs.reduce((a, r) => a + r.rectified, 0);
+      return { instances: rs.length, rollout_accuracy: rate(rs.reduce((a, r) => a + r.correct, 0), roll), flagged: rs.reduce((a, r) => a + r.flagged, 0), attempted: att, rectified: rec, rectify_rate: rate(rec, att) };
+    };
+    const loops = recs.flatMap((r) => r.loops);
+    const okLoops = loops.filter((l) => l.ok);
+    const checks = recs.flatMap((r) => r.judge_checks ?? []);
+    const rollouts = sum((r) => r.rollouts);
+    const correct = sum((r) => r.correct);
+    const attempted = sum((r) => r.attempted);
+    const rectified = sum((r) => r.rectified);
+    const demosTotal = sum((r) => r.demos);
+    const demosRectified = sum((r) => r.demos_rectified ?? 0);
+    return {
+      out: path.resolve(o.out),
+      localizer: o.localizer,
+      policy: o.policy.name,
+      config: { samples: o.samples, rounds: o.rounds, tau: o.tau, max_per_instance: o.maxPerInstance, keep_correct: o.keepCorrect, oracle_fallback: o.oracleFallback, prompt_format: o.policy.promptFormat, format: o.format, seed: o.seed },
+      instances: { total: tasks.length, done: recs.length, this_run: run.thisRun, resumed: run.resumed, errors_this_run: run.errors.length, remaining: tasks.length - recs.length },
+      rollouts: { total: rollouts, correct, accuracy: rate(correct, rollouts) },
+      flagged: sum((r) => r.flagged),
+      attempted,
+      rectified,
+      rectify_rate: rate(rectified, attempted),
+      demos: { total: demosTotal, rectified: demosRectified, rollout: demosTotal - demosRectified, with_oracle_rewrite: sum((r) => r.rewritten) },
+      first_error_hist: hist(recs.flatMap((r) => r.first_errors.map((f) => f.step))),
+      error_kinds: hist(recs.flatMap((r) => r.first_errors.map((f) => f.kind))),
+      rounds_hist: hist(okLoops.map((l) => l.rounds)),
+      rounds_mean: rate(okLoops.reduce((a, l) => a + l.rounds, 0), okLoops.length),
+      by_family: Object.fromEntries([...group((r) => r.family ?? 'none')].map(([k, rs]) => [k, agg(rs)])),
+      by_horizon: Object.fromEntries([...group((r) => String(r.horizon ?? 'none'))].map(([k, rs]) => {
+        const { flagged: _f, ...rest } = agg(rs);
+        return [k, rest];
+      })),
+      judge_agreement: checks.length ? { compared: checks.length, exact: checks.filter((c) => c.judge === c.verifier).length, rate: rate(checks.filter((c) => c.judge === c.verifier).length, checks.length) } : null,
+      errors: run.errors.slice(0, 50),
+      aborted: run.aborted,
+      output_repaired_bytes: run.repaired,
+      wall_s: run.wall,
+      ...(o.meta?.() ?? {}),
+    };
+  }
+}
+
+export async function runSynth(tasks: RemoteTask[], opts: SynthOptions): Promise<SynthSummary> {
+  return new Synthesizer(opts).run(tasks);
+}

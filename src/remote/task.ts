@@ -1,0 +1,141 @@
+// What `ivr synth` works on: a question about an image with a gold answer, and — for the
+// embedded benchmark — the scene prior that lets the verifier check every step.
+//
+// A tasks file is JSONL. Lines with a "scene" are embedded-benchmark instances (as written
+// by `ivr tasks export`, validated by the tasks loader). Lines without one are generic
+// visual questions: {"id", "question", "answer", "image": "path/to.png"} (optional
+// "family", "horizon"); their steps can only be checked by a judge model.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import {
+  encodePng, getFamily, instructionPrompt, isFamilyId, parseInstanceRecord, promptText, FieldError, TaskFileError,
+  type FamilyId, type Instance,
+} from '../tasks/index.js';
+
+export interface TaskImage { path: string; width: number; height: number }
+
+export interface RemoteTask {
+  id: string;
+  family: FamilyId | null;
+  horizon: number | null;
+  question: string;
+  answer: string;
+  /** The instance with its scene prior, when there is one. */
+  inst: Instance | null;
+  /** PNG files of the image at the sizes available (small 48x48 and large 384x384 for instances). */
+  images: TaskImage[];
+}
+
+export type PromptFormat = 'instruction' | 'question';
+
+/** The text of the user turn: the self-contained instruction (external VLMs) or the bare question (the compact model). */
+export function taskPrompt(task: RemoteTask, format: PromptFormat): string {
+  if (format === 'question') return task.inst ? promptText(task.inst) : task.question + '\n';
+  if (task.inst) return instructionPrompt(task.inst);
+  return [
+    'Answer the question about the image. Reason step by step; every step states one fact you read from the image or one deduction.',
+    'Respond exactly in this format, one step per line and nothing else:',
+    '<think>', 'step 1', 'step 2', '...', '</think><answer>ANSWER</answer>', '',
+    `Question: ${task.question}`,
+  ].join('\n');
+}
+
+/** Canonical answer for comparison: the family's normaliser, else trimmed, lower-case, single spaces. */
+export function normalizeTaskAnswer(task: RemoteTask, answer: string): string | null {
+  if (task.family) return getFamily(task.family).normalizeAnswer(answer);
+  const a = answer.trim().toLowerCase().replace(/\s+/g, ' ');
+  return a.length ? a : null;
+}
+
+/** The image whose width is `size` when there is one, else the largest. */
+export function pickImage(task: RemoteTask, size?: number): TaskImage {
+  const exact = size !== undefined ? task.images.find((i) => i.width === size) : undefined;
+  if (exact) return exact;
+  return [...task.images].sort((a, b) => b.width - a.width)[0]!;
+}
+
+function pngSize(file: string): { width: number; height: number } {
+  const fd = fs.openSync(file, 'r');
+  try {
+    const head = Buffer.alloc(24);
+    const n = fs.readSync(fd, head, 0, 24, 0);
+    if (n < 24 || head.readUInt32BE(0) !== 0x89504e47 || head.toString('latin1', 12, 16) !== 'IHDR') throw new Error(`not a PNG file: ${file}`);
+    return { width: head.readUInt32BE(16), height: head.readUInt32BE(20) };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Loads a tasks file. Instances without image files get theirs rendered into `renderDir`.
+ * Throws TaskFileError naming the file, line and field on the first bad line.
+ */
+export function loadRemoteTasks(file: string, renderDir: string): RemoteTask[] {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new TaskFileError(file, 0, null, `cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const baseDir = path.dirname(path.resolve(file));
+  const out: RemoteTask[] = [];
+  const seen = new Map<string, number>();
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.replace(/\r$/, '');
+    if (!line.trim()) return;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (e) {
+      throw new TaskFileError(file, i + 1, null, `invalid JSON (${(e as Error).message})`);
+    }
+    let task: RemoteTask;
+    try {
+      task = value && typeof value === 'object' && 'scene' in value ? fromInstance(parseInstanceRecord(value, baseDir), renderDir) : fromGeneric(value, baseDir);
+    } catch (e) {
+      if (e instanceof FieldError) throw new TaskFileError(file, i + 1, e.field, e.detail);
+      throw new TaskFileError(file, i + 1, null, (e as Error).message);
+    }
+    const prev = seen.get(task.id);
+    if (prev !== undefined) throw new TaskFileError(file, i + 1, 'id', `duplicate id ${JSON.stringify(task.id)} (first on line ${prev})`);
+    seen.set(task.id, i + 1);
+    out.push(task);
+  });
+  return out;
+}
+
+/** A task for an instance; its PNGs are rendered into renderDir when it has none on disk. */
+export function fromInstance(inst: Instance, renderDir: string): RemoteTask {
+  let paths = inst.images;
+  if (!paths) {
+    const fam = getFamily(inst.family);
+    const safe = inst.id.replace(/[^A-Za-z0-9._-]/g, '_');
+    paths = { small: path.join(renderDir, `${safe}.small.png`), large: path.join(renderDir, `${safe}.large.png`) };
+    fs.mkdirSync(renderDir, { recursive: true });
+    if (!fs.existsSync(paths.small)) fs.writeFileSync(paths.small, encodePng(fam.renderSmall(inst)));
+    if (!fs.existsSync(paths.large)) fs.writeFileSync(paths.large, encodePng(fam.renderLarge(inst)));
+  }
+  const images = [paths.small, paths.large].map((p) => ({ path: path.resolve(p), ...pngSize(p) }));
+  return { id: inst.id, family: inst.family, horizon: inst.horizon, question: inst.question, answer: inst.answer, inst, images };
+}
+
+function fromGeneric(value: unknown, baseDir: string): RemoteTask {
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new FieldError('(line)', 'expected a JSON object');
+  const r = value as Record<string, unknown>;
+  for (const k of ['id', 'question', 'answer', 'image']) {
+    if (typeof r[k] !== 'string' || (r[k] as string).length === 0) throw new FieldError(k, r[k] === undefined ? 'missing (a line without "scene" is a generic task: id, question, answer, image)' : 'expected a non-empty string');
+  }
+  let family: FamilyId | null = null;
+  if (r.family !== undefined) {
+    if (!isFamilyId(r.family)) throw new FieldError('family', `unknown family ${JSON.stringify(r.family)}`);
+    family = r.family;
+  }
+  let horizon: number | null = null;
+  if (r.horizon !== undefined) {
+    if (typeof r.horizon !== 'number' || !Number.isInteger(r.horizon) || r.horizon < 1) throw new FieldError('horizon', 'expected a positive integer');
+    horizon = r.horizon;
+  }
+  const img = path.resolve(baseDir, r.image as string);
+  if (!fs.existsSync(img)) throw new FieldError('image', `image file not found: ${img}`);
+  return { id: r.id as string, family, horizon, question: r.question as string, answer: r.answer as string, inst: null, images: [{ path: img, ...pngSize(img) }] };
+}
