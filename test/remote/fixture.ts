@@ -18,8 +18,14 @@ import { exportInstances, generateInstance, goldResponse, type Instance } from '
 export const SMALL_CFG: VlmConfig = { vocab: 112, dim: 32, layers: 1, heads: 2, mlpRatio: 2, maxText: 96, imageSize: 48, patch: 8 };
 const TRAINED_CFG: VlmConfig = { vocab: 112, dim: 48, layers: 2, heads: 2, mlpRatio: 4, maxText: 96, imageSize: 48, patch: 8 };
 
+const temps: string[] = [];
+process.on('exit', () => { for (const d of temps) fs.rmSync(d, { recursive: true, force: true }); });
+
+/** A fresh temporary directory, removed when the test process exits. */
 export function tempDir(tag: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `ivr-remote-${tag}-`));
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), `ivr-remote-${tag}-`));
+  temps.push(d);
+  return d;
 }
 
 /** An untrained small checkpoint (enough for protocol tests). */
