@@ -34,3 +34,31 @@ export const noLocalizer: Localizer = {
     return { step: 0, kind: v.firstErrorKind ?? 'format', verifiedPrefix: [] };
   },
 };
+
+/**
+ * Character offset in `response` where step k begins, following parseResponse's rules
+ * (steps are the non-blank lines of the think block, text on the <think> line included);
+ * 0 when there is no think block, the end of the think block when k is past the last step.
+ * Step-level credit needs the rollout's own layout, not the canonical one.
+ */
+export function stepOffset(response: string, k: number): number {
+  const lead = response.length - response.trimStart().length;
+  if (!response.startsWith('<think>', lead)) return 0;
+  const start = lead + '<think>'.length;
+  const closeAt = response.indexOf('</think>', start);
+  const end = closeAt < 0 ? response.length : closeAt;
+  let seen = 0;
+  let lineStart = start;
+  while (lineStart <= end) {
+    const nl = response.indexOf('\n', lineStart);
+    const lineEnd = nl < 0 || nl > end ? end : nl;
+    const line = response.slice(lineStart, lineEnd);
+    if (line.trim().length > 0) {
+      if (seen === k) return lineStart + (line.length - line.trimStart().length);
+      seen++;
+    }
+    if (lineEnd >= end) break;
+    lineStart = lineEnd + 1;
+  }
+  return end;
+}

@@ -2,11 +2,10 @@
 // rollouts, localise their first eroded step, rectify them with the Re-Reasoning Loop,
 // inject the rectified trajectories into their groups, and (option) give flagged rollouts
 // step-level credit. Every part is a strategy chosen by config, so ablations are configs.
-import { responsePrefix } from '../tasks/index.js';
 import type { Augmenter } from '../rl/augment.js';
 import type { RlConfig } from '../rl/config.js';
 import { demoInjector } from './inject.js';
-import { noLocalizer, verifierLocalizer, type Localization } from './localize.js';
+import { noLocalizer, stepOffset, verifierLocalizer, type Localization } from './localize.js';
 import { rereason } from './rereason.js';
 import { rewardScreen } from './screen.js';
 
@@ -34,8 +33,9 @@ export function ivrAugmenter(cfg: RlConfig): Augmenter {
           locs.set(s, loc);
           hist[loc.step] = (hist[loc.step] ?? 0) + 1;
           kinds[loc.kind] = (kinds[loc.kind] ?? 0) + 1;
-          // The eroded step starts right after the verified prefix's tokens.
-          s.creditFrom = tok.encode(responsePrefix(loc.verifiedPrefix)).length;
+          // The eroded step's first token in the rollout's own text (its layout may differ
+          // from the canonical one: blank lines, text on the <think> line, no <think> at all).
+          s.creditFrom = tok.encode(s.responseText.slice(0, stepOffset(s.responseText, loc.step))).length;
         }
       }
 
