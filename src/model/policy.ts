@@ -9,7 +9,8 @@ import { numPatches, patchDim, type VlmConfig } from './config.js';
 import { KvCache } from './kv-cache.js';
 import { sampleToken, topTokens, type SamplingOptions } from './sampling.js';
 import { Tokenizer } from './tokenizer.js';
-import { embedImage, embedText, forwardChunk, forwardFull } from './vlm.js';
+import { embedImage, embedText, forwardChunk, forwardFull, forwardLayout } from './vlm.js';
+import { buildLayouts } from './layout.js';
 import { tokenLogProbs } from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
 
@@ -140,6 +141,47 @@ export class Policy {
       rows.forEach((r, b) => out.push(logp.slice(b * T, b * T + r.text.length - 1)));
     }
     return out;
+  }
+
+  /**
+   * Like scoreTexts, with the image re-inserted before text position `insertAt` (the
+   * re-grounded context): result[i][t] = log p(text[t+1] | image, text[0..t], image if
+   * inserted before t+1); the token after the re-inserted image is predicted from the last
+   * image patch, as in generation.
+   */
+  async scoreLayouts(items: { patches: Float32Array; text: number[]; insertAt: number | null }[]): Promise<Float32Array[]> {
+    const cfg = this.cfg;
+    const N = numPatches(cfg);
+    const P = patchDim(cfg);
+    const lay = buildLayouts(items.map((it) => ({ text: it.text, lossFrom: 1, insertAt: it.insertAt })), cfg, (n) => roundUp(n));
+    const B = items.length;
+    const g = await this.graph(`layout-score:${lay.T}:${lay.L}`, () => {
+      const reg = new ParamRegistry();
+      const logits = forwardLayout(reg.scope('vlm'), cfg, o.input('patches', ['B', N, P]), o.input('ids', ['B', lay.T], 'int64'), o.input('order', ['B', lay.L], 'int64'), o.input('bias', ['B', 1, lay.L, lay.L]));
+      return { logp: tokenLogProbs(logits, o.input('targets', ['B', lay.L], 'int64')) };
+    });
+    const patches = new Float32Array(B * N * P);
+    items.forEach((it, b) => patches.set(it.patches, b * N * P));
+    const res = await g.run(this.paramFeeds(g, {
+      patches: { data: patches, shape: [B, N, P] }, ids: { data: lay.ids, shape: [B, lay.T] }, order: { data: lay.order, shape: [B, lay.L] },
+      bias: { data: lay.bias, shape: [B, 1, lay.L, lay.L] }, targets: { data: lay.targets, shape: [B, lay.L] },
+    }));
+    const logp = res.logp!.data as Float32Array;
+    return items.map((it, b) => {
+      const out = new Float32Array(it.text.length - 1).fill(NaN);
+      // Walk the layout again to map sequence positions back to text positions.
+      let s = 0;
+      s += N;
+      for (let t = 0; t < it.text.length; t++) {
+        if (it.insertAt === t) s += N;
+        if (t + 1 < it.text.length) {
+          const at = it.insertAt === t + 1 ? s + N : s; // predicted from the last image patch
+          out[t] = logp[b * lay.L + at]!;
+        }
+        s++;
+      }
+      return out;
+    });
   }
 
   /** A chunk graph: n text tokens or the image, against a cache of `cacheSlots` slots. */

@@ -111,3 +111,23 @@ export function forwardChunk(p: ParamScope, c: VlmConfig, x: Tensor, S: number, 
   const last = o.reshape(o.slice(h, 1, n - 1, n), [x.shape[0]!, c.dim]);
   return { logits: lmHead(p, c, last), newKeys, newValues };
 }
+
+/**
+ * Forward over an arbitrary per-row layout of image and text tokens, e.g. with the image
+ * re-inserted between two reasoning steps (what the Re-Reasoning Loop's re-grounding shows
+ * the policy). `order` [B, L] picks, for every sequence position, a token from the pool
+ * [image patches 0..N-1, text tokens N..N+T-1] (an image can be picked twice); `bias`
+ * [B, 1, L, L] is each row's attention mask. Text positions are the text index (images do
+ * not advance them), exactly as during KV-cached generation. Returns logits [B, L, V].
+ */
+export function forwardLayout(p: ParamScope, c: VlmConfig, patches: Tensor, ids: Tensor, order: Tensor, bias: Tensor): Tensor {
+  const T = ids.shape[1];
+  if (typeof T !== 'number') throw new Error('forwardLayout: text length must be static');
+  const N = numPatches(c);
+  const pos = o.constant(Array.from({ length: T }, (_, i) => i), [1, T], 'int64');
+  const pool = o.concat([embedImage(p, c, patches), embedText(p, c, ids, o.expandLike(pos, ids))], 1);
+  // A one-hot matmul is the per-row gather (and its gradient the scatter-add) in one op.
+  const x = o.matmul(o.oneHot(order, N + T), pool);
+  const h = trunk(p, c, x, (_l, q, k, v) => attend(q, k, v, bias));
+  return lmHead(p, c, h);
+}

@@ -24,6 +24,9 @@ const schema = s.object({
   checkpoint_every: s.int({ min: 1 }),
   /** onnxruntime threads; 0 = all cores. */
   threads: s.int({ min: 0 }),
+  /** Share of examples shown with the image re-inserted at a random step boundary, so the
+   * policy can use the Re-Reasoning Loop's visual re-grounding (0 = plain examples only). */
+  reground_prob: s.number({ min: 0, max: 1 }),
 });
 
 export type SftConfig = Omit<s.Infer<typeof schema>, 'model'> & { model: VlmConfig };
@@ -44,6 +47,7 @@ export const DEFAULT_SFT: SftConfig = {
   val_n: 48,
   checkpoint_every: 100,
   threads: 0,
+  reground_prob: 0,
 };
 
 export function parseSftConfig(json: unknown, source: string): SftConfig {

@@ -8,8 +8,10 @@ import { loadPolicy, savePolicy } from '../model/checkpoint-io.js';
 import { numPatches, patchDim } from '../model/config.js';
 import { exampleIds, instancePatches } from '../model/episode.js';
 import { Policy, roundUp } from '../model/policy.js';
-import { forwardFull } from '../model/vlm.js';
-import { getSplit, goldResponse, type FamilyId, type Instance } from '../tasks/index.js';
+import { forwardFull, forwardLayout } from '../model/vlm.js';
+import { buildLayouts } from '../model/layout.js';
+import { Rng, deriveSeed } from '../engine/rng.js';
+import { getSplit, goldResponse, responsePrefix, type FamilyId, type Instance } from '../tasks/index.js';
 import { RunDir } from '../train/run-dir.js';
 import { cosineLr } from '../train/schedule.js';
 import { Progress } from '../util/progress.js';
@@ -49,10 +51,61 @@ export function sftBatch(policy: Policy, items: { inst: Instance; response: stri
   };
 }
 
+/**
+ * A batch in the layout form: some examples get the image re-inserted at a step boundary
+ * (where the Re-Reasoning Loop re-grounds), chosen by a per-example seeded draw.
+ */
+export function sftLayoutBatch(policy: Policy, items: { inst: Instance; response: string; key: number }[], regroundProb: number, seed: number) {
+  const cfg = policy.cfg;
+  const tok = policy.tokenizer;
+  const rows = items.map((it) => {
+    const ex = exampleIds(it.inst, it.response, tok);
+    const rng = new Rng(deriveSeed(seed, `reground${it.key}`));
+    let insertAt: number | null = null;
+    if (rng.next() < regroundProb) {
+      const j = rng.int(it.inst.steps.length + 1);
+      insertAt = ex.promptLen + tok.encode(responsePrefix(it.inst.steps.slice(0, j))).length;
+    }
+    return { text: ex.text, lossFrom: ex.promptLen, insertAt, patches: instancePatches(it.inst, cfg) };
+  });
+  const lay = buildLayouts(rows, cfg, (n) => roundUp(n, 32));
+  const B = items.length;
+  const N = numPatches(cfg);
+  const P = patchDim(cfg);
+  const patches = new Float32Array(B * N * P);
+  rows.forEach((r, b) => patches.set(r.patches, b * N * P));
+  return {
+    T: lay.T, L: lay.L, tokens: lay.tokens,
+    feeds: {
+      patches: { data: patches, shape: [B, N, P] },
+      ids: { data: lay.ids, shape: [B, lay.T] },
+      order: { data: lay.order, shape: [B, lay.L] },
+      bias: { data: lay.bias, shape: [B, 1, lay.L, lay.L] },
+      targets: { data: lay.targets, shape: [B, lay.L] },
+      mask: { data: lay.mask, shape: [B, lay.L] },
+    },
+  };
+}
+
 /** Compiled SFT steps, one per padded text length. */
 export class SftStepper {
   private readonly steps = new Map<number, Promise<TrainStep>>();
   constructor(private readonly policy: Policy, private readonly adamw: { weightDecay: number; maxGradNorm: number }) {}
+
+  /** The layout-form step (re-grounded examples), one per (text, sequence) length. */
+  getLayout(T: number, L: number): Promise<TrainStep> {
+    const key = T * 100000 + L;
+    let s = this.steps.get(-key);
+    if (!s) {
+      const reg = new ParamRegistry();
+      const cfg = this.policy.cfg;
+      const logits = forwardLayout(reg.scope('vlm'), cfg, o.input('patches', ['B', numPatches(cfg), patchDim(cfg)]), o.input('ids', ['B', T], 'int64'), o.input('order', ['B', L], 'int64'), o.input('bias', ['B', 1, L, L]));
+      const loss = o.crossEntropy(logits, o.input('targets', ['B', L], 'int64'), o.input('mask', ['B', L]));
+      s = TrainStep.compile({ registry: reg, loss, adamw: { beta1: 0.9, beta2: 0.95, eps: 1e-8, ...this.adamw } }, { threads: this.policy.threads });
+      this.steps.set(-key, s);
+    }
+    return s;
+  }
 
   get(T: number): Promise<TrainStep> {
     let s = this.steps.get(T);
@@ -121,13 +174,23 @@ export async function runSft(cfg: SftConfig, opts: SftOptions): Promise<{ policy
     if (opts.budgetTokens !== undefined && trainedTokens >= opts.budgetTokens) break;
     const step = state.step;
     const items = Array.from({ length: cfg.batch_size }, (_, j) => {
-      const inst = sftInstance((opts.streamOffset ?? 0) + step * cfg.batch_size + j, cfg.families, maxH);
-      return { inst, response: goldResponse(inst) };
+      const key = (opts.streamOffset ?? 0) + step * cfg.batch_size + j;
+      const inst = sftInstance(key, cfg.families, maxH);
+      return { inst, response: goldResponse(inst), key };
     });
-    const batch = sftBatch(policy, items);
     const lr = cosineLr(step, cfg.steps, cfg.lr, cfg.warmup, cfg.min_lr_frac);
     const ts = performance.now();
-    const r = await (await stepper.get(batch.T)).run(policy.params, state, batch.feeds, lr);
+    let batch: { tokens: number };
+    let r;
+    if (cfg.reground_prob > 0) {
+      const b = sftLayoutBatch(policy, items, cfg.reground_prob, cfg.seed);
+      batch = b;
+      r = await (await stepper.getLayout(b.T, b.L)).run(policy.params, state, b.feeds, lr);
+    } else {
+      const b = sftBatch(policy, items);
+      batch = b;
+      r = await (await stepper.get(b.T)).run(policy.params, state, b.feeds, lr);
+    }
     const stepS = (performance.now() - ts) / 1000;
     tokensSeen += batch.tokens;
     trainedTokens += batch.tokens;

@@ -74,3 +74,19 @@ test('dropping finished rows from the cache (batch compaction) leaves every row 
   assert.equal(batched[15]!.tokens.length, 20);
   assert.equal(batched[0]!.tokens.length, 3);
 });
+
+test('re-grounded context: KV-cached generation after a re-inserted image matches the layout forward (max abs diff < 2e-4)', async () => {
+  const policy = Policy.init(CFG, 15, undefined, 1);
+  const tok = policy.tokenizer;
+  const contexts = [[tok.bos, ...tok.encode('moves RRD\n<think>\nR 11 o 11\n')], [tok.bos, ...tok.encode('bars r+g\n<think>\n')]];
+  const reqs = contexts.map((ctx, i) => ({ patches: randomPatches(20 + i), segments: [{ kind: 'image' as const }, { kind: 'text' as const, ids: ctx }, { kind: 'image' as const }] }));
+  const gens = await policy.generate(reqs, { maxNew: 12, temperature: 1, topP: 1, seed: 4 });
+  const scored = await policy.scoreLayouts(reqs.map((r, i) => ({ patches: r.patches, text: [...contexts[i]!, ...gens[i]!.tokens], insertAt: contexts[i]!.length })));
+  let maxDiff = 0;
+  gens.forEach((g, i) => g.logps.forEach((lp, t) => { maxDiff = Math.max(maxDiff, Math.abs(lp - scored[i]![contexts[i]!.length - 1 + t]!)); }));
+  assert.ok(maxDiff < 2e-4, `max |logp_kv - logp_layout| = ${maxDiff}`);
+  // Without re-insertion the layout forward equals the plain full forward.
+  const plain = await policy.scoreTexts([{ patches: reqs[0]!.patches, text: contexts[0]! }]);
+  const viaLayout = await policy.scoreLayouts([{ patches: reqs[0]!.patches, text: contexts[0]!, insertAt: null }]);
+  plain[0]!.forEach((lp, t) => assert.ok(Math.abs(lp - viaLayout[0]![t]!) < 2e-4, `plain token ${t}`));
+});
