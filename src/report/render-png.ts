@@ -41,7 +41,7 @@ export function pngSize(buf: Uint8Array): { width: number; height: number } {
   return { width: dv.getUint32(16), height: dv.getUint32(20) };
 }
 
-export async function renderHtmlToPng(htmlFile: string, pngFile: string, width = 1200): Promise<RenderResult> {
+export async function renderHtmlToPng(htmlFile: string, pngFile: string, width = 1200, selector?: string): Promise<RenderResult> {
   if (!fs.existsSync(CHROMIUM_PATH)) throw new ChromiumMissingError(CHROMIUM_PATH);
   if (!fs.existsSync(htmlFile)) throw new Error(`render: no such file ${htmlFile}`);
   const { chromium } = await import('playwright-core');
@@ -69,7 +69,9 @@ export async function renderHtmlToPng(htmlFile: string, pngFile: string, width =
       overflowX: document.documentElement.scrollWidth > window.innerWidth,
     }));
     fs.mkdirSync(path.dirname(path.resolve(pngFile)), { recursive: true });
-    await page.screenshot({ path: pngFile, fullPage: true, type: 'png' });
+    // A selector shoots one element (e.g. the README's main plot); otherwise the full page.
+    if (selector) await page.locator(selector).first().screenshot({ path: pngFile, type: 'png' });
+    else await page.screenshot({ path: pngFile, fullPage: true, type: 'png' });
     const size = pngSize(fs.readFileSync(pngFile));
     return { png: pngFile, ...size, consoleErrors, pageErrors, externalRequests, ...info };
   } finally {

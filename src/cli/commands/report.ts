@@ -13,6 +13,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   out: { type: 'string', help: 'HTML report to write', default: 'report.html' },
   png: { type: 'string', help: 'also render the page to this PNG with headless Chromium' },
   width: { type: 'number', help: 'PNG width in pixels', default: 1200 },
+  section: { type: 'string', help: 'render only this section to the PNG (headline, tables, tokens, horizon, grounding, erosion, ivr, provenance)' },
   help: { type: 'boolean', help: 'show this help', default: false },
 };
 
@@ -36,7 +37,8 @@ export async function run(argv: string[]): Promise<number> {
     const width = options.width as number;
     if (!Number.isInteger(width) || width < 320) throw new UsageError('--width must be an integer >= 320');
     const { renderHtmlToPng } = await import('../../report/render-png.js');
-    const r = await renderHtmlToPng(out, options.png as string, width);
+    const section = options.section as string | undefined;
+    const r = await renderHtmlToPng(out, options.png as string, width, section ? `#${section}` : undefined);
     console.log(`wrote ${r.png} (${r.width}×${r.height})`);
     const problems = [
       ...r.consoleErrors.map((e) => `console error: ${e}`),
