@@ -260,11 +260,8 @@ test('M = 0: nothing is rectified or generated, but flagged rollouts are still l
   assert.deepEqual(g1.samples.map((s) => s.creditFrom), [12, 32, 12, 32]);
 });
 
-// Known imprecision (reported, src/ivr/method.ts): creditFrom is the token length of the
-// *canonical* prefix "<think>\n" + verified steps, not the position of the eroded step in the
-// rollout's own tokens. When the rollout's text before the eroded step differs from the
-// canonical form (no <think> at all, a leading blank line, text on the <think> line), the
-// negative advantage starts at the wrong token.
+// Step-level credit must follow the rollout's own text layout (no <think>, a leading blank
+// line, text on the <think> line), not the canonical prefix "<think>\n" + verified steps.
 test('creditFrom points at the eroded step in the rollout\'s own tokens, whatever its layout', async () => {
   const cfg = ivrConfig({}, { max_rectifications: 0 });
   const noThink = `${G0}\n${G1}\n</think><answer>0</answer>`; // format error at step 0: punish from token 0
