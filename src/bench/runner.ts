@@ -65,7 +65,9 @@ async function execute(opts: BenchOptions, spec: RunSpec, env: Record<string, st
   if (!fs.existsSync(path.join(run.final, 'config.json'))) {
     const resume = run.hasCheckpoint() ? ['--resume'] : [];
     if (spec.kind === 'sft') {
-      await runIvr(['sft', '--config', configFile, '--init', opts.init, '--out', dir, '--budget-tokens', String(opts.budgetTokens), '--stream-offset', String(STREAM_OFFSET_FOR_SFT), '--quiet', ...resume], log, env);
+      // Seeds differ in the data they see (continued SFT has no other randomness).
+      const offset = STREAM_OFFSET_FOR_SFT + spec.seed * 1_000_000;
+      await runIvr(['sft', '--config', configFile, '--init', opts.init, '--out', dir, '--budget-tokens', String(opts.budgetTokens), '--stream-offset', String(offset), '--quiet', ...resume], log, env);
     } else {
       await runIvr(['train', '--method', spec.method, '--init', opts.init, '--config', configFile, '--out', dir, '--budget-tokens', String(opts.budgetTokens), '--quiet', ...resume], log, env);
     }
