@@ -26,6 +26,7 @@ export const ABLATIONS: Record<string, Record<string, unknown>> = {
   'ivr-nocredit': { step_credit: false },
   'ivr-noshaping': { shaping: false },
   'ivr-j1': { rounds: 1 },
+  'ivr-adaptive': { rectifier: 'adaptive' },
 };
 
 function readConfig(configDir: string, name: string): Record<string, unknown> {

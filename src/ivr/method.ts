@@ -46,9 +46,10 @@ export function ivrAugmenter(cfg: RlConfig): Augmenter {
       const { outcomes, loopTokens } = items.length
         ? await rereason(ctx.policy, items.map((i) => i.item), {
           rounds: ivr.rounds,
-          reground: ivr.rectifier === 're-ground',
+          reground: ivr.rectifier === 're-ground' || ivr.rectifier === 'adaptive',
           oracleFallback: ivr.oracle_fallback,
           oracleFirst: ivr.rectifier === 'oracle',
+          oracleFirstIfNoPrefix: ivr.rectifier === 'adaptive',
           temperature: cfg.temperature, topP: cfg.top_p, maxNew: cfg.max_new_tokens,
         }, ctx.seed)
         : { outcomes: [], loopTokens: 0 };

@@ -28,6 +28,10 @@ export interface RectifierOptions {
   oracleFallback: boolean;
   /** Rewrite the eroded step from the prior before every continuation (oracle-only ablation). */
   oracleFirst: boolean;
+  /** Rewrite the eroded step first only when nothing before it verified (k* = 0): there the
+   * policy never produced a grounded step, so continuing from an empty prefix is just
+   * resampling the rollout that failed. Later erosions are re-reasoned as usual. */
+  oracleFirstIfNoPrefix?: boolean;
   temperature: number;
   topP: number;
   maxNew: number;
@@ -54,6 +58,7 @@ export async function rereason(policy: Policy, items: RectifyItem[], opts: Recti
     const active = states.filter((s) => !s.done);
     if (!active.length) break;
     if (opts.oracleFirst) active.forEach(appendOracle);
+    else if (opts.oracleFirstIfNoPrefix && round === 1) active.filter((s) => s.steps.length === 0).forEach(appendOracle);
     const reqs = active.map((s) => {
       const context = [...s.item.promptIds, ...tok.encode(responsePrefix(stepsText(s.steps)))];
       const segments: Segment[] = [{ kind: 'image' }, { kind: 'text', ids: context }];

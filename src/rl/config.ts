@@ -38,8 +38,9 @@ const ivrSchema = object({
   /** 'verifier' = first eroded step from the step verifier; 'none' = rectify from the start. */
   localizer: oneOf(['verifier', 'none'] as const),
   /** 're-ground' = continue with the image re-inserted; 'resample' = continue without it;
-   *  'oracle' = rewrite eroded steps from the scene prior only. */
-  rectifier: oneOf(['re-ground', 'resample', 'oracle'] as const),
+   *  'oracle' = rewrite eroded steps from the scene prior only;
+   *  'adaptive' = re-ground, but rewrite a step-0 erosion from the prior first (k* = 0). */
+  rectifier: oneOf(['re-ground', 'resample', 'oracle', 'adaptive'] as const),
   /** When the loop's rounds run out, rewrite the eroded step from the prior and continue. */
   oracle_fallback: bool(),
   /** Negative advantage applies only from the eroded step on (verified prefix not punished). */

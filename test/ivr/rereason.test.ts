@@ -307,3 +307,17 @@ test('tiny policy: the re-grounded loop (the default rectifier) rectifies a fair
   // Measured 12/30 (resample: 20/30). Bound: 8/30.
   assert.ok(ok(rg) >= 8, `re-ground rectified ${ok(rg)}/${items.length}`);
 });
+
+test('scripted: adaptive rewrites a step-0 erosion first, and re-reasons a later one like re-ground', async () => {
+  // k* = 0: nothing verified, so the first step comes from the prior before the policy continues.
+  const fromStart = new ScriptedPolicy(goldRest);
+  const first = await rereason(fromStart.asPolicy(), [itemAt(0)], { ...OPTS, oracleFirstIfNoPrefix: true }, 0);
+  assert.equal(contextText(fromStart.calls[0]!.reqs[0]!), `[IMG]moves LRD\n${responsePrefix(INST.steps.slice(0, 1))}[IMG]`);
+  assert.deepEqual(first.outcomes[0]!.pieces!.map((p) => p.rewritten), [false, true, false]);
+  checkOutcome(itemAt(0), first.outcomes[0]!, 3, 'adaptive k*=0');
+  // k* = 1: a verified prefix exists, so the policy re-reasons from it without a rewrite.
+  const later = new ScriptedPolicy(goldRest);
+  const second = await rereason(later.asPolicy(), [itemAt(1)], { ...OPTS, oracleFirstIfNoPrefix: true }, 0);
+  assert.equal(contextText(later.calls[0]!.reqs[0]!), `[IMG]moves LRD\n${responsePrefix(INST.steps.slice(0, 1))}[IMG]`);
+  assert.ok(second.outcomes[0]!.pieces!.every((p) => !p.rewritten));
+});
