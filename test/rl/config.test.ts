@@ -93,7 +93,7 @@ test('wrong-typed values name the file and the full key path', () => {
   throwsConfig(() => parseRlConfig({ overlong: { max_len: 'x' } }, 'c.json'),
     'c.json: key "overlong.max_len" must be an integer >= 1 or null, got "x"');
   throwsConfig(() => parseRlConfig({ dynamic_sampling: true }, 'c.json'), 'c.json: key "dynamic_sampling" must be an object, got true');
-  throwsConfig(() => parseRlConfig({ method: 'ivr', ivr: { rectifier: 'magic' } }, 'c.json'), /key "ivr.rectifier" must be one of "re-ground", "resample", "oracle", got "magic"/);
+  throwsConfig(() => parseRlConfig({ method: 'ivr', ivr: { rectifier: 'magic' } }, 'c.json'), /key "ivr.rectifier" must be one of "re-ground", "resample", "oracle", "adaptive", got "magic"/);
   throwsConfig(() => parseRlConfig({ method: 'ivr', ivr: { shaping: 'yes' } }, 'c.json'), 'c.json: key "ivr.shaping" must be true or false, got "yes"');
   throwsConfig(() => parseRlConfig({ method: 'ppo' }, 'c.json'), /key "method" must be one of "grpo", "drgrpo", "dapo", "luffy", "ivr", got "ppo"/);
   throwsConfig(() => parseRlConfig({ beta: null }, 'c.json'), 'c.json: key "beta" must be a number >= 0, got null');
