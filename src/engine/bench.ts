@@ -4,7 +4,7 @@ import * as o from './ops.js';
 import { gpt, gptForwardFlopsPerToken, type GptConfig } from './nn/gpt.js';
 import { AdamState, DEFAULT_ADAMW } from './optim.js';
 import { ParamRegistry, ParamStore } from './params.js';
-import { Rng } from './rng.js';
+import { Rng } from '../util/rng.js';
 import { compile } from './runtime.js';
 import { TrainStep } from './train-step.js';
 
@@ -60,7 +60,7 @@ export async function benchTrainStep(threads: number, steps = 12): Promise<Train
   const rng = new Rng(2);
   const idsD = new BigInt64Array(B * T);
   const tgD = new BigInt64Array(B * T);
-  for (let i = 0; i < B * T; i++) idsD[i] = BigInt(rng.int(cfg.vocab));
+  for (let i = 0; i < B * T; i++) idsD[i] = BigInt(rng.int(0, cfg.vocab - 1));
   for (let i = 0; i < B * T; i++) tgD[i] = i % T === 0 ? 0n : idsD[i - 1]!; // predict the previous token
   const batch = { ids: { data: idsD, shape: [B, T] }, targets: { data: tgD, shape: [B, T] }, mask: { data: new Float32Array(B * T).fill(1), shape: [B, T] } };
   let lossFirst = NaN;

@@ -2,7 +2,7 @@
 // remembers its spec and hands back a graph input. Values live in host Float32Arrays
 // owned by a ParamStore and are fed zero-copy to every graph that uses them.
 import { input } from './ops.js';
-import { Rng, deriveSeed } from './rng.js';
+import { Rng, nameSeed } from '../util/rng.js';
 import type { Tensor } from './tensor.js';
 import type { NamedTensor } from './checkpoint.js';
 
@@ -64,7 +64,7 @@ export class ParamStore {
       const data = new Float32Array(n);
       if (s.init.kind === 'ones') data.fill(1);
       else if (s.init.kind === 'normal') {
-        const rng = new Rng(deriveSeed(seed, s.name));
+        const rng = new Rng(nameSeed(seed, s.name));
         for (let i = 0; i < n; i++) data[i] = rng.normal() * s.init.std;
       }
       store.values.set(s.name, data);

@@ -2,7 +2,7 @@
 // recomputing the whole prefix every step (what the cache saves). Figures, not a test.
 import * as o from '../engine/ops.js';
 import { ParamRegistry } from '../engine/params.js';
-import { Rng } from '../engine/rng.js';
+import { Rng } from '../util/rng.js';
 import { compile, type CompiledGraph } from '../engine/runtime.js';
 import { DEFAULT_VLM, numPatches, patchDim, type VlmConfig } from './config.js';
 import { Policy, roundUp } from './policy.js';
@@ -12,8 +12,8 @@ import { forwardFull } from './vlm.js';
 export interface DecodeFigure { batch: number; newTokens: number; kvTokensPerS: number; noKvTokensPerS: number; kvSeconds: number; noKvSeconds: number }
 
 function benchInputs(cfg: VlmConfig, B: number, promptLen: number, rng: Rng) {
-  const patches = Float32Array.from({ length: numPatches(cfg) * patchDim(cfg) }, () => rng.next() * 2 - 1);
-  const prompt = Array.from({ length: promptLen }, () => 4 + rng.int(90));
+  const patches = Float32Array.from({ length: numPatches(cfg) * patchDim(cfg) }, () => rng.float() * 2 - 1);
+  const prompt = Array.from({ length: promptLen }, () => 4 + rng.int(0, 89));
   return Array.from({ length: B }, () => ({ patches, segments: [{ kind: 'image' as const }, { kind: 'text' as const, ids: prompt }] }));
 }
 

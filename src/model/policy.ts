@@ -3,7 +3,7 @@
 // its remote twin), so they never see the engine.
 import * as o from '../engine/ops.js';
 import { ParamRegistry, ParamStore, type ParamSpec } from '../engine/params.js';
-import { Rng } from '../engine/rng.js';
+import { Rng } from '../util/rng.js';
 import { compile, defaultThreads, type CompiledGraph, type HostTensor } from '../engine/runtime.js';
 import { numPatches, patchDim, type VlmConfig } from './config.js';
 import { KvCache } from './kv-cache.js';

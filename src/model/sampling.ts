@@ -1,5 +1,5 @@
 // Host-side token sampling from one row of logits: temperature, nucleus (top-p), greedy.
-import type { Rng } from '../engine/rng.js';
+import type { Rng } from '../util/rng.js';
 
 export interface SamplingOptions {
   /** 0 = greedy (argmax). */
@@ -35,7 +35,7 @@ export function sampleToken(logits: Float32Array, offset: number, V: number, opt
       order = order.slice(0, Math.max(1, k));
       mass = cum;
     }
-    let r = rng.next() * mass;
+    let r = rng.float() * mass;
     token = order[order.length - 1]!;
     for (const i of order) { r -= probs[i]!; if (r <= 0) { token = i; break; } }
   }

@@ -2,7 +2,7 @@
 // advantages -> old/ref log-probs -> μ epochs of clipped updates. Everything that differs
 // between GRPO, Dr. GRPO, DAPO, LUFFY and IVR-R1 is config or an Augmenter.
 import { AdamState } from '../engine/optim.js';
-import { deriveSeed } from '../engine/rng.js';
+import { nameSeed } from '../util/rng.js';
 import { evaluatePolicy } from '../eval/evaluate.js';
 import { loadPolicy, savePolicy } from '../model/checkpoint-io.js';
 import type { Policy } from '../model/policy.js';
@@ -66,7 +66,7 @@ export async function trainRl(cfg: RlConfig, opts: TrainOptions): Promise<{ poli
   while (loop.iteration < cfg.iterations) {
     if (opts.budgetTokens !== undefined && loop.genTokensTotal >= opts.budgetTokens) break;
     const it = loop.iteration;
-    const seed = deriveSeed(cfg.seed, `iter${it}`);
+    const seed = nameSeed(cfg.seed, `iter${it}`);
     const t0 = performance.now();
 
     // 1. Rollouts (DAPO's dynamic sampling refills the batch with informative groups).
@@ -78,7 +78,7 @@ export async function trainRl(cfg: RlConfig, opts: TrainOptions): Promise<{ poli
       const need = cfg.prompts_per_iter - groups.length;
       const insts = Array.from({ length: need }, (_, j) => rlPrompt(loop.promptCursor + j, FAMILY_IDS));
       loop.promptCursor += need;
-      const r = await rollout(policy, insts, cfg, deriveSeed(seed, `rollout${batch}`));
+      const r = await rollout(policy, insts, cfg, nameSeed(seed, `rollout${batch}`));
       genTokens += r.genTokens;
       drawn += r.groups.length;
       for (const g of r.groups) {
@@ -95,7 +95,7 @@ export async function trainRl(cfg: RlConfig, opts: TrainOptions): Promise<{ poli
     const t1 = performance.now();
     let augStats: Record<string, unknown> = {};
     if (augmenter && groups.length) {
-      const a = await augmenter.augment(groups, { policy, cfg, iteration: it, seed: deriveSeed(seed, 'augment') });
+      const a = await augmenter.augment(groups, { policy, cfg, iteration: it, seed: nameSeed(seed, 'augment') });
       augStats = a.stats;
       genTokens += a.extraGenTokens;
     }
@@ -116,7 +116,7 @@ export async function trainRl(cfg: RlConfig, opts: TrainOptions): Promise<{ poli
     // 5. Update.
     const t3 = performance.now();
     const stepCredit = cfg.method === 'ivr' && cfg.ivr.step_credit;
-    const upd = rows.length ? await updater.update(rows, state, cfg.lr, deriveSeed(seed, 'minibatch'), stepCredit) : {};
+    const upd = rows.length ? await updater.update(rows, state, cfg.lr, nameSeed(seed, 'minibatch'), stepCredit) : {};
     const tUpdate = (performance.now() - t3) / 1000;
 
     loop.genTokensTotal += genTokens;

@@ -3,7 +3,7 @@
 import * as o from '../engine/ops.js';
 import type { AdamState } from '../engine/optim.js';
 import { ParamRegistry } from '../engine/params.js';
-import { Rng } from '../engine/rng.js';
+import { Rng } from '../util/rng.js';
 import type { HostTensor } from '../engine/runtime.js';
 import { TrainStep } from '../engine/train-step.js';
 import { numPatches, patchDim } from '../model/config.js';
@@ -113,7 +113,7 @@ export class RlUpdater {
     const sums: Record<string, number> = {};
     let n = 0;
     for (let e = 0; e < this.cfg.epochs; e++) {
-      const order = rng.shuffle([...rows.keys()]);
+      const order = rng.shuffled([...rows.keys()]);
       for (let s = 0; s < order.length; s += this.cfg.minibatch_size) {
         const mb = order.slice(s, s + this.cfg.minibatch_size).map((i) => rows[i]!);
         const { T, feeds } = this.feeds(mb, useStepCredit);

@@ -10,7 +10,7 @@ import { exampleIds, instancePatches } from '../model/episode.js';
 import { Policy, roundUp } from '../model/policy.js';
 import { forwardFull, forwardLayout } from '../model/vlm.js';
 import { buildLayouts } from '../model/layout.js';
-import { Rng, deriveSeed } from '../engine/rng.js';
+import { Rng, nameSeed } from '../util/rng.js';
 import { getSplit, goldResponse, responsePrefix, type FamilyId, type Instance } from '../tasks/index.js';
 import { RunDir } from '../train/run-dir.js';
 import { cosineLr } from '../train/schedule.js';
@@ -60,10 +60,10 @@ export function sftLayoutBatch(policy: Policy, items: { inst: Instance; response
   const tok = policy.tokenizer;
   const rows = items.map((it) => {
     const ex = exampleIds(it.inst, it.response, tok);
-    const rng = new Rng(deriveSeed(seed, `reground${it.key}`));
+    const rng = new Rng(nameSeed(seed, `reground${it.key}`));
     let insertAt: number | null = null;
-    if (rng.next() < regroundProb) {
-      const j = rng.int(it.inst.steps.length + 1);
+    if (rng.float() < regroundProb) {
+      const j = rng.int(0, it.inst.steps.length);
       insertAt = ex.promptLen + tok.encode(responsePrefix(it.inst.steps.slice(0, j))).length;
     }
     return { text: ex.text, lossFrom: ex.promptLen, insertAt, patches: instancePatches(it.inst, cfg) };

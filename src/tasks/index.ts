@@ -14,14 +14,14 @@ export { promptText, goldResponse, instructionPrompt, verifyResponse, reward, or
 export { encodePng, decodePng } from './render/png.js';
 export { exportInstances, loadInstances, parseInstanceRecord, writeFileAtomic, imagePaths, TaskFileError, type InstanceRecord } from './io.js';
 export { asciiRender, asciiRaster } from './ascii.js';
-export { Rng, deriveSeed, hashString } from './rng.js';
+export { Rng, deriveSeed, hashString } from '../util/rng.js';
 export type { GridScene } from './families/grid.js';
 export type { ShapesScene, ShapeObject } from './families/shapes.js';
 export type { ChartScene, Bar } from './families/chart.js';
 
 import type { Instance, RgbImage } from './types.js';
 import { getFamily } from './registry.js';
-import type { Rng } from './rng.js';
+import type { Rng } from '../util/rng.js';
 
 /** Corrupt gold step k (see TaskFamily.corruptStep); null when that kind of error is impossible at step k. */
 export function corruptStep(inst: Instance, k: number, kind: 'visual' | 'logical' | 'format', rng: Rng): string | null {

@@ -1,6 +1,6 @@
 // The vocabulary shared by every task family: instances, images, step verdicts and the
 // `TaskFamily` interface that each family (src/tasks/families/*) implements.
-import type { Rng } from './rng.js';
+import type { Rng } from '../util/rng.js';
 
 /** Identifier of a task family. */
 export type FamilyId = 'grid' | 'shapes' | 'chart';

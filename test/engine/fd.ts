@@ -10,19 +10,14 @@ import type { TypedData } from '../../src/engine/ops.js';
 import { grad } from '../../src/engine/autodiff.js';
 import { compile, type CompiledGraph, type HostTensor } from '../../src/engine/runtime.js';
 import { isFloat, topoSort, type DType, type Dim, type Tensor } from '../../src/engine/tensor.js';
+import { Rng as SharedRng } from '../../src/util/rng.js';
 
 // ---------------------------------------------------------------- seeded randomness
 
-/** mulberry32: a tiny 32-bit PRNG, uniform in [0, 1). Deterministic for a given seed. */
+/** Uniform draws in [0, 1) from the project's seeded generator. */
 export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = new SharedRng(seed);
+  return () => rng.float();
 }
 
 export class Rng {

@@ -8,7 +8,7 @@ import { gpt } from '../../src/engine/nn/gpt.js';
 import { linear } from '../../src/engine/nn/layers.js';
 import { AdamState, DEFAULT_ADAMW } from '../../src/engine/optim.js';
 import { ParamRegistry, ParamStore } from '../../src/engine/params.js';
-import { Rng } from '../../src/engine/rng.js';
+import { Rng } from '../../src/util/rng.js';
 import { TrainStep } from '../../src/engine/train-step.js';
 
 async function trainMlp(seed: number, steps: number): Promise<{ losses: number[]; params: ParamStore }> {
@@ -27,7 +27,7 @@ async function trainMlp(seed: number, steps: number): Promise<{ losses: number[]
   const xs = new Float32Array(N * 3);
   const ys = new Float32Array(N);
   for (let i = 0; i < N; i++) {
-    for (let j = 0; j < 3; j++) xs[i * 3 + j] = rng.next() * 2 - 1;
+    for (let j = 0; j < 3; j++) xs[i * 3 + j] = rng.float() * 2 - 1;
     ys[i] = Math.sin(xs[i * 3]!) + xs[i * 3 + 1]! * xs[i * 3 + 2]!;
   }
   const losses: number[] = [];
@@ -72,7 +72,7 @@ async function trainGpt(seed: number, steps: number): Promise<{ losses: number[]
     const tg = new BigInt64Array(B * T);
     const m = new Float32Array(B * T);
     for (let b = 0; b < B; b++) {
-      for (let t = 0; t < T / 2; t++) idsD[b * T + t] = idsD[b * T + t + T / 2] = BigInt(rng.int(cfg.vocab));
+      for (let t = 0; t < T / 2; t++) idsD[b * T + t] = idsD[b * T + t + T / 2] = BigInt(rng.int(0, cfg.vocab - 1));
       for (let t = 0; t < T - 1; t++) { tg[b * T + t] = idsD[b * T + t + 1]!; m[b * T + t] = t >= T / 2 - 1 ? 1 : 0; }
     }
     const r = await step.run(params, state, { ids: { data: idsD, shape: [B, T] }, targets: { data: tg, shape: [B, T] }, mask: { data: m, shape: [B, T] } }, 3e-3);

@@ -2,7 +2,7 @@
 // the same sequence, and re-inserted image tokens must be attended like the prefix image.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Rng } from '../../src/engine/rng.js';
+import { Rng } from '../../src/util/rng.js';
 import { numPatches, patchDim, type VlmConfig } from '../../src/model/config.js';
 import { Policy } from '../../src/model/policy.js';
 
@@ -10,7 +10,7 @@ const CFG: VlmConfig = { vocab: 112, dim: 32, layers: 2, heads: 2, mlpRatio: 2, 
 
 function randomPatches(seed: number): Float32Array {
   const rng = new Rng(seed);
-  return Float32Array.from({ length: numPatches(CFG) * patchDim(CFG) }, () => rng.next() * 2 - 1);
+  return Float32Array.from({ length: numPatches(CFG) * patchDim(CFG) }, () => rng.float() * 2 - 1);
 }
 
 test('KV-cached sampling log-probs equal full-forward scoring (max abs diff < 2e-4)', async () => {

@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { AdamState } from '../../src/engine/optim.js';
-import { Rng } from '../../src/engine/rng.js';
+import { Rng } from '../../src/util/rng.js';
 import { loadPolicy, savePolicy } from '../../src/model/checkpoint-io.js';
 import { numPatches, patchDim, type VlmConfig } from '../../src/model/config.js';
 import { Policy } from '../../src/model/policy.js';
@@ -22,7 +22,7 @@ const freshDir = () => path.join(root, `ck${counter++}`);
 function randomOptimizer(policy: Policy, step: number): AdamState {
   const st = AdamState.zeros(policy.params.specs);
   const rng = new Rng(99);
-  for (const map of [st.m, st.v]) for (const a of map.values()) for (let i = 0; i < a.length; i++) a[i] = rng.next() * 2 - 1;
+  for (const map of [st.m, st.v]) for (const a of map.values()) for (let i = 0; i < a.length; i++) a[i] = rng.float() * 2 - 1;
   st.step = step;
   return st;
 }
@@ -66,7 +66,7 @@ test('savePolicy/loadPolicy round trip: parameters, config, tokenizer, extra fie
 
   // The loaded policy computes exactly what the saved one did.
   const rng = new Rng(1);
-  const patches = Float32Array.from({ length: numPatches(CFG) * patchDim(CFG) }, () => rng.next() * 2 - 1);
+  const patches = Float32Array.from({ length: numPatches(CFG) * patchDim(CFG) }, () => rng.float() * 2 - 1);
   const text = [tokenizer.bos, ...tokenizer.encode('ab<img>c=12\n'), tokenizer.eos];
   const [a] = await policy.scoreTexts([{ patches, text }]);
   const [b] = await back.policy.scoreTexts([{ patches, text }]);

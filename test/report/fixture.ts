@@ -3,16 +3,11 @@
 // from a seeded PRNG, so every build of the fixture is identical.
 import type { Aggregate, BenchResults, CurvePoint, RunResult, SplitEval } from '../../src/report/results.js';
 import { summarizeAll } from '../../src/report/stats.js';
+import { Rng } from '../../src/util/rng.js';
 
 function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = new Rng(seed);
+  return () => rng.float();
 }
 
 function hash(s: string): number {

@@ -12,7 +12,7 @@
 // character-for-character the gold step.
 import type { StepCheck } from '../types.js';
 import { FieldError } from '../types.js';
-import type { Rng } from '../rng.js';
+import type { Rng } from '../../util/rng.js';
 import { garbleStep, verdict } from './common.js';
 
 export type ChainOp = '+' | '-' | '*' | '^' | '_';

@@ -12,7 +12,7 @@
 //           "bars r+g^b*2" with r=5 g=3 b=9:  r=5 / g=3 / +3=8 / b=9 / ^9=9 / *2=18   answer 18.
 import type { Instance, RgbImage, TaskFamily } from '../types.js';
 import { FieldError } from '../types.js';
-import { deriveSeed, Rng } from '../rng.js';
+import { deriveSeed, Rng } from '../../util/rng.js';
 import { Canvas, type Rgb } from '../render/canvas.js';
 import { chainSkeleton, chainText, checkChain, constTerm, corruptChainStep, parseChain, solveChain, type ChainOp, type ChainPlan, type ChainReader, type ChainTerm } from './chain.js';
 import { checkGenerateArgs, normalizeInteger } from './common.js';

@@ -1,6 +1,6 @@
 // Small helpers shared by the family implementations.
 import type { HorizonRange, StepCheck } from '../types.js';
-import type { Rng } from '../rng.js';
+import type { Rng } from '../../util/rng.js';
 
 /** Throw a RangeError unless seed is a non-negative safe integer and horizon is within limits. */
 export function checkGenerateArgs(family: string, seed: number, horizon: number, limits: HorizonRange): void {

@@ -18,9 +18,9 @@
 //           target is "--"): visual. Target = previous pos + move and pos = target (o) or
 //           previous pos (w/x) are logical claims, as is using the question's k-th move.
 import type { Instance, RgbImage, StepCheck, TaskFamily } from '../types.js';
-import type { Rng as RngT } from '../rng.js';
+import type { Rng as RngT } from '../../util/rng.js';
 import { FieldError } from '../types.js';
-import { deriveSeed, Rng } from '../rng.js';
+import { deriveSeed, Rng } from '../../util/rng.js';
 import { checkGenerateArgs, garbleStep, verdict } from './common.js';
 import { Canvas, type Rgb } from '../render/canvas.js';
 

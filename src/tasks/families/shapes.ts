@@ -14,7 +14,7 @@
 //           for "count rc+.s<bt-3":  rc=3 / .s<bt=2 / +2=5 / -3=2   answer 2.
 import type { Instance, RgbImage, TaskFamily } from '../types.js';
 import { FieldError } from '../types.js';
-import { deriveSeed, Rng } from '../rng.js';
+import { deriveSeed, Rng } from '../../util/rng.js';
 import { Canvas, type Rgb } from '../render/canvas.js';
 import { chainSkeleton, chainText, checkChain, constTerm, corruptChainStep, parseChain, solveChain, type ChainOp, type ChainPlan, type ChainReader, type ChainTerm } from './chain.js';
 import { checkGenerateArgs, normalizeInteger } from './common.js';

@@ -1,7 +1,7 @@
-// Seeded pseudo-random numbers for task generation. Everything in src/tasks draws from an
-// `Rng` built from a 32-bit seed; `Math.random` is never used, so an instance is a pure
-// function of (family, seed, horizon) and identical on every machine (only 32-bit integer
-// arithmetic and exact double operations are involved).
+// Seeded pseudo-random numbers: the project's one generator. Task generation, parameter
+// initialisation, sampling and data order all draw from an `Rng` built from a 32-bit seed;
+// `Math.random` is never used, so every run is reproducible from its recorded seed and
+// identical on every machine (only 32-bit integer arithmetic and exact double operations).
 
 /** FNV-1a over the UTF-16 code units of `text`, finished with a murmur3-style avalanche. */
 export function hashString(text: string): number {
@@ -75,6 +75,13 @@ export class Rng {
     return out;
   }
 
+  /** Standard normal (Box-Muller; two uniforms per draw). */
+  normal(): number {
+    const u = 1 - this.float();
+    const v = this.float();
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+  }
+
   /** Index drawn with probability proportional to `weights[i]` (all >= 0, sum > 0). */
   weighted(weights: readonly number[]): number {
     let total = 0;
@@ -87,4 +94,15 @@ export class Rng {
     }
     return weights.length - 1;
   }
+}
+
+/**
+ * A seed derived from a base seed and a name (FNV-1a), e.g. a parameter's initial values
+ * depend on (seed, parameter name) rather than on creation order. Committed checkpoints and
+ * results depend on its exact output: do not change it.
+ */
+export function nameSeed(seed: number, name: string): number {
+  let h = (0x811c9dc5 ^ seed) >>> 0;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193) >>> 0;
+  return Math.imul(h ^ (h >>> 16), 0x45d9f3b) >>> 0;
 }
