@@ -17,9 +17,3 @@ export function formatEvalTable(reports: { split: string; report: EvalReport }[]
   }
   return lines.join('\n');
 }
-
-/** Accuracy by (family, horizon) as compact rows: "grid  h2 90%  h3 85% ...". */
-export function formatHorizonRows(report: EvalReport): string {
-  const fams = [...new Set(report.by_horizon.map((h) => h.family))];
-  return fams.map((f) => `${f.padEnd(7)} ` + report.by_horizon.filter((h) => h.family === f).map((h) => `h${h.horizon} ${pct(h.accuracy)}`).join('  ')).join('\n');
-}
