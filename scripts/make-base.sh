@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Reproduces checkpoints/base from scratch: SFT on short-horizon gold solutions, then a
-# short continuation in which half the examples show the image re-inserted at a step
-# boundary (so the policy can use the Re-Reasoning Loop's visual re-grounding).
+# Reproduces checkpoints/base from scratch: one SFT run on short-horizon gold solutions in
+# which 30% of the examples show the image re-inserted at a step boundary (so the policy
+# can use the Re-Reasoning Loop's visual re-grounding). Resumable: run it again after an
+# interruption and it continues from runs/sft-base/checkpoints/latest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-npx ivr sft --config configs/sft-base.json --out runs/sft-base "$@"
-npx ivr sft --config configs/sft-reground.json --init runs/sft-base/checkpoints/final --stream-offset 128000 --out runs/sft-reground "$@"
+resume=()
+[ -f runs/sft-base/config.json ] && resume=(--resume)
+npx ivr sft --config configs/sft-base.json --out runs/sft-base "${resume[@]}" "$@"
+rm -rf checkpoints/base.tmp
+cp -r runs/sft-base/checkpoints/final checkpoints/base.tmp
 rm -rf checkpoints/base
-mkdir -p checkpoints
-cp -r runs/sft-reground/checkpoints/final checkpoints/base
+mv checkpoints/base.tmp checkpoints/base
 echo "checkpoints/base written"

@@ -7,7 +7,8 @@ export interface VlmConfig {
   layers: number;
   heads: number;
   mlpRatio: number;
-  /** Maximum number of text tokens (prompt + response) in one sequence. */
+  /** Maximum number of text tokens (prompt + response) in one sequence: the KV cache's size.
+   * Positions are ALiBi, so nothing is learned per position and this can grow after training. */
   maxText: number;
   /** Square RGB input image side in pixels, and the patch side (side % patch == 0). */
   imageSize: number;

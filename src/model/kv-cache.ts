@@ -2,7 +2,8 @@
 // [B, H, S, Dh] in Float32Arrays that are
 // fed to the chunk graph zero-copy. The graph returns only the new positions' keys and
 // values; `append` writes them into the next slots. `valid` marks which slots hold a real
-// token of each row (left padding does not).
+// token of each row (left padding does not); `textPos` holds each slot's text position
+// (-1 for image tokens), from which the chunk's ALiBi distances are computed.
 import type { HostTensor } from '../engine/runtime.js';
 
 const MASKED = -1e9;
@@ -11,6 +12,7 @@ export class KvCache {
   readonly keys: Float32Array[];
   readonly values: Float32Array[];
   readonly valid: Uint8Array;
+  readonly textPos: Int32Array;
   used = 0;
 
   constructor(readonly batch: number, readonly layers: number, readonly heads: number, readonly headDim: number, readonly slots: number) {
@@ -18,6 +20,7 @@ export class KvCache {
     this.keys = Array.from({ length: layers }, () => new Float32Array(size));
     this.values = Array.from({ length: layers }, () => new Float32Array(size));
     this.valid = new Uint8Array(batch * slots);
+    this.textPos = new Int32Array(batch * slots).fill(-1);
   }
 
   feeds(): Record<string, HostTensor> {
@@ -29,25 +32,36 @@ export class KvCache {
   }
 
   /**
-   * Additive bias [B, 1, n, S + n] for a chunk of n tokens: cache slots of each row that are
-   * valid, then the chunk itself (causal for text, full for an image; padded keys masked).
+   * Attention inputs for a chunk of n tokens, each [B, 1, n, S + n] over (cache slots, then
+   * the chunk): `mask`, additive, admits the valid cache slots of each row and the chunk
+   * itself (causal for text, full for an image; padded keys masked); `textDistance` holds
+   * the ALiBi distances between text tokens. `chunkPos` gives the chunk's text positions
+   * [B, n] (null for an image chunk).
    */
-  chunkBias(n: number, chunkValid: Uint8Array, causal: boolean): Float32Array {
+  chunkAttention(n: number, chunkValid: Uint8Array, chunkPos: Int32Array | null): { mask: Float32Array; textDistance: Float32Array } {
     const S = this.slots;
     const W = S + n;
-    const bias = new Float32Array(this.batch * n * W);
+    const mask = new Float32Array(this.batch * n * W);
+    const textDistance = new Float32Array(this.batch * n * W);
     for (let b = 0; b < this.batch; b++) {
       for (let q = 0; q < n; q++) {
         const row = (b * n + q) * W;
-        for (let s = 0; s < S; s++) if (!this.valid[b * S + s]) bias[row + s] = MASKED;
-        for (let k = 0; k < n; k++) if (!chunkValid[b * n + k] || (causal && k > q)) bias[row + S + k] = MASKED;
+        const qPos = chunkPos ? chunkPos[b * n + q]! : -1;
+        for (let s = 0; s < S; s++) {
+          if (!this.valid[b * S + s]) mask[row + s] = MASKED;
+          else if (qPos >= 0 && this.textPos[b * S + s]! >= 0) textDistance[row + s] = qPos - this.textPos[b * S + s]!;
+        }
+        for (let k = 0; k < n; k++) {
+          if (!chunkValid[b * n + k] || (chunkPos && k > q)) mask[row + S + k] = MASKED;
+          else if (qPos >= 0) textDistance[row + S + k] = qPos - chunkPos![b * n + k]!;
+        }
       }
     }
-    return bias;
+    return { mask, textDistance };
   }
 
-  /** Writes the chunk's keys/values ([B, H, n, Dh] per layer) at slots used..used+n-1. */
-  append(n: number, chunkValid: Uint8Array, newKv: (layer: number) => [Float32Array, Float32Array]): void {
+  /** Writes the chunk's keys/values ([B, H, n, Dh] per layer) at slots used..used+n-1; `chunkPos` as in chunkAttention. */
+  append(n: number, chunkValid: Uint8Array, chunkPos: Int32Array | null, newKv: (layer: number) => [Float32Array, Float32Array]): void {
     if (this.used + n > this.slots) throw new Error(`kv cache overflow: ${this.used} + ${n} > ${this.slots} slots`);
     const { heads: H, headDim: Dh, slots: S } = this;
     for (let l = 0; l < this.layers; l++) {
@@ -62,7 +76,12 @@ export class KvCache {
         }
       }
     }
-    for (let b = 0; b < this.batch; b++) for (let i = 0; i < n; i++) this.valid[b * S + this.used + i] = chunkValid[b * n + i]!;
+    for (let b = 0; b < this.batch; b++) {
+      for (let i = 0; i < n; i++) {
+        this.valid[b * S + this.used + i] = chunkValid[b * n + i]!;
+        this.textPos[b * S + this.used + i] = chunkPos ? chunkPos[b * n + i]! : -1;
+      }
+    }
     this.used += n;
   }
 
@@ -76,7 +95,10 @@ export class KvCache {
         c.values[l]!.set(this.values[l]!.subarray(r * per, (r + 1) * per), i * per);
       });
     }
-    rows.forEach((r, i) => c.valid.set(this.valid.subarray(r * this.slots, (r + 1) * this.slots), i * this.slots));
+    rows.forEach((r, i) => {
+      c.valid.set(this.valid.subarray(r * this.slots, (r + 1) * this.slots), i * this.slots);
+      c.textPos.set(this.textPos.subarray(r * this.slots, (r + 1) * this.slots), i * this.slots);
+    });
     c.used = this.used;
     return c;
   }

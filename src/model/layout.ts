@@ -20,7 +20,10 @@ export interface LayoutBatch {
   T: number;
   ids: BigInt64Array;
   order: BigInt64Array;
+  /** Attention mask [B, 1, L, L] (0 or -1e9). */
   bias: Float32Array;
+  /** ALiBi text distances [B, 1, L, L]: text query position − text key position where both are text and visible, else 0. */
+  textDistance: Float32Array;
   targets: BigInt64Array;
   mask: Float32Array;
   tokens: number;
@@ -34,6 +37,7 @@ export function buildLayouts(rows: LayoutRow[], cfg: VlmConfig, bucket: (n: numb
   const ids = new BigInt64Array(B * T);
   const order = new BigInt64Array(B * L);
   const bias = new Float32Array(B * L * L).fill(MASKED);
+  const textDistance = new Float32Array(B * L * L);
   const targets = new BigInt64Array(B * L);
   const mask = new Float32Array(B * L);
   let tokens = 0;
@@ -50,7 +54,12 @@ export function buildLayouts(rows: LayoutRow[], cfg: VlmConfig, bucket: (n: numb
     for (let q = 0; q < seq.length; q++) {
       const qb = blockOf(q);
       const row = (b * L + q) * L;
-      for (let k = 0; k <= q; k++) bias[row + k] = 0;
+      const [qImg, qt] = seq[q]!;
+      for (let k = 0; k <= q; k++) {
+        bias[row + k] = 0;
+        const [kImg, kt] = seq[k]!;
+        if (!qImg && !kImg) textDistance[row + k] = qt - kt;
+      }
       if (qb) for (let k = qb[0]; k < qb[1]; k++) bias[row + k] = 0;
     }
     // Padding rows attend to themselves so their softmax stays finite.
@@ -63,5 +72,5 @@ export function buildLayouts(rows: LayoutRow[], cfg: VlmConfig, bucket: (n: numb
       if (nt >= r.lossFrom) { mask[b * L + s] = 1; tokens++; }
     }
   });
-  return { L, T, ids, order, bias, targets, mask, tokens };
+  return { L, T, ids, order, bias, textDistance, targets, mask, tokens };
 }

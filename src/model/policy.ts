@@ -157,14 +157,14 @@ export class Policy {
     const B = items.length;
     const g = await this.graph(`layout-score:${lay.T}:${lay.L}`, () => {
       const reg = new ParamRegistry();
-      const logits = forwardLayout(reg.scope('vlm'), cfg, o.input('patches', ['B', N, P]), o.input('ids', ['B', lay.T], 'int64'), o.input('order', ['B', lay.L], 'int64'), o.input('bias', ['B', 1, lay.L, lay.L]));
+      const logits = forwardLayout(reg.scope('vlm'), cfg, o.input('patches', ['B', N, P]), o.input('ids', ['B', lay.T], 'int64'), o.input('order', ['B', lay.L], 'int64'), o.input('bias', ['B', 1, lay.L, lay.L]), o.input('textDistance', ['B', 1, lay.L, lay.L]));
       return { logp: tokenLogProbs(logits, o.input('targets', ['B', lay.L], 'int64')) };
     });
     const patches = new Float32Array(B * N * P);
     items.forEach((it, b) => patches.set(it.patches, b * N * P));
     const res = await g.run(this.paramFeeds(g, {
       patches: { data: patches, shape: [B, N, P] }, ids: { data: lay.ids, shape: [B, lay.T] }, order: { data: lay.order, shape: [B, lay.L] },
-      bias: { data: lay.bias, shape: [B, 1, lay.L, lay.L] }, targets: { data: lay.targets, shape: [B, lay.L] },
+      bias: { data: lay.bias, shape: [B, 1, lay.L, lay.L] }, textDistance: { data: lay.textDistance, shape: [B, 1, lay.L, lay.L] }, targets: { data: lay.targets, shape: [B, lay.L] },
     }));
     const logp = res.logp!.data as Float32Array;
     return items.map((it, b) => {
@@ -192,20 +192,21 @@ export class Policy {
       const S = this.cacheSlots;
       const x = kind === 'image'
         ? embedImage(p, this.cfg, o.input('patches', ['B', numPatches(this.cfg), patchDim(this.cfg)]))
-        : embedText(p, this.cfg, o.input('ids', ['B', n], 'int64'), o.input('pos', ['B', n], 'int64'));
-      const bias = o.input('bias', ['B', 1, n, S + n]);
-      const r = forwardChunk(p, this.cfg, x, S, bias);
+        : embedText(p, this.cfg, o.input('ids', ['B', n], 'int64'));
+      const r = forwardChunk(p, this.cfg, x, S, o.input('bias', ['B', 1, n, S + n]), o.input('textDistance', ['B', 1, n, S + n]));
       const outs: Record<string, Tensor> = { logits: r.logits };
       r.newKeys.forEach((k, l) => { outs[`k${l}.new`] = k; outs[`v${l}.new`] = r.newValues[l]!; });
       return outs;
     });
   }
 
-  private async runChunk(cache: KvCache, kind: 'text' | 'image', feeds: Record<string, HostTensor>, n: number, chunkValid: Uint8Array, causal: boolean): Promise<Float32Array> {
-    const g = await this.chunkGraph(kind, n);
-    const B = cache.batch;
-    const res = await g.run(this.paramFeeds(g, { ...feeds, ...cache.feeds(), bias: { data: cache.chunkBias(n, chunkValid, causal), shape: [B, 1, n, cache.slots + n] } }));
-    cache.append(n, chunkValid, (l) => [res[`k${l}.new`]!.data as Float32Array, res[`v${l}.new`]!.data as Float32Array]);
+  /** Runs a chunk against the cache and appends it; `chunkPos` are a text chunk's text positions [B, n] (null for the image). */
+  private async runChunk(cache: KvCache, feeds: Record<string, HostTensor>, n: number, chunkValid: Uint8Array, chunkPos: Int32Array | null): Promise<Float32Array> {
+    const g = await this.chunkGraph(chunkPos ? 'text' : 'image', n);
+    const shape = [cache.batch, 1, n, cache.slots + n];
+    const { mask, textDistance } = cache.chunkAttention(n, chunkValid, chunkPos);
+    const res = await g.run(this.paramFeeds(g, { ...feeds, ...cache.feeds(), bias: { data: mask, shape }, textDistance: { data: textDistance, shape } }));
+    cache.append(n, chunkValid, chunkPos, (l) => [res[`k${l}.new`]!.data as Float32Array, res[`v${l}.new`]!.data as Float32Array]);
     return res.logits!.data as Float32Array;
   }
 
@@ -246,7 +247,7 @@ export class Policy {
       if (reqs[0]!.segments[j]!.kind === 'image') {
         const patches = new Float32Array(B * N * pd);
         reqs.forEach((r, b) => patches.set(r.patches, b * N * pd));
-        logits = await this.runChunk(cache, 'image', { patches: { data: patches, shape: [B, N, pd] } }, N, new Uint8Array(B * N).fill(1), false);
+        logits = await this.runChunk(cache, { patches: { data: patches, shape: [B, N, pd] } }, N, new Uint8Array(B * N).fill(1), null);
         continue;
       }
       const texts = reqs.map((r) => (r.segments[j] as { ids: number[] }).ids);
@@ -254,15 +255,15 @@ export class Policy {
       if (L === 0) continue;
       const n = roundUp(L);
       const ids = new BigInt64Array(B * n);
-      const pos = new BigInt64Array(B * n);
+      const pos = new Int32Array(B * n);
       const valid = new Uint8Array(B * n);
       texts.forEach((t, b) => {
         const pad = n - t.length;
-        t.forEach((id, i) => { ids[b * n + pad + i] = BigInt(id); pos[b * n + pad + i] = BigInt(textPos[b]! + i); valid[b * n + pad + i] = 1; });
+        t.forEach((id, i) => { ids[b * n + pad + i] = BigInt(id); pos[b * n + pad + i] = textPos[b]! + i; valid[b * n + pad + i] = 1; });
         textPos[b]! += t.length;
       });
       if (cache.used + n > cache.slots) throw new Error(`generate: context of ${cache.used + n} slots exceeds the cache (${cache.slots})`);
-      logits = await this.runChunk(cache, 'text', { ids: { data: ids, shape: [B, n] }, pos: { data: pos, shape: [B, n] } }, n, valid, true);
+      logits = await this.runChunk(cache, { ids: { data: ids, shape: [B, n] } }, n, valid, pos);
     }
     if (!logits) throw new Error('generate: empty context');
     const V = this.cfg.vocab;
@@ -280,7 +281,7 @@ export class Policy {
     for (let step = 0; step < maxNew; step++) {
       const L = live.length;
       const ids = new BigInt64Array(L);
-      const pos = new BigInt64Array(L);
+      const pos = new Int32Array(L);
       const running = new Uint8Array(L);
       for (let i = 0; i < L; i++) {
         const b = live[i]!;
@@ -295,7 +296,7 @@ export class Policy {
         if (!opts.noStop && this.stopIds.has(token)) { gens[b]!.finished = true; active[b] = 0; continue; }
         if (gens[b]!.tokens.length >= ro.maxNew || textPos[b]! + 1 >= this.cfg.maxText) { active[b] = 0; continue; }
         ids[i] = BigInt(token);
-        pos[i] = BigInt(textPos[b]!);
+        pos[i] = textPos[b]!;
         textPos[b]!++;
         running[i] = 1;
       }
@@ -309,10 +310,10 @@ export class Policy {
         cache = cache.compact(keep);
         live = keep.map((i) => live[i]!);
         feedIds = BigInt64Array.from(keep.map((i) => ids[i]!));
-        feedPos = BigInt64Array.from(keep.map((i) => pos[i]!));
+        feedPos = Int32Array.from(keep.map((i) => pos[i]!));
         feedRunning = new Uint8Array(keep.length).fill(1);
       }
-      logits = await this.runChunk(cache, 'text', { ids: { data: feedIds, shape: [live.length, 1] }, pos: { data: feedPos, shape: [live.length, 1] } }, 1, feedRunning, true);
+      logits = await this.runChunk(cache, { ids: { data: feedIds, shape: [live.length, 1] } }, 1, feedRunning, feedPos);
     }
     return gens;
   }

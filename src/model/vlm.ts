@@ -1,6 +1,6 @@
 // The compact vision-language transformer, read top to bottom:
 //   image [B, N, P] --linear + row/col embeddings--> N prefix tokens
-//   text ids [B, T] --token + position embeddings--> T tokens
+//   text ids [B, T] --token embeddings--> T tokens (no position embeddings: see ALiBi below)
 //   pre-LN transformer blocks (full attention inside the image prefix, causal over text)
 //   final LayerNorm -> logits over the vocabulary.
 // Two ways to run the same weights: `forwardFull` over a whole sequence (training and
@@ -27,10 +27,31 @@ export function embedImage(p: ParamScope, c: VlmConfig, patches: Tensor): Tensor
   return o.add(proj, pos);
 }
 
-/** Text ids [B, T] at text positions pos [B, T] -> tokens [B, T, D]. */
-export function embedText(p: ParamScope, c: VlmConfig, ids: Tensor, pos: Tensor): Tensor {
-  const tok = o.gather(p.param('tok', [c.vocab, c.dim], { kind: 'normal', std: 0.02 }), ids);
-  return o.add(tok, o.gather(p.param('pos', [c.maxText, c.dim], { kind: 'normal', std: 0.02 }, false), pos));
+/** Text ids [B, T] -> tokens [B, T, D]. Text order enters attention only through ALiBi. */
+export function embedText(p: ParamScope, c: VlmConfig, ids: Tensor): Tensor {
+  return o.gather(p.param('tok', [c.vocab, c.dim], { kind: 'normal', std: 0.02 }), ids);
+}
+
+// Text positions are ALiBi (Press et al., 2022): a text query at text position i attending
+// to a text key at position j gets -m_h · (i - j) added to its score, with one slope m_h
+// per head. Nothing is learned per position, so chains longer than any seen in SFT get
+// the same kind of attention pattern (long horizons are the point of the benchmark).
+// Image tokens carry no text position: attention to and from them is distance-free, so
+// the image is equally reachable from every step, including where it is re-inserted.
+
+/** ALiBi slopes 2^(-8(h+1)/H), the geometric sequence of the paper, for H heads. */
+export function alibiSlopes(heads: number): number[] {
+  return Array.from({ length: heads }, (_, h) => 2 ** (-8 * (h + 1) / heads));
+}
+
+/**
+ * Per-head attention bias [.., H, Lq, Lk] from a mask [.., 1, Lq, Lk] (0 or -1e9) and the
+ * text distances [.., 1, Lq, Lk] (query text position − key text position; 0 wherever
+ * either side is an image token or the pair is masked).
+ */
+export function alibiBias(c: VlmConfig, mask: Tensor, textDistance: Tensor): Tensor {
+  const slopes = o.constant(alibiSlopes(c.heads).map((m) => -m), [1, c.heads, 1, 1]);
+  return o.add(mask, o.mul(textDistance, slopes));
 }
 
 type Attention = (layer: number, q: Tensor, k: Tensor, v: Tensor) => Tensor;
@@ -51,11 +72,17 @@ export function lmHead(p: ParamScope, c: VlmConfig, h: Tensor): Tensor {
   return linear(p.child('head'), h, c.dim, c.vocab, { bias: false });
 }
 
-/** Additive mask [L, L] for an image prefix of N tokens followed by L-N text tokens. */
-export function prefixLmBias(n: number, L: number): Tensor {
-  const data = new Float32Array(L * L);
-  for (let q = 0; q < L; q++) for (let k = 0; k < L; k++) if (k > q && !(q < n && k < n)) data[q * L + k] = -1e9;
-  return o.constant(data, [L, L]);
+/** Attention bias [1, H, L, L] for an image prefix of N tokens followed by L-N text tokens. */
+export function prefixLmBias(c: VlmConfig, n: number, L: number): Tensor {
+  const mask = new Float32Array(L * L);
+  const dist = new Float32Array(L * L);
+  for (let q = 0; q < L; q++) {
+    for (let k = 0; k < L; k++) {
+      if (k > q && !(q < n && k < n)) mask[q * L + k] = -1e9;
+      else if (q >= n && k >= n) dist[q * L + k] = q - k;
+    }
+  }
+  return alibiBias(c, o.constant(mask, [1, 1, L, L]), o.constant(dist, [1, 1, L, L]));
 }
 
 /**
@@ -68,9 +95,8 @@ export function forwardFull(p: ParamScope, c: VlmConfig, patches: Tensor, ids: T
   if (typeof T !== 'number') throw new Error('forwardFull: text length must be static');
   if (T > c.maxText) throw new Error(`forwardFull: ${T} text tokens exceed maxText ${c.maxText}`);
   const N = numPatches(c);
-  const pos = o.constant(Array.from({ length: T }, (_, i) => i), [1, T], 'int64');
-  const x = o.concat([embedImage(p, c, patches), embedText(p, c, ids, o.expandLike(pos, ids))], 1);
-  const bias = prefixLmBias(N, N + T);
+  const x = o.concat([embedImage(p, c, patches), embedText(p, c, ids)], 1);
+  const bias = prefixLmBias(c, N, N + T);
   const h = trunk(p, c, x, (_l, q, k, v) => attend(q, k, v, bias));
   return lmHead(p, c, o.slice(h, 1, N, N + T));
 }
@@ -85,13 +111,15 @@ export interface ChunkGraph {
 
 /**
  * A chunk of n new tokens (already embedded, [B, n, D]) attending to a KV cache of S slots
- * per layer (inputs `k{l}` [B, H, Dh, S] and `v{l}` [B, H, S, Dh]) and to itself. `bias` [B, 1, n, S + n]
- * says which cache slots are valid and the structure inside the chunk. The cache is never
+ * per layer (inputs `k{l}` [B, H, Dh, S] and `v{l}` [B, H, S, Dh]) and to itself. `mask` [B, 1, n, S + n]
+ * says which cache slots are valid and the structure inside the chunk, `textDistance` (same
+ * shape) the ALiBi distances (see alibiBias). The cache is never
  * concatenated (that would copy it every step): scores against cache and chunk are computed
  * separately and only the small score tensors are joined.
  */
-export function forwardChunk(p: ParamScope, c: VlmConfig, x: Tensor, S: number, bias: Tensor): ChunkGraph {
+export function forwardChunk(p: ParamScope, c: VlmConfig, x: Tensor, S: number, mask: Tensor, textDistance: Tensor): ChunkGraph {
   const hd = c.dim / c.heads;
+  const bias = alibiBias(c, mask, textDistance);
   const newKeys: Tensor[] = [];
   const newValues: Tensor[] = [];
   const h = trunk(p, c, x, (l, q, k, v) => {
@@ -116,18 +144,19 @@ export function forwardChunk(p: ParamScope, c: VlmConfig, x: Tensor, S: number, 
  * Forward over an arbitrary per-row layout of image and text tokens, e.g. with the image
  * re-inserted between two reasoning steps (what the Re-Reasoning Loop's re-grounding shows
  * the policy). `order` [B, L] picks, for every sequence position, a token from the pool
- * [image patches 0..N-1, text tokens N..N+T-1] (an image can be picked twice); `bias`
- * [B, 1, L, L] is each row's attention mask. Text positions are the text index (images do
- * not advance them), exactly as during KV-cached generation. Returns logits [B, L, V].
+ * [image patches 0..N-1, text tokens N..N+T-1] (an image can be picked twice); `mask`
+ * [B, 1, L, L] is each row's attention mask and `textDistance` its ALiBi distances, where
+ * text positions are the text index (images do not advance them), exactly as during
+ * KV-cached generation. Returns logits [B, L, V].
  */
-export function forwardLayout(p: ParamScope, c: VlmConfig, patches: Tensor, ids: Tensor, order: Tensor, bias: Tensor): Tensor {
+export function forwardLayout(p: ParamScope, c: VlmConfig, patches: Tensor, ids: Tensor, order: Tensor, mask: Tensor, textDistance: Tensor): Tensor {
   const T = ids.shape[1];
   if (typeof T !== 'number') throw new Error('forwardLayout: text length must be static');
   const N = numPatches(c);
-  const pos = o.constant(Array.from({ length: T }, (_, i) => i), [1, T], 'int64');
-  const pool = o.concat([embedImage(p, c, patches), embedText(p, c, ids, o.expandLike(pos, ids))], 1);
+  const pool = o.concat([embedImage(p, c, patches), embedText(p, c, ids)], 1);
   // A one-hot matmul is the per-row gather (and its gradient the scatter-add) in one op.
   const x = o.matmul(o.oneHot(order, N + T), pool);
+  const bias = alibiBias(c, mask, textDistance);
   const h = trunk(p, c, x, (_l, q, k, v) => attend(q, k, v, bias));
   return lmHead(p, c, h);
 }

@@ -81,6 +81,7 @@ export function sftLayoutBatch(policy: Policy, items: { inst: Instance; response
       ids: { data: lay.ids, shape: [B, lay.T] },
       order: { data: lay.order, shape: [B, lay.L] },
       bias: { data: lay.bias, shape: [B, 1, lay.L, lay.L] },
+      textDistance: { data: lay.textDistance, shape: [B, 1, lay.L, lay.L] },
       targets: { data: lay.targets, shape: [B, lay.L] },
       mask: { data: lay.mask, shape: [B, lay.L] },
     },
@@ -99,7 +100,7 @@ export class SftStepper {
     if (!s) {
       const reg = new ParamRegistry();
       const cfg = this.policy.cfg;
-      const logits = forwardLayout(reg.scope('vlm'), cfg, o.input('patches', ['B', numPatches(cfg), patchDim(cfg)]), o.input('ids', ['B', T], 'int64'), o.input('order', ['B', L], 'int64'), o.input('bias', ['B', 1, L, L]));
+      const logits = forwardLayout(reg.scope('vlm'), cfg, o.input('patches', ['B', numPatches(cfg), patchDim(cfg)]), o.input('ids', ['B', T], 'int64'), o.input('order', ['B', L], 'int64'), o.input('bias', ['B', 1, L, L]), o.input('textDistance', ['B', 1, L, L]));
       const loss = o.crossEntropy(logits, o.input('targets', ['B', L], 'int64'), o.input('mask', ['B', L]));
       s = TrainStep.compile({ registry: reg, loss, adamw: { beta1: 0.9, beta2: 0.95, eps: 1e-8, ...this.adamw } }, { threads: this.policy.threads });
       this.steps.set(-key, s);
