@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import os from 'node:os';
 import * as path from 'node:path';
 import type { BenchResults, CurvePoint, RunResult, SplitEval } from '../report/results.js';
-import { summarizeAll } from '../report/stats.js';
+import { summarizeAll } from '../report/compare.js';
 import { RunDir } from '../train/run-dir.js';
 import { atomicWriteFile, atomicWriteJson, readJsonFile } from '../util/fs.js';
 import { Progress } from '../util/progress.js';
@@ -31,13 +31,15 @@ export interface BenchOptions {
 const STREAM_OFFSET_FOR_SFT = 10_000_000;
 
 /** Eval JSON of `ivr eval --json` → the per-split shape of results.json. */
-export function splitEvals(evalJson: Record<string, unknown>): { test: SplitEval; ood: SplitEval } {
+export function splitEvals(evalJson: Record<string, unknown>, keepInstances = false): { test: SplitEval; ood: SplitEval } {
   const bySplit = evalJson.by_split as Record<string, SplitEval & { by_family: SplitEval['by_family'] }>;
   const byHorizon = evalJson.by_horizon as (SplitEval['by_horizon'][number] & { split: string })[];
   const pick = (s: 'test' | 'ood'): SplitEval => {
     const e = bySplit[s];
     if (!e) throw new Error(`eval output lacks split "${s}"`);
-    return { ...e, by_horizon: byHorizon.filter((h) => h.split === s).map(({ split: _s, ...h }) => h) };
+    // the instance list is the same for every evaluation of a bench: the base's copy is enough
+    const { instances, ...rest } = e;
+    return { ...rest, ...(keepInstances && instances ? { instances } : {}), by_horizon: byHorizon.filter((h) => h.split === s).map(({ split: _s, ...h }) => h) };
   };
   return { test: pick('test'), ood: pick('ood') };
 }
@@ -130,7 +132,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     budget_tokens: opts.budgetTokens,
     methods: [...new Set(opts.specs.map((s) => s.name))],
     seeds: [...new Set(opts.specs.map((s) => s.seed))],
-    base: { eval: splitEvals(readJsonFile(baseEval, 'base evaluation') as Record<string, unknown>) },
+    base: { eval: splitEvals(readJsonFile(baseEval, 'base evaluation') as Record<string, unknown>, true) },
     runs,
     summary: summarizeAll(runs),
   };

@@ -5,6 +5,7 @@ import { Policy, type GenerateRequest } from '../model/policy.js';
 import { instancePatches, promptIds } from '../model/episode.js';
 import { goldResponse, verifyResponse, type FamilyId, type Instance, type Verification } from '../tasks/index.js';
 import { Progress } from '../util/progress.js';
+import { wilson95 } from '../report/bootstrap.js';
 
 export interface EvalOptions {
   /** 0 = greedy. */
@@ -34,6 +35,8 @@ export interface InstanceResult {
 export interface Aggregate {
   n: number;
   accuracy: number;
+  /** Wilson 95% interval of the accuracy over the n instances. */
+  accuracy_ci: [number, number];
   pass_at_k: number;
   grounding_fidelity: number;
   format_validity: number;
@@ -55,14 +58,22 @@ export function aggregate(rs: InstanceResult[]): Aggregate {
   const claims = rs.reduce((a, r) => a + r.verification.visualClaims, 0);
   const held = rs.reduce((a, r) => a + r.verification.visualClaimsHeld, 0);
   const mean = (f: (r: InstanceResult) => number) => (n ? rs.reduce((a, r) => a + f(r), 0) / n : 0);
+  const correct = rs.reduce((a, r) => a + Number(r.correct), 0);
+  const ci = wilson95(correct, n);
   return {
     n,
-    accuracy: mean((r) => Number(r.correct)),
+    accuracy: n ? correct / n : 0,
+    accuracy_ci: [ci.low, ci.high],
     pass_at_k: mean((r) => Number(r.passAtK)),
     grounding_fidelity: claims ? held / claims : 0,
     format_validity: mean((r) => Number(r.verification.formatValid)),
     mean_length: mean((r) => r.length),
   };
+}
+
+/** One character per instance, '1' = correct, in instance order: what paired intervals need. */
+export function outcomeString(rs: InstanceResult[]): string {
+  return rs.map((r) => (r.correct ? '1' : '0')).join('');
 }
 
 export function firstErrorHist(rs: InstanceResult[]): Record<string, number> {

@@ -10,7 +10,9 @@ import {
   SPLITS,
   type AggregateMetric, type BenchResults, type Ci, type CurvePoint, type RunResult, type SplitEval, type SplitName,
 } from './results.js';
-import { diffCi, groupRuns, hasInterval, meanCi } from './stats.js';
+import { groupRuns, hasInterval, meanCi } from './stats.js';
+import { accuracyCi, accuracyDiffCi, type InstanceScope } from './compare.js';
+import { columnClaim, pts, verdictOf, type ColumnFacts } from './claims.js';
 import {
   barChart, compact, esc, legendSvg, lineChart, methodLabel, methodStyles, pct, stackedBars,
   type LegendEntry, type LinePoint, type LineSeries, type SeriesStyle,
@@ -35,6 +37,8 @@ interface Ctx {
   ref: string | null;
   styles: Map<string, SeriesStyle>;
   label: (m: string) => string;
+  /** Bootstrap intervals are not free: each (method, column) pair is computed once. */
+  memo: Map<string, Ci | null>;
 }
 
 const SPLIT_TITLE: Record<SplitName, string> = { test: 'Test (in-distribution horizons)', ood: 'OOD (longer horizons)' };
@@ -48,7 +52,7 @@ export function renderReport(results: BenchResults, opts: ReportOptions = {}): s
   const ablations = results.kind === 'ablations';
   const label = (m: string) => (m === BASE ? 'base (start)' : ablations && m === 'ivr' ? 'IVR-R1 (full)' : methodLabel(m));
   for (const [m, s] of styles) s.label = label(m);
-  const ctx: Ctx = { r: results, methods, byMethod, ref, styles, label };
+  const ctx: Ctx = { r: results, methods, byMethod, ref, styles, label, memo: new Map() };
 
   const title = ablations ? 'IVR-R1 ablations' : 'IVR-R1 vs RL baselines';
   const sections = [
@@ -129,43 +133,32 @@ function ciOf(xs: number[]): Ci | null {
   return xs.length ? meanCi(xs) : null;
 }
 
-/**
- * Accuracy on the long half of the horizons: per family the horizons at or above the median
- * horizon of that split, weighted by instance count. null when there is no by_horizon data.
- */
-export function longHorizonAccuracy(e: SplitEval): number | null {
-  const byFam = new Map<string, number[]>();
-  for (const h of e.by_horizon) byFam.set(h.family, [...(byFam.get(h.family) ?? []), h.horizon]);
-  let n = 0;
-  let correct = 0;
-  for (const h of e.by_horizon) {
-    const hs = [...new Set(byFam.get(h.family)!)].sort((a, b) => a - b);
-    const cut = hs[Math.floor(hs.length / 2)]!;
-    if (h.horizon >= cut) { n += h.n; correct += h.accuracy * h.n; }
-  }
-  return n ? correct / n : null;
+/** One evaluation per seed of method m on `split` (base: its single evaluation). */
+function evalsOf(ctx: Ctx, m: string, split: SplitName): SplitEval[] {
+  return m === BASE ? [ctx.r.base.eval[split]] : (ctx.byMethod.get(m) ?? []).map((r) => r.eval[split]);
 }
 
-type Column = { id: string; title: string; get: (e: { test: SplitEval; ood: SplitEval }) => number | null };
+type Column = { id: string; title: string; split: SplitName; scope: InstanceScope };
 const HEADLINE_COLUMNS: Column[] = [
-  { id: 'test', title: 'test', get: (e) => e.test.accuracy },
-  { id: 'test-long', title: 'test, long half of horizons', get: (e) => longHorizonAccuracy(e.test) },
-  { id: 'ood', title: 'OOD (longer horizons)', get: (e) => e.ood.accuracy },
+  { id: 'test', title: 'test', split: 'test', scope: 'all' },
+  { id: 'test-long', title: 'test, long half of horizons', split: 'test', scope: 'long' },
+  { id: 'ood', title: 'OOD (longer horizons)', split: 'ood', scope: 'all' },
 ];
 
-const pp = (v: number) => `${v >= 0 ? '+' : '−'}${Math.abs(v * 100).toFixed(1)}`;
+function memo(ctx: Ctx, key: string, f: () => Ci | null): Ci | null {
+  if (!ctx.memo.has(key)) ctx.memo.set(key, f());
+  return ctx.memo.get(key)!;
+}
+
+function colCi(ctx: Ctx, m: string, col: Column): Ci | null {
+  return memo(ctx, `ci/${m}/${col.id}`, () => accuracyCi(evalsOf(ctx, m, col.split), col.scope, ctx.r.base.eval[col.split].instances));
+}
+
+function colDiff(ctx: Ctx, a: string, b: string, col: Column): Ci | null {
+  return memo(ctx, `diff/${a}/${b}/${col.id}`, () => accuracyDiffCi(evalsOf(ctx, a, col.split), evalsOf(ctx, b, col.split), col.scope, ctx.r.base.eval[col.split].instances));
+}
+
 const pc1 = (v: number) => pct(v, 1);
-
-function ciText(ci: Ci): string {
-  return hasInterval(ci) ? `95% CI ${pc1(ci.ci_low)}–${pc1(ci.ci_high)}` : 'single seed, no interval';
-}
-
-function verdict(d: Ci): 'better' | 'worse' | 'tie' | 'single' {
-  if (!hasInterval(d)) return 'single';
-  if (d.ci_low > 0) return 'better';
-  if (d.ci_high < 0) return 'worse';
-  return 'tie';
-}
 
 // ---------------------------------------------------------------------------------------
 // sections
@@ -174,80 +167,41 @@ function headlineSection(ctx: Ctx): string {
   const { ref, methods, label } = ctx;
   const withRuns = methods.filter((m) => (ctx.byMethod.get(m) ?? []).length > 0);
   const parts: string[] = ['<section id="headline">', '<h2>Headline</h2>'];
-  const claims: string[] = [];
-  const list = (xs: string[]) => xs.map(esc).join(', ');
-  const hasRef = ref !== null && (ctx.byMethod.get(ref) ?? []).length > 0;
-  for (const col of HEADLINE_COLUMNS) {
-    const ranked = withRuns.map((m) => ({ m, vals: values(ctx, m, col.get) }))
-      .filter((x) => x.vals.length > 0)
-      .map((x) => ({ ...x, ci: meanCi(x.vals) }))
-      .sort((a, b) => b.ci.mean - a.ci.mean);
-    if (!ranked.length) continue;
-    const base = ciOf(values(ctx, BASE, col.get));
-    let s = `<b>${esc(col.title)}</b>: `;
-    const me = hasRef ? ranked.find((x) => x.m === ref) : undefined;
-    if (me) {
-      const rank = ranked.indexOf(me) + 1;
-      s += `${esc(label(me.m))} ${pc1(me.ci.mean)} (${ciText(me.ci)}), ${rank === 1 ? 'the highest mean' : `rank ${rank} of ${ranked.length} by mean`}`;
-      const others = ranked.filter((x) => x !== me).map((x) => ({ ...x, d: diffCi(me.vals, x.vals) }));
-      if (others.length) {
-        if (others.some((x) => verdict(x.d) === 'single')) {
-          s += '; single seeds, so no confidence statement about the differences';
-        } else {
-          const by = (v: string) => others.filter((x) => verdict(x.d) === v).map((x) => label(x.m));
-          const [better, worse, tie] = [by('better'), by('worse'), by('tie')];
-          if (better.length === others.length) s += `; ahead of all ${others.length} other ${ctx.r.kind === 'ablations' ? 'variants' : 'methods'} with 95% confidence`;
-          else if (worse.length === others.length) s += `; behind all ${others.length} others with 95% confidence`;
-          else {
-            const bits = [
-              better.length ? `ahead of ${list(better)}` : '',
-              worse.length ? `behind ${list(worse)}` : '',
-              tie.length ? `not separated from ${list(tie)}` : '',
-            ].filter(Boolean);
-            s += `; ${bits.join('; ')} (95% CIs of the differences)`;
-          }
-        }
-        const top = others[0]!;
-        s += `. Against the strongest other, ${esc(label(top.m))} (${pc1(top.ci.mean)}): <b>${pp(top.d.mean)} pts</b>`
-          + (hasInterval(top.d) ? ` (95% CI ${pp(top.d.ci_low)} to ${pp(top.d.ci_high)})` : '');
-      }
-    } else {
-      const best = ranked[0]!;
-      s += `highest mean ${esc(label(best.m))} ${pc1(best.ci.mean)} (${ciText(best.ci)})`;
-      const second = ranked[1];
-      if (second) {
-        const d = diffCi(best.vals, second.vals);
-        s += `, ${pp(d.mean)} pts over ${esc(label(second.m))}`
-          + (hasInterval(d) ? ` (95% CI ${pp(d.ci_low)} to ${pp(d.ci_high)}${d.ci_low > 0 ? '' : ': not separated'})` : '');
-      }
+  const hasRef = ref !== null && withRuns.includes(ref);
+  const claims = HEADLINE_COLUMNS.map((col) => {
+    const base = colCi(ctx, BASE, col);
+    const standings = withRuns.map((m) => ({ m, ci: colCi(ctx, m, col) }))
+      .filter((x): x is { m: string; ci: Ci } => x.ci !== null)
+      .map((x) => ({ m: x.m, label: label(x.m), ci: x.ci, vsBase: base ? colDiff(ctx, x.m, BASE, col) : null }));
+    let reference: ColumnFacts['reference'] = null;
+    if (hasRef && ref) {
+      const strongest = standings.filter((x) => x.m !== ref).sort((a, b) => b.ci.mean - a.ci.mean)[0];
+      const d = strongest ? colDiff(ctx, ref, strongest.m, col) : null;
+      reference = { label: label(ref), vs: strongest && d ? { label: strongest.label, d } : null };
     }
-    if (base) s += `. Base checkpoint: ${pc1(base.mean)}`;
-    claims.push(`<li>${s}.</li>`);
-  }
+    return `<li>${esc(columnClaim({ title: col.title, base, standings, reference }))}</li>`;
+  });
   parts.push(`<ul class="claims">${claims.join('')}</ul>`);
 
   if (hasRef && ref) {
-    parts.push(`<h3>${esc(label(ref))} minus each other ${ctx.r.kind === 'ablations' ? 'variant' : 'method'}: accuracy difference in points, 95% CI (Welch, over seeds)</h3>`);
+    parts.push(`<h3>${esc(label(ref))} minus each other ${ctx.r.kind === 'ablations' ? 'variant' : 'method'}: accuracy difference in points, 95% CI</h3>`);
     const head = `<tr><th>vs</th>${HEADLINE_COLUMNS.map((c) => `<th>${esc(c.title)}</th>`).join('')}</tr>`;
     const rows = [BASE, ...withRuns.filter((m) => m !== ref)].map((m) => {
       const cells = HEADLINE_COLUMNS.map((col) => {
-        const a = values(ctx, ref, col.get);
-        const b = values(ctx, m, col.get);
-        if (!a.length || !b.length) return '<td>–</td>';
-        const d = diffCi(a, b);
-        const v = m === BASE ? (hasInterval(meanCi(a)) ? verdict(shift(meanCi(a), -b[0]!)) : 'single') : verdict(d);
-        const iv = m === BASE ? shift(meanCi(a), -b[0]!) : d;
-        const word = v === 'better' ? 'ahead' : v === 'worse' ? 'behind' : v === 'tie' ? 'not separated' : 'one seed';
-        const cls = v === 'better' ? 'v-better' : v === 'worse' ? 'v-worse' : 'v-tie';
-        return `<td>${pp(iv.mean)} <span class="ci">[${pp(iv.ci_low)}, ${pp(iv.ci_high)}]</span> <span class="verdict ${cls}">${word}</span></td>`;
+        const d = colDiff(ctx, ref, m, col);
+        if (!d) return '<td>–</td>';
+        const v = hasInterval(d) ? verdictOf(d) : null;
+        const word = v === 'above' ? 'ahead' : v === 'below' ? 'behind' : v ? 'not separated' : 'one seed';
+        const cls = v === 'above' ? 'v-better' : v === 'below' ? 'v-worse' : 'v-tie';
+        return `<td>${pts(d.mean)} <span class="ci">[${pts(d.ci_low)}, ${pts(d.ci_high)}]</span> <span class="verdict ${cls}">${word}</span></td>`;
       });
       return `<tr${m === BASE ? ' class="base"' : ''}><td>${swatch(ctx, m)}${esc(label(m))}</td>${cells.join('')}</tr>`;
     });
     parts.push(`<table class="diff">${head}${rows.join('')}</table>`);
-    parts.push(`<p class="note">The base checkpoint is a single evaluation, so its row is ${esc(label(ref))}'s own interval shifted by the base score. "Long half of horizons": per family, the horizons at or above the median horizon of the test split.</p>`);
   } else if (!ref) {
-    parts.push('<p class="note">No IVR-R1 runs in this file: methods are ranked by mean accuracy only.</p>');
+    parts.push('<p class="note">No IVR-R1 runs in this file: methods are compared with the base only.</p>');
   }
+  parts.push(`<p class="note">${esc(INTERVAL_NOTE)} "Long half of horizons": per family, the horizons at or above the median horizon of the split.</p>`);
 
   // the main plot
   const series = [BASE, ...withRuns].map((m) => {
@@ -255,7 +209,7 @@ function headlineSection(ctx: Ctx): string {
     return {
       name: m, label: label(m), color: st.color, highlight: st.highlight, hatch: m === BASE,
       values: HEADLINE_COLUMNS.map((col) => {
-        const ci = ciOf(values(ctx, m, col.get));
+        const ci = colCi(ctx, m, col);
         return ci ? { mean: ci.mean, lo: ci.ci_low, hi: ci.ci_high } : null;
       }),
     };
@@ -269,9 +223,7 @@ function headlineSection(ctx: Ctx): string {
   return parts.join('\n');
 }
 
-function shift(ci: Ci, by: number): Ci {
-  return { mean: ci.mean + by, ci_low: ci.ci_low + by, ci_high: ci.ci_high + by, n: ci.n };
-}
+const INTERVAL_NOTE = 'Intervals: with per-instance outcomes, a 95% bootstrap over instances and seeds (differences paired on the same instances; the base is one evaluation, so only its instances are resampled); for files without them, a Student-t interval over seeds and Welch intervals for differences.';
 
 function swatch(ctx: Ctx, m: string): string {
   const st = ctx.styles.get(m);
@@ -291,7 +243,9 @@ function tablesSection(ctx: Ctx): string {
   const rows = [BASE, ...ctx.methods];
   for (const split of SPLITS) {
     parts.push(`<h3>${esc(SPLIT_TITLE[split])}</h3>`);
-    const cis = new Map(rows.map((m) => [m, TABLE_METRICS.map((t) => ciOf(values(ctx, m, (e) => e[split][t.key])))]));
+    const cis = new Map(rows.map((m) => [m, TABLE_METRICS.map((t) => (t.key === 'accuracy'
+      ? accuracyCi(evalsOf(ctx, m, split))
+      : ciOf(values(ctx, m, (e) => e[split][t.key]))))]));
     const bestAcc = Math.max(...ctx.methods.map((m) => cis.get(m)![0]?.mean ?? -Infinity));
     const head = `<tr><th>method</th><th>seeds</th>${TABLE_METRICS.map((t) => `<th>${t.title}</th>`).join('')}<th>rollout tokens</th><th>instances</th></tr>`;
     const body = rows.map((m) => {
@@ -312,7 +266,7 @@ function tablesSection(ctx: Ctx): string {
     });
     parts.push(`<table>${head}${body.join('')}</table>`);
   }
-  parts.push('<p class="note">± is the half-width of the 95% Student-t interval over seeds (in points for shares); a method with one seed has no interval. The best mean accuracy per split is bold. Rollout tokens: generated tokens per run, mean over seeds, including the Re-Reasoning Loop\'s tokens for IVR-R1.</p>');
+  parts.push('<p class="note">± is the half-width of the 95% interval (in points for shares). Accuracy: see the interval note under the headline. Other metrics: Student-t over seeds; a method with one seed has no interval there. The best mean accuracy per split is bold. Rollout tokens: generated tokens per run, mean over seeds, including the Re-Reasoning Loop\'s tokens for IVR-R1.</p>');
   parts.push('</section>');
   return parts.join('\n');
 }

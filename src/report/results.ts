@@ -8,11 +8,21 @@
 // Aggregates follow src/eval/evaluate.ts: rates are shares in [0, 1]; `first_error_hist`
 // maps the 0-based index of the first non-ok step (or "none") to a count, where an index
 // >= the instance's horizon means every gold-length step held but the answer (or an extra
-// step) went wrong.
+// step) went wrong. Every method and seed is evaluated on the same instances; `correct`
+// holds each evaluation's per-instance outcomes so that intervals can resample instances
+// and differences can be paired (src/report/bootstrap.ts).
 
 export interface Ci { mean: number; ci_low: number; ci_high: number; n: number }
 export interface Aggregate { n: number; accuracy: number; pass_at_k: number; grounding_fidelity: number; format_validity: number; mean_length: number }
-export interface SplitEval extends Aggregate { first_error_hist: Record<string, number>; by_family: ({ family: string } & Aggregate)[]; by_horizon: ({ family: string; horizon: number; first_error_hist: Record<string, number> } & Aggregate)[] }
+export interface SplitEval extends Aggregate {
+  first_error_hist: Record<string, number>;
+  by_family: ({ family: string } & Aggregate)[];
+  by_horizon: ({ family: string; horizon: number; first_error_hist: Record<string, number> } & Aggregate)[];
+  /** Per-instance outcomes ('1' correct), in the order of the base evaluation's `instances`. */
+  correct?: string;
+  /** The evaluated instances, in outcome order (kept on the base evaluation only). */
+  instances?: { id: string; family: string; horizon: number }[];
+}
 export interface CurvePoint { iter: number; gen_tokens_total: number; reward_mean?: number; accuracy?: number; val_accuracy?: number; ivr_flagged?: number; ivr_rectify_rate?: number; ivr_demo_token_frac?: number; ivr_loop_tokens?: number; [k: string]: unknown }
 export interface RunResult { method: string; seed: number; run_dir: string; wall_s: number; gen_tokens_total: number; curve: CurvePoint[]; eval: { test: SplitEval; ood: SplitEval } }
 export interface BenchResults { kind: 'bench' | 'ablations'; created: string; command: string; commit: string; machine: string; budget_tokens: number; methods: string[]; seeds: number[]; base: { eval: { test: SplitEval; ood: SplitEval } }; runs: RunResult[]; summary: Record<string, Record<'test' | 'ood', Ci>> }

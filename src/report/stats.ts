@@ -1,28 +1,19 @@
 // Means and 95% confidence intervals over seeds (Student's t), per-method summaries of a
 // bench, and the shape check of a results.json.
 import { show } from '../util/schema.js';
+import { studentTQuantile } from './student-t.js';
 import {
   AGGREGATE_METRICS, SPLITS,
   type AggregateMetric, type BenchResults, type Ci, type RunResult, type SplitName,
 } from './results.js';
 
-/** Two-sided 95% quantiles t_{0.975, df} of Student's t for df = 1..30 (index df - 1). */
-const T975 = [
-  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
-  2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086,
-  2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
-];
-/** The normal quantile used beyond df = 30. */
-export const Z975 = 1.96;
-
 /**
- * t_{0.975, df}. A fractional df (Welch) is rounded down, which widens the interval slightly
- * (conservative); df > 30 uses the normal quantile 1.96.
+ * t_{0.975, df}, exact for every df (fractional Welch df included): the two-sided 95%
+ * quantile of Student's t.
  */
 export function t975(df: number): number {
   if (!(df >= 1)) throw new RangeError(`t975: degrees of freedom must be >= 1, got ${df}`);
-  const d = Math.floor(df);
-  return d <= 30 ? T975[d - 1]! : Z975;
+  return studentTQuantile(0.975, df);
 }
 
 export function mean(xs: readonly number[]): number {
@@ -80,15 +71,6 @@ export function summarize(runs: readonly RunResult[], split: SplitName, metric: 
   const by = groupRuns(runs);
   const out: Record<string, Ci> = {};
   for (const [method, rs] of by) out[method] = meanCi(rs.map((r) => r.eval[split][metric]));
-  return out;
-}
-
-/** `summary[method][split]` of accuracy, as results.json stores it. */
-export function summarizeAll(runs: readonly RunResult[]): Record<string, Record<SplitName, Ci>> {
-  const test = summarize(runs, 'test');
-  const ood = summarize(runs, 'ood');
-  const out: Record<string, Record<SplitName, Ci>> = {};
-  for (const m of Object.keys(test)) out[m] = { test: test[m]!, ood: ood[m]! };
   return out;
 }
 
@@ -196,6 +178,18 @@ function checkSplitEval(c: Checker, v: unknown, path: string): void {
       checkAggregate(c, f, p);
     });
   }
+  if (v.correct !== undefined && c.string(v.correct, `${path}.correct`) && !/^[01]*$/.test(v.correct)) {
+    c.note(`${path}.correct`, 'must hold only the characters 0 and 1');
+  }
+  if (v.instances !== undefined && c.array(v.instances, `${path}.instances`)) {
+    v.instances.forEach((x, i) => {
+      const p = `${path}.instances[${i}]`;
+      if (!c.object(x, p)) return;
+      c.string(x.id, `${p}.id`);
+      c.string(x.family, `${p}.family`);
+      c.number(x.horizon, `${p}.horizon`, { min: 0, integer: true });
+    });
+  }
   if (c.array(v.by_horizon, `${path}.by_horizon`)) {
     v.by_horizon.forEach((h, i) => {
       const p = `${path}.by_horizon[${i}]`;
@@ -211,6 +205,20 @@ function checkSplitEval(c: Checker, v: unknown, path: string): void {
 function checkEval(c: Checker, v: unknown, path: string): void {
   if (!c.object(v, path)) return;
   for (const s of SPLITS) checkSplitEval(c, v[s], `${path}.${s}`);
+}
+
+/** Per-instance outcomes must line up with the base's instance list, or pairing is meaningless. */
+function checkOutcomeLengths(c: Checker, v: Record<string, unknown>): void {
+  const base = (v.base as { eval?: Record<string, { instances?: unknown[]; correct?: unknown }> } | undefined)?.eval;
+  for (const s of SPLITS) {
+    const n = base?.[s]?.instances?.length;
+    if (n === undefined) continue;
+    const check = (e: { correct?: unknown } | undefined, path: string) => {
+      if (typeof e?.correct === 'string' && e.correct.length !== n) c.note(path, `has ${e.correct.length} outcomes but base.eval.${s}.instances lists ${n} instances`);
+    };
+    check(base?.[s], `base.eval.${s}.correct`);
+    if (Array.isArray(v.runs)) v.runs.forEach((r, i) => check((r as { eval?: Record<string, { correct?: unknown }> })?.eval?.[s], `runs[${i}].eval.${s}.correct`));
+  }
 }
 
 const OPTIONAL_CURVE_NUMBERS = ['reward_mean', 'accuracy', 'val_accuracy', 'ivr_flagged', 'ivr_rectify_rate', 'ivr_demo_token_frac', 'ivr_loop_tokens'] as const;
@@ -272,6 +280,7 @@ export function validateResults(json: unknown, source: string): BenchResults {
       checkEval(c, r.eval, `${p}.eval`);
     });
   }
+  checkOutcomeLengths(c, v);
   if (c.object(v.summary, 'summary')) {
     for (const [m, s] of Object.entries(v.summary)) {
       if (!c.object(s, `summary.${m}`)) continue;

@@ -4,7 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AdamState } from '../../src/engine/optim.js';
-import { aggregate, evaluatePolicy, firstErrorHist, type EvalReport, type InstanceResult } from '../../src/eval/evaluate.js';
+import { aggregate, evaluatePolicy, firstErrorHist, outcomeString, type EvalReport, type InstanceResult } from '../../src/eval/evaluate.js';
+import { formatErosionTable } from '../../src/eval/table.js';
 import type { VlmConfig } from '../../src/model/config.js';
 import { instancePatches, promptIds } from '../../src/model/episode.js';
 import { Policy, type GenerateOptions, type GenerateRequest, type Generation } from '../../src/model/policy.js';
@@ -37,12 +38,29 @@ test('aggregate and firstErrorHist on hand-built results (grounding = held / cla
     result('shapes', 2, { correct: false, pass: false, claims: 0, held: 0, format: false, firstError: 2, length: 30 }),
     result('chart', 2, { correct: true, pass: true, claims: 4, held: 4, format: true, firstError: null, length: 40 }),
   ];
-  assert.deepEqual(aggregate(rs), { n: 4, accuracy: 0.5, pass_at_k: 0.75, grounding_fidelity: 5 / 8, format_validity: 0.75, mean_length: 25 });
+  const { accuracy_ci: ci, ...rest } = aggregate(rs);
+  assert.deepEqual(rest, { n: 4, accuracy: 0.5, pass_at_k: 0.75, grounding_fidelity: 5 / 8, format_validity: 0.75, mean_length: 25 });
+  // Wilson 95% for 2 of 4 (hand-computed): 0.1500 .. 0.8500
+  assert.ok(Math.abs(ci[0] - 0.15) < 1e-4 && Math.abs(ci[1] - 0.85) < 1e-4, `${ci}`);
   assert.deepEqual(firstErrorHist(rs), { none: 2, 0: 1, 2: 1 });
-  assert.deepEqual(aggregate([]), { n: 0, accuracy: 0, pass_at_k: 0, grounding_fidelity: 0, format_validity: 0, mean_length: 0 });
+  assert.deepEqual(aggregate([]), { n: 0, accuracy: 0, accuracy_ci: [0, 0], pass_at_k: 0, grounding_fidelity: 0, format_validity: 0, mean_length: 0 });
   assert.deepEqual(firstErrorHist([]), {});
   // No visual claims at all: fidelity 0 (nothing was grounded), never NaN.
   assert.equal(aggregate([rs[2]!]).grounding_fidelity, 0);
+});
+
+test('formatErosionTable: share of chains first failing at each step, by horizon; outcome strings in instance order', () => {
+  const rs = [
+    result('grid', 5, { correct: false, pass: false, claims: 2, held: 2, format: true, firstError: 2, length: 10 }),
+    result('grid', 5, { correct: false, pass: false, claims: 5, held: 4, format: true, firstError: 4, length: 10 }),
+    result('grid', 5, { correct: true, pass: true, claims: 5, held: 5, format: true, firstError: null, length: 10 }),
+    result('grid', 5, { correct: false, pass: false, claims: 0, held: 0, format: false, firstError: 0, length: 10 }),
+  ];
+  const report = { ...aggregate(rs), samples: 1, temperature: 0, first_error_hist: firstErrorHist(rs), by_family: [], results: rs,
+    by_horizon: [{ family: 'grid' as const, horizon: 5, ...aggregate(rs), first_error_hist: firstErrorHist(rs) }] };
+  const table = formatErosionTable([{ split: 'test', report }]).split('\n');
+  assert.equal(table[2], '| test | grid | 5 | 4 | 25.0% | 25.0% | 0.0% | 25.0% | 0.0% | 25.0% | 25.0% |');
+  assert.equal(outcomeString(rs), '0010');
 });
 
 /** A policy whose generate() returns scripted texts in request order and records its calls. */

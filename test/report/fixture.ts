@@ -2,7 +2,7 @@
 // families with test and OOD horizons, training curves and IVR-R1 diagnostics. Numbers come
 // from a seeded PRNG, so every build of the fixture is identical.
 import type { Aggregate, BenchResults, CurvePoint, RunResult, SplitEval } from '../../src/report/results.js';
-import { summarizeAll } from '../../src/report/stats.js';
+import { summarizeAll } from '../../src/report/compare.js';
 import { Rng } from '../../src/util/rng.js';
 
 function mulberry32(seed: number): () => number {
@@ -57,6 +57,8 @@ function splitEval(method: string, seed: number, split: 'test' | 'ood'): SplitEv
   const sk = SKILL[method] ?? { skill: 0.75, ground: 0.85, erosion: 0.9 };
   const byHorizon: SplitEval['by_horizon'] = [];
   const hist: Record<string, number> = {};
+  let outcomes = '';
+  const instances: NonNullable<SplitEval['instances']> = [];
   for (const f of FAMILIES) {
     for (const h of f[split]) {
       const p = Math.max(0, Math.min(1, sk.skill * Math.exp(-f.difficulty * h * sk.erosion) + (rnd() - 0.5) * 0.08));
@@ -71,11 +73,20 @@ function splitEval(method: string, seed: number, split: 'test' | 'ood'): SplitEv
         fh[String(step)] = (fh[String(step)] ?? 0) + 1;
       }
       for (const [k, v] of Object.entries(fh)) hist[k] = (hist[k] ?? 0) + v;
+      // per-instance outcomes: the easier instances of a horizon block are the ones solved
+      outcomes += '1'.repeat(correct) + '0'.repeat(PER_HORIZON - correct);
+      for (let i = 0; i < PER_HORIZON; i++) instances.push({ id: `${f.family}-${split}-${h}-${i}`, family: f.family, horizon: h });
       byHorizon.push({ family: f.family, horizon: h, first_error_hist: fh, ...agg(PER_HORIZON, correct / PER_HORIZON, ground, rnd) });
     }
   }
   const byFamily = FAMILIES.map((f) => ({ family: f.family, ...pool(byHorizon.filter((b) => b.family === f.family)) }));
-  return { ...pool(byHorizon), first_error_hist: hist, by_family: byFamily, by_horizon: byHorizon };
+  return { ...pool(byHorizon), first_error_hist: hist, by_family: byFamily, by_horizon: byHorizon, correct: outcomes, instances };
+}
+
+/** Drops per-instance data, as in results files written before it existed. */
+function withoutOutcomes(e: SplitEval): SplitEval {
+  const { correct: _c, instances: _i, ...rest } = e;
+  return rest;
 }
 
 function curve(method: string, seed: number, budget: number, iters: number): CurvePoint[] {
@@ -112,6 +123,8 @@ export interface FixtureOptions {
   kind?: 'bench' | 'ablations';
   iters?: number;
   budget?: number;
+  /** Per-instance outcomes (default true); false builds an old-style file. */
+  outcomes?: boolean;
 }
 
 export function buildResults(o: FixtureOptions = {}): BenchResults {
@@ -120,13 +133,20 @@ export function buildResults(o: FixtureOptions = {}): BenchResults {
   const budget = o.budget ?? 2_000_000;
   const iters = o.iters ?? 40;
   const runs: RunResult[] = [];
+  // the instance list lives on the base evaluation only, as the bench writes it
+  const evalOf = (m: string, s: number, split: 'test' | 'ood') => {
+    const e = splitEval(m, s, split);
+    if (o.outcomes === false) return withoutOutcomes(e);
+    const { instances: _i, ...rest } = e;
+    return m === 'base' ? e : rest;
+  };
   for (const m of methods) {
     for (const s of seeds) {
       const c = curve(m, s, budget, iters);
       runs.push({
         method: m, seed: s, run_dir: `runs/bench/${m}-s${s}`, wall_s: 600 + 37 * s + m.length * 11,
         gen_tokens_total: c[c.length - 1]!.gen_tokens_total, curve: c,
-        eval: { test: splitEval(m, s, 'test'), ood: splitEval(m, s, 'ood') },
+        eval: { test: evalOf(m, s, 'test'), ood: evalOf(m, s, 'ood') },
       });
     }
   }
@@ -138,7 +158,7 @@ export function buildResults(o: FixtureOptions = {}): BenchResults {
     machine: 'fixture: 16 cores, no accelerator',
     budget_tokens: budget,
     methods, seeds,
-    base: { eval: { test: splitEval('base', 0, 'test'), ood: splitEval('base', 0, 'ood') } },
+    base: { eval: { test: evalOf('base', 0, 'test'), ood: evalOf('base', 0, 'ood') } },
     runs,
     summary: summarizeAll(runs),
   };

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { EROSION_BUCKETS, erosionBuckets, erosionCurve, longHorizonAccuracy, meanCurve, renderReport, SECTION_IDS } from '../../src/report/html.js';
+import { EROSION_BUCKETS, erosionBuckets, erosionCurve, meanCurve, renderReport, SECTION_IDS } from '../../src/report/html.js';
+import { accuracyCi, longHorizonAccuracy } from '../../src/report/compare.js';
 import { meanCi } from '../../src/report/stats.js';
 import { methodLabel } from '../../src/report/svg.js';
 import { run as reportCli } from '../../src/cli/commands/report.js';
@@ -33,44 +34,53 @@ test('renderReport: every section, every method, well-formed, self-contained', (
   for (const s of svgs) { checkMarkup(s); assert.match(s, /<title>[^<]+<\/title>/); }
 });
 
-test('renderReport: the headline is computed from the numbers', () => {
+test('renderReport: the headline is computed from the numbers (bootstrap over instances and seeds)', () => {
   const r = buildResults();
   const html = renderReport(r);
   const head = html.slice(html.indexOf('<section id="headline">'), html.indexOf('<section id="tables">'));
-  const ivr = meanCi(r.runs.filter((x) => x.method === 'ivr').map((x) => x.eval.test.accuracy));
-  const ivrOod = meanCi(r.runs.filter((x) => x.method === 'ivr').map((x) => x.eval.ood.accuracy));
-  assert.ok(head.includes(`IVR-R1 ${pc1(ivr.mean)} (95% CI ${pc1(ivr.ci_low)}–${pc1(ivr.ci_high)})`), 'test mean and CI');
-  assert.ok(head.includes(`IVR-R1 ${pc1(ivrOod.mean)}`), 'OOD mean');
-  assert.match(head, /ahead of all 5 other methods with 95% confidence/);
+  const ivr = accuracyCi(r.runs.filter((x) => x.method === 'ivr').map((x) => x.eval.test))!;
+  const base = accuracyCi([r.base.eval.test])!;
+  assert.ok(head.includes(`best mean IVR-R1 ${pc1(ivr.mean)} (95% CI ${pc1(ivr.ci_low)}–${pc1(ivr.ci_high)})`), 'test mean and CI');
+  assert.ok(head.includes(`base ${pc1(base.mean)} (95% CI ${pc1(base.ci_low)}–${pc1(base.ci_high)})`), 'base has an instance-level interval');
+  assert.match(head, /IVR-R1: above the base, \+\d+\.\d pts/);
+  assert.match(head, /IVR-R1 against the strongest other method, LUFFY: \+\d+\.\d pts \[\+\d+\.\d, \+\d+\.\d\], ahead/);
   for (const m of ['SFT', 'GRPO', 'Dr. GRPO', 'DAPO', 'LUFFY']) assert.ok(head.includes(`>${m}<`), `diff row ${m}`);
-  // the table per split carries mean ± CI for each method
+  // the table per split carries mean ± CI for each method, the same interval as the headline
   const tables = html.slice(html.indexOf('<section id="tables">'), html.indexOf('<section id="tokens">'));
   const half = ((ivr.ci_high - ivr.ci_low) / 2 * 100).toFixed(1);
   assert.ok(tables.includes(`${pc1(ivr.mean)} <span class="ci">± ${half}</span>`));
 });
 
-test('renderReport: a method that loses is reported as behind, not as a win', () => {
+test('renderReport: a method below the base is reported as below it, never as best', () => {
   const r = buildResults({ methods: ['grpo', 'ivr'] });
-  // swap the final evaluations: GRPO now wins everywhere
-  for (const x of r.runs.filter((q) => q.method === 'grpo')) {
-    const y = r.runs.find((q) => q.method === 'ivr' && q.seed === x.seed)!;
-    [x.eval, y.eval] = [y.eval, x.eval];
+  // every method now evaluates like a much weaker policy than the base
+  const weak = buildResults({ methods: ['sft'] }).runs;
+  for (const x of r.runs) {
+    const w = weak.find((q) => q.seed === x.seed)!;
+    x.eval = { test: { ...w.eval.test, correct: w.eval.test.correct!.replace(/1/g, (c, i: number) => (i % 3 ? '0' : c)) }, ood: w.eval.ood };
+    x.eval.test.accuracy = [...x.eval.test.correct!].filter((c) => c === '1').length / x.eval.test.correct!.length;
   }
   const html = renderReport(r);
   const head = html.slice(html.indexOf('<section id="headline">'), html.indexOf('<section id="tables">'));
-  assert.match(head, /rank 2 of 2 by mean; behind all 1 others with 95% confidence/);
-  assert.match(head, /<b>−\d+\.\d pts<\/b>/);
-  assert.ok(!head.includes('the highest mean; ahead'));
+  const testClaim = head.slice(head.indexOf('<li>test:'), head.indexOf('</li>', head.indexOf('<li>test:')));
+  assert.match(testClaim, /no method reaches the base by mean/);
+  assert.match(testClaim, /IVR-R1: below the base, −\d+\.\d pts/);
+  assert.match(testClaim, /GRPO: below the base/);
+  assert.ok(!/best mean|highest/.test(testClaim), testClaim);
 });
 
-test('renderReport: single seed says there is no interval; no ivr runs drops the diagnostics', () => {
-  const one = renderReport(buildResults({ seeds: [7], methods: ['grpo', 'ivr'] }));
-  assert.match(one, /single seed, no interval/);
-  assert.match(one, /no confidence statement/);
+test('renderReport: files without per-instance outcomes fall back to intervals over seeds', () => {
+  const r = buildResults({ methods: ['grpo', 'ivr'], outcomes: false });
+  const html = renderReport(r);
+  const ivr = meanCi(r.runs.filter((x) => x.method === 'ivr').map((x) => x.eval.test.accuracy));
+  assert.ok(html.includes(`IVR-R1 ${pc1(ivr.mean)} (95% CI ${pc1(ivr.ci_low)}–${pc1(ivr.ci_high)})`));
+  checkMarkup(html, { html: true });
+  const one = renderReport(buildResults({ seeds: [7], methods: ['grpo', 'ivr'], outcomes: false }));
+  assert.match(one, /one seed/);
   checkMarkup(one, { html: true });
   const noIvr = renderReport(buildResults({ methods: ['grpo', 'dapo'] }));
   assert.ok(!noIvr.includes('<section id="ivr">'));
-  assert.match(noIvr, /highest mean DAPO/);
+  assert.match(noIvr, /best mean DAPO/);
   checkMarkup(noIvr, { html: true });
 });
 
@@ -80,7 +90,7 @@ test('renderReport: ablations use the variants as methods against full IVR-R1', 
   assert.match(html, /<h1>IVR-R1 ablations<\/h1>/);
   for (const v of variants.slice(1)) assert.ok(html.includes(`>${v}<`), v);
   assert.ok(html.includes('IVR-R1 (full)'));
-  assert.match(html, /other variants with 95% confidence/);
+  assert.match(html, /IVR-R1 \(full\) against the strongest other method/);
   assert.ok(html.includes('<section id="ivr">'));
 });
 

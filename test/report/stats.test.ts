@@ -1,18 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { diffCi, meanCi, summarize, summarizeAll, t975, validateResults, ResultsError, variance } from '../../src/report/stats.js';
+import { diffCi, meanCi, summarize, t975, validateResults, ResultsError, variance } from '../../src/report/stats.js';
+import { summarizeAll } from '../../src/report/compare.js';
 import { buildResults } from './fixture.js';
 
 const close = (a: number, b: number, eps = 1e-9) => assert.ok(Math.abs(a - b) <= eps, `${a} != ${b}`);
 
-test('t quantiles: table for df 1..30, normal beyond, fractional df rounded down', () => {
-  assert.equal(t975(1), 12.706);
-  assert.equal(t975(2), 4.303);
-  assert.equal(t975(10), 2.228);
-  assert.equal(t975(30), 2.042);
-  assert.equal(t975(31), 1.96);
-  assert.equal(t975(1000), 1.96);
-  assert.equal(t975(2.9), 4.303);
+test('t quantiles: exact for every df (published tables), fractional df, normal limit', () => {
+  const table: [number, number][] = [[1, 12.7062], [2, 4.3027], [10, 2.2281], [30, 2.0423], [31, 2.0395], [40, 2.0211], [60, 2.0003], [120, 1.9799]];
+  for (const [df, t] of table) close(t975(df), t, 5e-5);
+  close(t975(1e7), 1.959964, 1e-5);
+  // Welch df between two integers lies between their quantiles
+  assert.ok(t975(2.5) < t975(2) && t975(2.5) > t975(3));
   assert.throws(() => t975(0.5), /degrees of freedom/);
 });
 
@@ -21,21 +20,21 @@ test('meanCi: n=3 uses t=4.303 (hand-computed)', () => {
   const ci = meanCi([1, 2, 3]);
   assert.equal(ci.n, 3);
   close(ci.mean, 2);
-  close(ci.ci_low, 2 - 4.303 / Math.sqrt(3));
-  close(ci.ci_high, 2 + 4.303 / Math.sqrt(3));
-  close(ci.ci_high, 4.484338, 1e-6);
+  close(ci.ci_low, 2 - t975(2) / Math.sqrt(3));
+  close(ci.ci_high, 2 + t975(2) / Math.sqrt(3));
+  close(ci.ci_high, 4.484138, 1e-5);
 });
 
 test('meanCi: n=2 uses t=12.706; accuracies', () => {
-  // 0.4, 0.6: mean 0.5, s = 0.141421, half = 12.706 * 0.141421 / 1.414214 = 1.2706
+  // 0.4, 0.6: mean 0.5, s = 0.141421, half = 12.7062 * 0.141421 / 1.414214 = 1.27062
   const ci = meanCi([0.4, 0.6]);
-  close(ci.ci_low, 0.5 - 1.2706, 1e-9);
-  close(ci.ci_high, 0.5 + 1.2706, 1e-9);
+  close(ci.ci_low, 0.5 - 1.27062, 1e-5);
+  close(ci.ci_high, 0.5 + 1.27062, 1e-5);
   // five values: mean 0.62, s^2 = 0.0058 / 4 = 0.00145, half = 2.776 * sqrt(0.00145 / 5)
   const five = meanCi([0.6, 0.65, 0.58, 0.67, 0.6]);
   close(five.mean, 0.62);
   close(variance([0.6, 0.65, 0.58, 0.67, 0.6]), 0.00145, 1e-12);
-  close(five.ci_high - five.mean, 2.776 * Math.sqrt(0.00145 / 5));
+  close(five.ci_high - five.mean, 2.7764 * Math.sqrt(0.00145 / 5), 1e-5);
 });
 
 test('meanCi: n=1 collapses to [mean, mean] and says n=1; no values throws', () => {
@@ -43,24 +42,24 @@ test('meanCi: n=1 collapses to [mean, mean] and says n=1; no values throws', () 
   assert.throws(() => meanCi([]), /no values/);
 });
 
-test('meanCi: more than 31 values uses the normal quantile', () => {
+test('meanCi: 40 values use t(39) = 2.0227, not the normal 1.96', () => {
   const xs = Array.from({ length: 40 }, (_, i) => i % 2);
   const ci = meanCi(xs);
-  close(ci.ci_high - ci.mean, 1.96 * Math.sqrt(variance(xs) / 40));
+  close(ci.ci_high - ci.mean, 2.0227 * Math.sqrt(variance(xs) / 40), 1e-4);
 });
 
 test('diffCi: Welch interval (hand-computed) and degenerate cases', () => {
   // a = 1,2,3; b = 4,5,6: d = -3, se^2 = 1/3 + 1/3, df = 4 -> t = 2.776
   const d = diffCi([1, 2, 3], [4, 5, 6]);
   close(d.mean, -3);
-  close(d.ci_high, -3 + 2.776 * Math.sqrt(2 / 3));
-  close(d.ci_low, -3 - 2.776 * Math.sqrt(2 / 3));
+  close(d.ci_high, -3 + 2.7764 * Math.sqrt(2 / 3), 1e-4);
+  close(d.ci_low, -3 - 2.7764 * Math.sqrt(2 / 3), 1e-4);
   assert.deepEqual(diffCi([0.5], [0.25, 0.35]), { mean: 0.2, ci_low: 0.2, ci_high: 0.2, n: 1 });
   assert.deepEqual(diffCi([1, 1], [0, 0]), { mean: 1, ci_low: 1, ci_high: 1, n: 2 });
 });
 
 test('summarize / summarizeAll: per method, in order, from the final evaluations', () => {
-  const r = buildResults();
+  const r = buildResults({ outcomes: false });
   const s = summarize(r.runs, 'ood');
   assert.deepEqual(Object.keys(s), r.methods);
   for (const m of r.methods) {
@@ -125,4 +124,15 @@ test('validateResults lists several problems, each on its own line, and caps the
   assert.match(many.problems[20]!, /^\.\.\. and \d+ more$/);
   // optional curve fields may be null (NaN in JSON)
   validateResults(broken((j) => { j.runs[0].curve[0].reward_mean = null; }), 'x');
+});
+
+test('validateResults: per-instance outcomes must be 0/1 and line up with the base instances', () => {
+  const r = buildResults({ methods: ['grpo'] });
+  assert.equal(validateResults(JSON.parse(JSON.stringify(r)), 'ok.json').runs.length, 3);
+  const bad = JSON.parse(JSON.stringify(r));
+  bad.runs[1].eval.test.correct = bad.runs[1].eval.test.correct.slice(1);
+  bad.runs[2].eval.ood.correct = 'x' + bad.runs[2].eval.ood.correct.slice(1);
+  assert.throws(() => validateResults(bad, 'bad.json'), (e: Error) =>
+    /runs\[1\]\.eval\.test\.correct" has \d+ outcomes but base\.eval\.test\.instances lists \d+ instances/.test(e.message)
+    && /runs\[2\]\.eval\.ood\.correct" must hold only the characters 0 and 1/.test(e.message));
 });

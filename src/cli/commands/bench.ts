@@ -18,7 +18,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   configs: { type: 'string', help: 'directory with one config per method', default: 'configs/bench' },
   out: { type: 'string', help: 'bench directory (results.json, report.html, runs/)', default: 'runs/bench' },
   jobs: { type: 'number', help: 'runs in parallel (one process each)', default: os.availableParallelism() },
-  'eval-n': { type: 'number', help: 'evaluation instances per family and split', default: 40 },
+  'eval-n': { type: 'number', help: 'evaluation instances per family and split (the same instances for every method and seed)', default: 200 },
   png: { type: 'boolean', help: 'also render report.png with headless Chromium', default: false },
   quiet: { type: 'boolean', help: 'no progress line', default: false },
   help: { type: 'boolean', help: 'show this help', default: false },

@@ -10,7 +10,8 @@ import { loadPolicy } from '../../model/checkpoint-io.js';
 import type { Policy } from '../../model/policy.js';
 import type { BenchResults } from '../../report/results.js';
 import { renderReport } from '../../report/html.js';
-import { summarizeAll } from '../../report/stats.js';
+import { accuracyDiffCi, summarizeAll } from '../../report/compare.js';
+import { pts, verdictOf } from '../../report/claims.js';
 import { loadRlConfig } from '../../rl/config.js';
 import { trainRl } from '../../rl/trainer.js';
 import { ivrAugmenter } from '../../ivr/method.js';
@@ -27,14 +28,14 @@ const OPTIONS: Record<string, OptionSpec> = {
   help: { type: 'boolean', help: 'show this help', default: false },
 };
 
-async function heldOut(policy: Policy, n: number) {
+async function heldOut(policy: Policy, n: number, keepInstances = false) {
   const reports = [];
   for (const split of ['test', 'ood'] as const) {
     const instances = FAMILY_IDS.flatMap((f) => getSplit(f, split, n));
     process.stderr.write(`  ${split}: ${instances.length} instances\n`);
     reports.push({ split, report: await evaluatePolicy(policy, instances, { temperature: 0, topP: 1, samples: 1, seed: 0, progress: true }) });
   }
-  return splitEvals(evalJson(reports));
+  return splitEvals(evalJson(reports), keepInstances);
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`.padStart(6);
@@ -49,7 +50,7 @@ export async function run(argv: string[]): Promise<number> {
   const t0 = performance.now();
   console.log(`ivr demo: IVR-R1 from ${init} (config ${options.config}), output in ${out}`);
   console.log('1/3 evaluating the base policy on held-out test and OOD instances');
-  const before = await heldOut(loadPolicy(init).policy, n);
+  const before = await heldOut(loadPolicy(init).policy, n, true);
   console.log('2/3 training IVR-R1');
   const cfg = loadRlConfig(options.config as string, { method: 'ivr' });
   const runDir = path.join(out, 'run');
@@ -80,6 +81,11 @@ export async function run(argv: string[]): Promise<number> {
       console.log(`| ${split} | ${f.family} | ${pct(f.accuracy)} | ${pct(af.accuracy)} | ${pct(f.grounding_fidelity)} | ${pct(af.grounding_fidelity)} |`);
     }
     console.log(`| ${split} | all | ${pct(b.accuracy)} | ${pct(a.accuracy)} | ${pct(b.grounding_fidelity)} | ${pct(a.grounding_fidelity)} |`);
+  }
+  // the same instances before and after: a paired interval says whether the change is real
+  for (const split of ['test', 'ood'] as const) {
+    const d = accuracyDiffCi([after[split]], [before[split]])!;
+    console.log(`IVR-R1 minus base on ${split}: ${pts(d.mean)} pts, 95% CI [${pts(d.ci_low)}, ${pts(d.ci_high)}] (paired over ${before[split].n} instances): ${verdictOf(d) === 'not separated' ? 'not separated from the base (this short demo is too small to show a difference; see the bench)' : `${verdictOf(d)} the base`}`);
   }
   console.log(`\ndone in ${((performance.now() - t0) / 60000).toFixed(1)} min (training ${(trainS / 60).toFixed(1)} min); report: ${path.join(out, 'report.html')}`);
   return 0;

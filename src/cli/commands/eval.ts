@@ -4,7 +4,7 @@ import { evalJson } from '../../eval/json.js';
 import { loadPolicy } from '../../model/checkpoint-io.js';
 import { FAMILY_IDS, getSplit, isFamilyId, isSplitId, loadInstances, type FamilyId, type Instance, type SplitId } from '../../tasks/index.js';
 import { parseArgs, usage, UsageError, type OptionSpec } from '../../util/args.js';
-import { formatEvalTable } from '../../eval/table.js';
+import { formatErosionTable, formatEvalTable } from '../../eval/table.js';
 
 const OPTIONS: Record<string, OptionSpec> = {
   checkpoint: { type: 'string', help: 'policy checkpoint directory', default: 'checkpoints/base' },
@@ -47,7 +47,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   const out = { checkpoint: options.checkpoint, ...evalJson(reports, Boolean(options['with-results'])) };
   if (options.json) console.log(JSON.stringify(out));
-  else console.log(formatEvalTable(reports));
+  else console.log(`${formatEvalTable(reports)}\n\nErosion curve: share of chains whose first failing step is k\n\n${formatErosionTable(reports)}`);
   return 0;
 }
 
