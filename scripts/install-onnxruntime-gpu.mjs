@@ -4,12 +4,15 @@
 //
 // Why: onnxruntime-node ships its CPU binaries inside the npm package, but its own
 // postinstall fetches the CUDA provider from a NuGet feed. On an offline machine (only the
-// npm registry reachable) that download fails and takes `npm ci` down with it, so .npmrc
-// tells onnxruntime-node to skip it and this script does the same download instead:
+// npm registry reachable) that download fails and takes `npm ci` down with it, so
+// package.json's `allowScripts` denies onnxruntime-node's install script (npm >= 11.16; older
+// npm needs ONNXRUNTIME_NODE_INSTALL=skip in the environment) and this script does the same
+// download instead:
 //   - automatically on linux/x64 when an NVIDIA driver is visible (nvidia-smi or
 //     /proc/driver/nvidia), which is the only case where the provider is usable;
 //   - always with `npm run install:cuda` (--force);
-//   - never when IVR_SKIP_CUDA=1.
+//   - never when IVR_SKIP_CUDA=1, or (without --force) when ONNXRUNTIME_NODE_INSTALL=skip,
+//     onnxruntime-node's own switch, so that a user who turned its download off gets none here.
 // A failed download prints one line and exits 0: the CPU engine works regardless.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -27,6 +30,7 @@ function hasNvidiaDriver() {
 
 function main() {
   if (process.env.IVR_SKIP_CUDA === '1') return;
+  if (!force && process.env.ONNXRUNTIME_NODE_INSTALL === 'skip') return;
   if (process.platform !== 'linux' || process.arch !== 'x64') {
     if (force) log('the CUDA execution provider is only distributed for linux/x64');
     return;
@@ -41,7 +45,9 @@ function main() {
     return;
   }
   const env = { ...process.env };
-  delete env.npm_config_onnxruntime_node_install; // our .npmrc's "skip" would win over the flag
+  // onnxruntime-node's installer reads these before its command line, so a "skip" in them
+  // (a user's environment or .npmrc) would win over the flag we pass.
+  delete env.npm_config_onnxruntime_node_install;
   delete env.ONNXRUNTIME_NODE_INSTALL;
   log('installing the onnxruntime CUDA execution provider (needs network access to the NuGet feed)');
   const run = spawnSync(process.execPath, [installer, '--onnxruntime-node-install=cuda12'], {

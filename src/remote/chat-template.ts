@@ -6,10 +6,10 @@
 // where the next step begins). A chat request maps onto these as follows:
 //
 //   system / developer messages     ignored (the model has no instruction tuning)
-//   user     [image_url, text...]   the image (a data:image/png;base64 URL of an
-//                                    imageSize x imageSize PNG; other sizes are refused
-//                                    with a 400 rather than resized, because a resized
-//                                    picture is not what the model was trained to read)
+//   user     [image_url, text...]   the image (a data:image/png or data:image/jpeg base64
+//                                    URL of any size within the limits; resized to
+//                                    imageSize x imageSize by area averaging, see
+//                                    image-url.ts; an exact-size PNG is used as is)
 //                                    and the prompt: the text parts joined by "\n", with a
 //                                    final "\n" appended when missing (training prompts are
 //                                    promptText(inst) = question + "\n")
@@ -28,8 +28,8 @@
 import { numPatches, type VlmConfig } from '../model/config.js';
 import { patchify } from '../model/image.js';
 import type { Tokenizer } from '../model/tokenizer.js';
-import { decodePng } from '../tasks/index.js';
-import { ApiError, badParam, unsupported } from './errors.js';
+import { ApiError, badParam } from './errors.js';
+import { decodeImageUrl } from './image-url.js';
 import type { ChatMessage, Part } from './request.js';
 
 export interface ModelInput {
@@ -43,38 +43,6 @@ export interface ModelInput {
 }
 
 const LAYOUT = 'expected [user (image + question)], optionally followed by an assistant message (a response prefix to continue) and a user message holding the same image again (re-grounding)';
-
-const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-
-/** Decodes a data:image/png;base64 URL into RGB pixels, checking the size before decoding. */
-export function decodeImageUrl(url: string, param: string, imageSize: number): { width: number; height: number; data: Uint8Array } {
-  if (!url.startsWith('data:')) {
-    if (/^https?:/i.test(url)) throw unsupported(param, 'remote image URLs are not fetched by this server; send the PNG inline as data:image/png;base64,...');
-    throw badParam(param, 'expected a data URL (data:image/png;base64,...)', 'invalid_image_url');
-  }
-  const comma = url.indexOf(',');
-  if (comma < 0) throw badParam(param, 'malformed data URL: no "," before the data', 'invalid_image_url');
-  const meta = url.slice(5, comma).split(';').map((s) => s.trim().toLowerCase());
-  if (meta[0] !== 'image/png') throw unsupported(param, `images must be PNG (data:image/png;base64,...), got media type "${meta[0] || '(none)'}"`);
-  if (!meta.includes('base64')) throw badParam(param, 'the data URL must be base64-encoded (data:image/png;base64,...)', 'invalid_image_url');
-  const b64 = url.slice(comma + 1).replace(/\s+/g, '');
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 === 1) throw badParam(param, 'the image data is not valid base64', 'invalid_image');
-  const bytes = Buffer.from(b64, 'base64');
-  if (bytes.length < 24 || !bytes.subarray(0, 8).equals(PNG_SIGNATURE) || bytes.toString('latin1', 12, 16) !== 'IHDR') {
-    throw badParam(param, 'the image data is not a PNG file', 'invalid_image');
-  }
-  // The header's size is checked before decoding, so a huge declared image costs nothing.
-  const width = bytes.readUInt32BE(16);
-  const height = bytes.readUInt32BE(20);
-  if (width !== imageSize || height !== imageSize) {
-    throw badParam(param, `the image is ${width}x${height}; this model reads ${imageSize}x${imageSize} PNG images (resize or render at that size)`, 'invalid_image_size');
-  }
-  try {
-    return decodePng(bytes);
-  } catch (e) {
-    throw badParam(param, `cannot decode the PNG: ${(e as Error).message}`, 'invalid_image');
-  }
-}
 
 const texts = (parts: Part[]) => parts.flatMap((p) => (p.type === 'text' ? [p.text] : []));
 const images = (parts: Part[]) => parts.flatMap((p) => (p.type === 'image' ? [p] : []));
@@ -90,7 +58,7 @@ export function toModelInput(messages: ChatMessage[], cfg: VlmConfig, tok: Token
   if (continueFinalMessage && !(prefixMsg && !regroundMsg)) throw badParam('continue_final_message', 'requires the last message to be an assistant message');
 
   const firstImages = images(first.parts);
-  if (firstImages.length === 0) throw badParam(`${first.param}.content`, `the user message needs an image: add an image_url part with a data:image/png;base64 URL of a ${cfg.imageSize}x${cfg.imageSize} PNG`, 'missing_image');
+  if (firstImages.length === 0) throw badParam(`${first.param}.content`, `the user message needs an image: add an image_url part with a data:image/png;base64 (or data:image/jpeg;base64) URL`, 'missing_image');
   if (firstImages.length > 1) throw badParam(`${first.param}.content`, `one image per request, got ${firstImages.length}`);
   const img = decodeImageUrl(firstImages[0]!.url, firstImages[0]!.param, cfg.imageSize);
   let prompt = texts(first.parts).join('\n');

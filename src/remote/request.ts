@@ -88,7 +88,7 @@ function parseParts(content: unknown, param: string, role: Role): Part[] {
       // OpenAI's shape is {url, detail}; a bare string is accepted too (as vLLM does).
       const iu = p.image_url;
       const url = typeof iu === 'string' ? iu : isObject(iu) ? iu.url : undefined;
-      if (typeof url !== 'string') throw badParam(`${pp}.image_url.url`, `expected a string (a data:image/png;base64,... URL), got ${typeName(url)}`, 'invalid_type');
+      if (typeof url !== 'string') throw badParam(`${pp}.image_url.url`, `expected a string (a data:image/png;base64,... or data:image/jpeg;base64,... URL), got ${typeName(url)}`, 'invalid_type');
       if (isObject(iu) && iu.detail !== undefined && !['auto', 'low', 'high'].includes(iu.detail as string)) {
         throw badParam(`${pp}.image_url.detail`, `expected "auto", "low" or "high", got ${JSON.stringify(iu.detail)}`);
       }

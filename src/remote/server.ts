@@ -4,7 +4,7 @@
 //   GET  /v1/models/{id}
 //   POST /v1/chat/completions      text + image_url parts; temperature, top_p, max_tokens,
 //                                  n, stop, seed, logprobs/top_logprobs, stream (SSE)
-//   GET  /metrics                  batching and request counters (JSON)
+//   GET  /metrics                  batching, request and dropped-stream counters, memory (JSON)
 //   GET  /health                   liveness (no API key needed)
 //
 // How messages map to the model: see chat-template.ts. Concurrent requests share decode
@@ -14,15 +14,21 @@
 // Robustness: every refused request gets a 4xx with an OpenAI error body naming the
 // problem (bad JSON, wrong types, unsupported values, bad images, body too
 // large (413), queue full (429 + Retry-After), missing/wrong API key (401), a model id
-// other than the served one (404 model_not_found, as OpenAI and vLLM answer)); handler
-// errors become 500s, never a crash. Binds to 127.0.0.1 unless told otherwise. close()
-// stops accepting, finishes queued and running requests, then closes connections.
+// other than the served one (404 model_not_found, as OpenAI and vLLM answer), a malformed
+// URL (400), a POST that is not Content-Type: application/json (415)); handler errors
+// become 500s, never a crash. Binds to 127.0.0.1 unless told otherwise and answers only
+// Host headers that name it (421 otherwise; host-check.ts): together with the JSON
+// Content-Type, which browsers cannot send cross-origin without a CORS preflight this
+// server never grants, web pages cannot drive it. Clients that hang up mid-reply are
+// logged and counted (droppedStreams / droppedRequests in /metrics). close() stops
+// accepting, finishes queued and running requests, then closes connections.
 import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Generation, Policy } from '../model/policy.js';
 import { ApiError } from './errors.js';
 import { toModelInput } from './chat-template.js';
+import { checkHost, hostPolicy, type HostPolicy } from './host-check.js';
 import { parseChatRequest, type ChatRequest } from './request.js';
 import { BatchScheduler, type BatchInfo, type RowSpec } from './scheduler.js';
 
@@ -30,8 +36,10 @@ export interface ChatServerOptions {
   policy: Policy;
   /** The model id clients must send (see GET /v1/models). */
   modelName: string;
-  /** When set, every /v1 and /metrics request needs "Authorization: Bearer <apiKey>". */
+  /** When set, every /v1 and /metrics request needs "Authorization: Bearer <apiKey>". Must not be empty. */
   apiKey?: string;
+  /** Extra host names accepted in the Host header, with any port ("*" = no Host check); see host-check.ts. */
+  allowedHosts?: string[];
   /** Largest request body in bytes (default 8 MiB); larger gets 413. */
   maxBodyBytes?: number;
   /** Largest n per request (default 16). */
@@ -75,13 +83,16 @@ export class ChatServer {
   readonly http: http.Server;
   readonly scheduler: BatchScheduler;
   private readonly opts: Required<Omit<ChatServerOptions, 'apiKey' | 'log'>> & Pick<ChatServerOptions, 'apiKey' | 'log'>;
+  private hosts: HostPolicy | null = null;
   private readonly created = Math.floor(Date.now() / 1000);
   private readonly fingerprint: string;
   private closing: Promise<void> | null = null;
-  readonly stats = { requests: 0, completions: 0, errors4xx: 0, errors5xx: 0, byStatus: {} as Record<string, number> };
+  /** droppedStreams: SSE replies the client hung up on before [DONE]; droppedRequests: other replies it left before they were sent. */
+  readonly stats = { requests: 0, completions: 0, errors4xx: 0, errors5xx: 0, droppedStreams: 0, droppedRequests: 0, byStatus: {} as Record<string, number> };
 
   constructor(options: ChatServerOptions) {
-    this.opts = { maxBodyBytes: 8 << 20, maxN: 16, maxQueue: 256, maxBatchRows: 64, batchWindowMs: 8, ...options };
+    checkApiKey(options.apiKey);
+    this.opts = { maxBodyBytes: 8 << 20, maxN: 16, maxQueue: 256, maxBatchRows: 64, batchWindowMs: 8, allowedHosts: [], ...options };
     if (this.opts.maxN > this.opts.maxBatchRows) this.opts.maxN = this.opts.maxBatchRows;
     this.scheduler = new BatchScheduler(options.policy, { windowMs: this.opts.batchWindowMs, maxBatchRows: this.opts.maxBatchRows, maxQueue: this.opts.maxQueue });
     this.fingerprint = 'fp_ivr_' + createHash('sha256').update(JSON.stringify(options.policy.cfg)).update(options.modelName).digest('hex').slice(0, 10);
@@ -107,7 +118,9 @@ export class ChatServer {
       this.http.once('error', onError);
       this.http.listen(port, host, () => {
         this.http.off('error', onError);
-        resolve(this.http.address() as AddressInfo);
+        const addr = this.http.address() as AddressInfo;
+        this.hosts = hostPolicy(addr, host, this.opts.allowedHosts);
+        resolve(addr);
       });
     });
   }
@@ -151,6 +164,15 @@ export class ChatServer {
       if (s >= 500) this.stats.errors5xx++;
       this.opts.log?.(`${req.method} ${req.url} ${s} ${(performance.now() - t0).toFixed(0)}ms`);
     });
+    // 'finish' never fires for a reply the client hung up on; without this it would vanish
+    // from both the log and the counters.
+    res.on('close', () => {
+      if (res.writableFinished) return;
+      const streaming = /^text\/event-stream/.test(String(res.getHeader('content-type') ?? ''));
+      if (streaming) this.stats.droppedStreams++;
+      else this.stats.droppedRequests++;
+      this.opts.log?.(`${req.method} ${req.url} dropped: the client closed the connection ${streaming ? 'mid-stream' : 'before the reply'} after ${(performance.now() - t0).toFixed(0)}ms`);
+    });
     this.route(req, res).catch((e: unknown) => this.fail(req, res, e));
   }
 
@@ -184,6 +206,13 @@ export class ChatServer {
   }
 
   private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    if (!this.hosts) {
+      // Listening started without listen() (e.g. on http directly): check against what it bound.
+      // A Unix socket (address is a string) cannot be reached by a browser, so nothing to check.
+      const a = this.http.address();
+      this.hosts = typeof a === 'object' && a ? hostPolicy(a, a.address, this.opts.allowedHosts) : hostPolicy({ address: '', family: '', port: 0 }, '', ['*']);
+    }
+    checkHost(req.headers.host, this.hosts);
     const path = (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '') || '/';
     const method = req.method ?? 'GET';
     const json = (status: number, body: unknown) => {
@@ -197,14 +226,15 @@ export class ChatServer {
     if (path === '/metrics') {
       only('GET');
       this.checkAuth(req);
-      json(200, { scheduler: this.scheduler.metrics, http: this.stats });
+      const mem = process.memoryUsage();
+      json(200, { scheduler: this.scheduler.metrics, http: this.stats, memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed } });
       return;
     }
     if (path === '/v1/models') { only('GET'); this.checkAuth(req); json(200, { object: 'list', data: [this.modelCard] }); return; }
     if (path.startsWith('/v1/models/')) {
       only('GET');
       this.checkAuth(req);
-      const id = decodeURIComponent(path.slice('/v1/models/'.length));
+      const id = decodePathPart(path.slice('/v1/models/'.length));
       if (id !== this.opts.modelName) throw this.modelNotFound(id);
       json(200, this.modelCard);
       return;
@@ -246,9 +276,11 @@ export class ChatServer {
   }
 
   private async chatCompletion(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    // Required, not just checked when present: a browser can POST text/plain cross-origin
+    // without a preflight, so a missing or other type is how a web page would reach us.
     const ctype = req.headers['content-type'];
-    if (ctype !== undefined && !/^application\/(.+\+)?json\b/i.test(ctype)) {
-      throw new ApiError(415, `Content-Type must be application/json, got "${ctype}"`, 'invalid_request_error', null, 'unsupported_media_type');
+    if (ctype === undefined || !/^application\/json\s*(;|$)/i.test(ctype)) {
+      throw new ApiError(415, `Content-Type must be application/json, got ${ctype === undefined ? 'none' : JSON.stringify(ctype)}`, 'invalid_request_error', null, 'unsupported_media_type');
     }
     const raw = await this.readBody(req);
     let body: unknown;
@@ -372,6 +404,22 @@ export class ChatServer {
       token, logprob: logp, bytes: [...Buffer.from(token, 'utf8')],
       top_logprobs: top.slice(0, k).map((t) => { const s = this.tokenText(t.token); return { token: s, logprob: t.logp, bytes: [...Buffer.from(s, 'utf8')] }; }),
     };
+  }
+}
+
+/** An empty key would silently mean "no authentication"; refuse it rather than guess. */
+function checkApiKey(key: string | undefined): void {
+  if (key === undefined) return;
+  if (key.trim() === '') throw new Error('the API key is empty; an empty key would turn authentication off. Set a non-empty key, or none at all to serve without one');
+  if (key.trim() !== key) throw new Error('the API key has leading or trailing whitespace, which clients cannot send in "Authorization: Bearer <key>"');
+}
+
+/** decodeURIComponent that answers a malformed escape (e.g. "%") with a 400, not a URIError. */
+function decodePathPart(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw new ApiError(400, `malformed URL: ${JSON.stringify(s.slice(0, 200))} is not valid percent-encoding`, 'invalid_request_error', null, 'invalid_url');
   }
 }
 

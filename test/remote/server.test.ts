@@ -203,12 +203,18 @@ describe('openai client', () => {
       assert.equal(e.code, 'model_not_found');
       return true;
     });
-    await assert.rejects(client.chat.completions.create({ model: MODEL, messages: [userTurn('q', large)] }), (e: unknown) => {
+    await assert.rejects(client.chat.completions.create({ model: MODEL, messages: [userTurn('q', 'data:image/gif;base64,R0lGODlh')] }), (e: unknown) => {
       assert.ok(e instanceof OpenAI.BadRequestError);
-      assert.equal(e.code, 'invalid_image_size');
-      assert.match(e.message, /384x384.*48x48/);
+      assert.equal(e.code, 'unsupported_value');
+      assert.match(e.message, /PNG or JPEG/);
       return true;
     });
+  });
+
+  test('a 384x384 PNG is resized to the model input, not refused', async () => {
+    const r = await client.chat.completions.create({ model: MODEL, messages: [userTurn('q', large)], max_tokens: 4, seed: 1 });
+    assert.equal(r.choices.length, 1);
+    assert.equal(r.usage!.prompt_tokens, 36 + 1 + 2, 'still 36 image patches');
   });
 
   test('8 concurrent requests all succeed and share decode batches', async () => {
@@ -247,7 +253,8 @@ describe('invalid requests (raw HTTP): 4xx with an OpenAI error body naming the 
     ['text without an image', () => raw({ model: MODEL, messages: [{ role: 'user', content: 'moves RR' }] }), 400, /needs an image/, 'messages[0].content'],
     ['image that is not base64', () => raw({ model: MODEL, messages: [userTurn('q', 'data:image/png;base64,!!!notbase64!!!')] }), 400, /not valid base64/, 'messages[0].content[0].image_url.url'],
     ['image that is not a PNG', () => raw({ model: MODEL, messages: [userTurn('q', 'data:image/png;base64,' + Buffer.from('GIF89a-not-a-png-at-all-really').toString('base64'))] }), 400, /not a PNG/, 'messages[0].content[0].image_url.url'],
-    ['JPEG media type', () => raw({ model: MODEL, messages: [userTurn('q', 'data:image/jpeg;base64,AAAA')] }), 400, /must be PNG/, 'messages[0].content[0].image_url.url'],
+    ['JPEG media type with data that is not a JPEG', () => raw({ model: MODEL, messages: [userTurn('q', 'data:image/jpeg;base64,AAAA')] }), 400, /not a JPEG file/, 'messages[0].content[0].image_url.url'],
+    ['GIF media type', () => raw({ model: MODEL, messages: [userTurn('q', 'data:image/gif;base64,AAAA')] }), 400, /must be PNG or JPEG/, 'messages[0].content[0].image_url.url'],
     ['remote image URL', () => raw({ model: MODEL, messages: [userTurn('q', 'https://example.com/a.png')] }), 400, /not fetched/, 'messages[0].content[0].image_url.url'],
     ['truncated PNG', () => raw({ model: MODEL, messages: [userTurn('q', small.slice(0, 200))] }), 400, /PNG|base64/, 'messages[0].content[0].image_url.url'],
     ['two questions', () => raw({ model: MODEL, messages: [userTurn(), { role: 'assistant', content: 'x' }, userTurn('again?'), { role: 'assistant', content: 'y' }] }), 400, /turns/, 'messages'],

@@ -10,7 +10,8 @@ const OPTIONS: Record<string, OptionSpec> = {
   checkpoint: { type: 'string', help: 'policy checkpoint directory', default: 'checkpoints/base' },
   host: { type: 'string', help: 'interface to bind (loopback unless you mean to expose it)', default: '127.0.0.1' },
   port: { type: 'number', help: 'TCP port (0 = any free port)', default: 8000 },
-  'api-key': { type: 'string', help: 'require "Authorization: Bearer KEY" (default: $IVR_API_KEY, else none)' },
+  'api-key': { type: 'string', help: 'require "Authorization: Bearer KEY" (default: $IVR_API_KEY, else none; an empty key is an error)' },
+  'allowed-hosts': { type: 'string', help: 'comma-separated extra names accepted in the Host header, e.g. a reverse proxy\'s ("*" = any); loopback names and --host always are' },
   'model-name': { type: 'string', help: 'model id clients send (default: the checkpoint directory name)' },
   'max-batch': { type: 'number', help: 'most rows decoded together', default: 64 },
   'batch-window-ms': { type: 'number', help: 'idle wait for more requests before a batch starts', default: 8 },
@@ -40,14 +41,22 @@ export async function run(argv: string[]): Promise<number> {
   if (port > 65535) throw new UsageError(`--port must be at most 65535, got ${port}`);
   const maxBody = options['max-body-mb'] as number;
   if (!(maxBody > 0)) throw new UsageError('--max-body-mb must be > 0');
+  const apiKey = (options['api-key'] as string | undefined) ?? process.env.IVR_API_KEY;
+  // Checked before the (slow) checkpoint load; the server refuses it too.
+  if (apiKey !== undefined && apiKey.trim() === '') {
+    throw new UsageError(options['api-key'] !== undefined
+      ? '--api-key is empty; an empty key would turn authentication off (omit --api-key and unset IVR_API_KEY to serve without one)'
+      : 'IVR_API_KEY is set but empty; an empty key would turn authentication off (unset it to serve without one, or set a key)');
+  }
+  const allowedHosts = ((options['allowed-hosts'] as string | undefined) ?? '').split(',').map((h) => h.trim()).filter(Boolean);
   const ckpt = options.checkpoint as string;
   const { policy } = loadPolicy(ckpt, options.threads as number | undefined);
-  const apiKey = (options['api-key'] as string | undefined) ?? process.env.IVR_API_KEY;
   const host = options.host as string;
   const modelName = (options['model-name'] as string | undefined) ?? path.basename(path.resolve(ckpt));
   const server = createChatServer({
     policy, modelName,
-    ...(apiKey ? { apiKey } : {}),
+    ...(apiKey !== undefined ? { apiKey } : {}),
+    allowedHosts,
     maxBatchRows: posInt('max-batch', 1), batchWindowMs: posInt('batch-window-ms', 0), maxQueue: posInt('max-queue', 1),
     maxN: posInt('max-n', 1), maxBodyBytes: Math.floor(maxBody * (1 << 20)),
     ...(options.quiet ? {} : { log: (line: string) => console.error(`[serve] ${line}`) }),

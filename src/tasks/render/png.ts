@@ -3,9 +3,13 @@
 //   (fixed filter choice (Up), fixed zlib level (6); no timestamps or text chunks).
 // decodePng: 8-bit greyscale (0), RGB (2), palette (3), grey+alpha (4) and RGBA (6), all five
 //   filter types, non-interlaced; alpha is dropped (composited over nothing). CRCs are
-//   checked. Anything else is a clear Error.
+//   checked; IHDR must be the first chunk and appear once; the declared size is checked
+//   against image-limits.ts before anything is inflated, and inflation stops at the size
+//   the header implies (a zlib bomb cannot allocate more). Anything else is a clear Error
+//   (ImageLimitError for a size over the limits).
 import { deflateSync, inflateSync } from 'node:zlib';
 import type { RgbImage } from '../types.js';
+import { checkImageSize, IMAGE_LIMITS, type ImageLimits } from './image-limits.js';
 
 const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -94,7 +98,7 @@ export function encodePng(img: RgbImage, options: { filter?: PngFilter } = {}): 
 }
 
 /** Decode a PNG (see the header comment for what is supported) into RGB. Throws a clear Error on bad input. */
-export function decodePng(buf: Uint8Array): RgbImage {
+export function decodePng(buf: Uint8Array, limits: ImageLimits = IMAGE_LIMITS): RgbImage {
   const b = Buffer.isBuffer(buf) ? buf : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   if (b.length < 8 || !b.subarray(0, 8).equals(SIGNATURE)) throw new Error('PNG: bad signature (not a PNG file)');
   let pos = 8;
@@ -110,6 +114,10 @@ export function decodePng(buf: Uint8Array): RgbImage {
     const crc = b.readUInt32BE(pos + 8 + len);
     if (crc32(b, pos + 4, pos + 8 + len) !== crc) throw new Error(`PNG: CRC mismatch in chunk ${type} at byte ${pos}`);
     const data = b.subarray(pos + 8, pos + 8 + len);
+    if ((pos === 8) !== (type === 'IHDR')) {
+      // A second IHDR would let the size checked first differ from the size decoded.
+      throw new Error(pos === 8 ? `PNG: the first chunk must be IHDR, got ${type}` : `PNG: more than one IHDR chunk (another at byte ${pos})`);
+    }
     if (type === 'IHDR') {
       if (len !== 13) throw new Error('PNG: IHDR must be 13 bytes');
       width = data.readUInt32BE(0);
@@ -131,14 +139,17 @@ export function decodePng(buf: Uint8Array): RgbImage {
   if (channels === undefined) throw new Error(`PNG: unsupported colour type ${ctype}`);
   if (ctype === 3 && !palette) throw new Error('PNG: palette image without PLTE');
   if (idats.length === 0) throw new Error('PNG: no IDAT chunk');
+  checkImageSize('PNG', width, height, limits);
+  const stride = width * channels;
+  const expected = (stride + 1) * height;
   let raw: Buffer;
   try {
-    raw = inflateSync(Buffer.concat(idats));
+    raw = inflateSync(Buffer.concat(idats), { maxOutputLength: expected });
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new Error(`PNG: the image data inflates to more than the ${expected} bytes a ${width}x${height} image needs`);
     throw new Error(`PNG: corrupt image data (${(e as Error).message})`);
   }
-  const stride = width * channels;
-  if (raw.length < (stride + 1) * height) throw new Error(`PNG: image data too short (${raw.length} < ${(stride + 1) * height} bytes)`);
+  if (raw.length < expected) throw new Error(`PNG: image data too short (${raw.length} < ${expected} bytes)`);
   const px = new Uint8Array(stride * height);
   for (let y = 0; y < height; y++) {
     const f = raw[y * (stride + 1)]!;

@@ -1,0 +1,126 @@
+// The public API of the `ivr-r1` package: `import { ... } from 'ivr-r1'`.
+//
+// Everything a program needs to use the toolkit without the CLI: the task families (generate,
+// split, verify, import/export), policy checkpoints (load/save), evaluation, the RL trainer
+// (GRPO, Dr. GRPO, DAPO, LUFFY, IVR-R1) and the SFT trainer with their config loaders, the
+// OpenAI-compatible server, the remote client and synthesis, and the bench report.
+//
+// Only names meant to stay are re-exported here; modules under dist/src/ are not part of the
+// package's `exports` map, so internals (engine, graph compilation, schedulers) can change
+// without breaking users. The few functions defined in this file are thin conveniences that
+// the CLI does inline (wiring the IVR-R1 augmenter, reading an SFT or results file).
+// IVR-R1's own config is the `ivr` block of an RlConfig: `rlDefaults('ivr')`, `IvrConfig`.
+import * as fs from 'node:fs';
+import { ivrAugmenter } from './ivr/method.js';
+import type { Policy } from './model/policy.js';
+import { validateResults } from './report/stats.js';
+import type { BenchResults } from './report/results.js';
+import type { RlConfig } from './rl/config.js';
+import { trainRl as trainRlWith, type TrainOptions } from './rl/trainer.js';
+import { DEFAULT_SFT, parseSftConfig, type SftConfig } from './sft/config.js';
+import type { RunDir } from './train/run-dir.js';
+import { ConfigError, parseJsonText } from './util/schema.js';
+
+// ---- Tasks: families, splits, responses and their verification, files -------------------
+export {
+  FAMILY_IDS, SPLIT_IDS, FieldError,
+  getFamily, isFamilyId, generateInstance,
+  SPLITS, getSplit, splitEntry, splitHorizons, isSplitId,
+  parseResponse, formatResponse, responsePrefix,
+  promptText, goldResponse, instructionPrompt, verifyResponse, reward, oracleStep, FORMAT_BONUS,
+  renderSmall, renderLarge, asciiRender, encodePng, decodePng,
+  exportInstances, loadInstances, parseInstanceRecord, TaskFileError,
+} from './tasks/index.js';
+export type {
+  FamilyId, SplitId, RgbImage, Instance, StepKind, StepCheck, StepVerdict, HorizonRange, TaskFamily,
+  SplitSpec, ParsedResponse, Verification, InstanceRecord,
+  GridScene, ShapesScene, ShapeObject, ChartScene, Bar,
+} from './tasks/index.js';
+
+// ---- Policies: the compact VLM and its checkpoints --------------------------------------
+export { Policy } from './model/policy.js';
+export type { GenerateRequest, GenerateOptions, Generation, Segment } from './model/policy.js';
+export { DEFAULT_VLM, validateVlmConfig, type VlmConfig } from './model/config.js';
+export { loadPolicy, savePolicy, type SavedPolicy } from './model/checkpoint-io.js';
+
+// ---- Evaluation -------------------------------------------------------------------------
+export { evaluatePolicy } from './eval/evaluate.js';
+export type { EvalOptions, EvalReport, InstanceResult, Aggregate as EvalAggregate } from './eval/evaluate.js';
+
+// ---- Configs: errors name the file and the key path --------------------------------------
+export { ConfigError };
+
+// ---- RL post-training: GRPO, Dr. GRPO, DAPO, LUFFY, IVR-R1 -------------------------------
+export { METHODS as RL_METHODS, rlDefaults, parseRlConfig, loadRlConfig } from './rl/config.js';
+export type { RlMethod, RlConfig, IvrConfig, ParseRlOptions } from './rl/config.js';
+export type { Augmenter, AugmentContext, AugmentResult } from './rl/augment.js';
+export type { Group, Sample } from './rl/rollout.js';
+export type { RunDir };
+/** IVR-R1's rectification step (screen → localize → Re-Reasoning Loop → inject), built from `cfg.ivr`. */
+export { ivrAugmenter };
+
+/** Options of `trainRl`. `augmenter` may be left out: method "ivr" then gets `ivrAugmenter(cfg)`. */
+export type RlTrainOptions = TrainOptions;
+
+/**
+ * RL post-training from the checkpoint `opts.init` into the run directory `opts.out`
+ * (metrics.jsonl, config.json, checkpoints/). Same as `ivr train`: for method "ivr" the
+ * IVR-R1 augmenter is built from the config unless one is given.
+ */
+export async function trainRl(cfg: RlConfig, opts: RlTrainOptions): Promise<{ policy: Policy; run: RunDir }> {
+  const augmenter = opts.augmenter ?? (cfg.method === 'ivr' ? ivrAugmenter(cfg) : undefined);
+  return trainRlWith(cfg, { ...opts, augmenter });
+}
+
+// ---- SFT --------------------------------------------------------------------------------
+export { parseSftConfig, type SftConfig } from './sft/config.js';
+export { runSft, type SftOptions } from './sft/trainer.js';
+
+/** The default SFT config (a fresh copy: changing it does not change the defaults). */
+export function sftDefaults(): SftConfig {
+  return structuredClone(DEFAULT_SFT);
+}
+
+/** Reads and validates an SFT config file; errors are ConfigErrors naming the file and key. */
+export function loadSftConfig(file: string): SftConfig {
+  let text: string;
+  try { text = fs.readFileSync(file, 'utf8'); } catch (e) { throw new ConfigError(file, '', `cannot read: ${(e as Error).message}`); }
+  return parseSftConfig(parseJsonText(text, file), file);
+}
+
+// ---- Serving: an OpenAI-compatible chat-completions server over a policy ------------------
+export { ChatServer, createChatServer } from './remote/server.js';
+export type { ChatServerOptions, ModelCard } from './remote/server.js';
+
+// ---- Remote models: OpenAI-compatible client, text policies, IVR-R1 data synthesis --------
+export { OpenAIClient } from './remote/client.js';
+export type {
+  ClientOptions, ChatBody, ChatMessageIn, ContentPart, ChatChoice, ChatCompletion, ModelInfo,
+} from './remote/client.js';
+export { ApiError } from './remote/errors.js';
+export { RemotePolicy, describeModel } from './remote/policy.js';
+export type { TextPolicy, RemotePolicyOptions, SamplingParams, Continuation, EndpointModel } from './remote/policy.js';
+export { LocalTextPolicy, type LocalTextPolicyOptions } from './remote/local-policy.js';
+export { RemoteJudge, type RemoteJudgeOptions } from './remote/judge.js';
+export { loadRemoteTasks, fromInstance } from './remote/task.js';
+export type { RemoteTask, TaskImage, PromptFormat } from './remote/task.js';
+export { runSynth } from './remote/synth.js';
+export type { SynthOptions, SynthSummary, DemoFormat, LocalizerChoice } from './remote/synth.js';
+
+// ---- Benches and the report --------------------------------------------------------------
+export { runBench, type BenchOptions } from './bench/runner.js';
+export { planBench, planAblations, BENCH_METHODS, type RunSpec } from './bench/plan.js';
+export { renderReport, SECTION_IDS as REPORT_SECTION_IDS, type ReportOptions } from './report/html.js';
+export { validateResults, ResultsError, meanCi, diffCi } from './report/stats.js';
+export type { BenchResults, RunResult, SplitEval, CurvePoint, Ci } from './report/results.js';
+// renderHtmlToPng (report/render-png.ts) is left out on purpose: it needs playwright-core and
+// Debian's chromium, which are development dependencies; `ivr report --png` covers it.
+
+/** Reads and validates a bench's results.json (the input of `renderReport`). */
+export function loadResults(file: string): BenchResults {
+  let text: string;
+  try { text = fs.readFileSync(file, 'utf8'); } catch (e) { throw new Error(`cannot read results file ${file}: ${(e as Error).message}`); }
+  let json: unknown;
+  try { json = JSON.parse(text); } catch (e) { throw new Error(`${file}: not valid JSON (${(e as Error).message})`); }
+  return validateResults(json, file);
+}
