@@ -5,6 +5,7 @@
 // offsets are relative to the start of the data section.
 // Everything read from disk is validated, and every error names the file and the tensor, since
 // a corrupt or mismatched checkpoint is otherwise found only as NaNs hours into a run.
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { atomicWriteFile, fsyncDir, readJsonFile, tempSibling } from '../util/fs.js';
@@ -203,37 +204,74 @@ export function saveSafetensors(file: string, tensors: NamedTensor[], metadata?:
   atomicWriteFile(file, encodeParts(tensors, metadata));
 }
 
-export function loadSafetensors(file: string): SafetensorsContents {
-  let buf: Buffer;
+function readSafetensorsFile(file: string): Buffer {
   try {
-    buf = fs.readFileSync(file);
+    return fs.readFileSync(file);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`safetensors file not found: ${file}`);
     throw err;
   }
-  return decodeSafetensors(buf, file);
+}
+
+export function loadSafetensors(file: string): SafetensorsContents {
+  return decodeSafetensors(readSafetensorsFile(file), file);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Checkpoint directories: model.safetensors + config.json (+ extra files)
 
-export interface CheckpointContents { tensors: NamedTensor[]; config: unknown; extraFiles?: Record<string, string | Uint8Array> }
-export interface LoadedCheckpoint { tensors: Map<string, NamedTensor>; config: unknown; dir: string }
+export interface CheckpointContents {
+  tensors: NamedTensor[];
+  /** A JSON object; saved as config.json with WEIGHTS_CHECKSUM_KEY added. */
+  config: Record<string, unknown>;
+  extraFiles?: Record<string, string | Uint8Array>;
+  /** Goes into the weights file's own header (safetensors "__metadata__"), bound to the weights. */
+  metadata?: Record<string, string>;
+}
+export interface LoadedCheckpoint { tensors: Map<string, NamedTensor>; config: unknown; metadata: Record<string, string>; dir: string }
 export interface ExpectedTensor { name: string; shape: number[]; dtype: TensorDtype }
 
 export const WEIGHTS_FILE = 'model.safetensors';
 export const CONFIG_FILE = 'config.json';
+/** config.json key holding the sha256 of the weights file. The loader checks it and hides it from
+ *  the returned config; checkpoints saved before it existed load without the check. */
+export const WEIGHTS_CHECKSUM_KEY = 'weights_sha256';
+
+function sha256Hex(parts: readonly Uint8Array[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p);
+  return h.digest('hex');
+}
+
+/** The first non-finite value of each float tensor, so NaN weights (a diverged run, a damaged
+ *  file) are refused at load instead of showing up as garbage results. */
+function nonFiniteProblems(tensors: readonly NamedTensor[]): string[] {
+  const problems: string[] = [];
+  for (const t of tensors) {
+    if (t.dtype !== 'float32' && t.dtype !== 'float64') continue;
+    const d = t.data as Float32Array | Float64Array;
+    let first = -1;
+    let count = 0;
+    for (let i = 0; i < d.length; i++) {
+      if (!Number.isFinite(d[i]!)) { if (first < 0) first = i; count++; }
+    }
+    if (count) problems.push(`tensor "${t.name}" has ${count} non-finite value${count > 1 ? 's' : ''} of ${d.length} (first: ${d[first]} at index ${first})`);
+  }
+  return problems;
+}
 
 /** Write a checkpoint directory so that `dir` is never seen half-written. Everything goes into a
  *  temp sibling directory first, which is then renamed into place. An existing checkpoint is
  *  renamed aside, the new one renamed in, and only then is the old one deleted. (POSIX cannot
  *  atomically swap two directories, so a crash between those two renames leaves `dir` missing but
- *  both complete copies next to it; loadCheckpoint's error points at them.) */
+ *  both complete copies next to it; recoverCheckpoint in checkpoint-recovery.ts puts the newer
+ *  one back, and loadCheckpoint's error points at them.) */
 export function saveCheckpoint(dir: string, c: CheckpointContents): void {
   // Validate and serialise everything before touching the disk, so bad input cannot disturb an
   // existing checkpoint.
-  const weights = encodeParts(c.tensors);
-  const configText = JSON.stringify(c.config, null, 2);
+  const weights = encodeParts(c.tensors, c.metadata);
+  if (typeof c.config !== 'object' || c.config === null || Array.isArray(c.config)) throw new TypeError(`checkpoint ${dir}: config must be a JSON object`);
+  const configText = JSON.stringify({ ...c.config, [WEIGHTS_CHECKSUM_KEY]: sha256Hex(weights) }, null, 2);
   if (configText === undefined) throw new TypeError(`checkpoint ${dir}: config is not JSON-serialisable`);
   const extras = Object.entries(c.extraFiles ?? {});
   for (const [name] of extras) {
@@ -254,8 +292,9 @@ export function saveCheckpoint(dir: string, c: CheckpointContents): void {
   try {
     fs.mkdirSync(tmp);
     atomicWriteFile(path.join(tmp, WEIGHTS_FILE), weights);
-    atomicWriteFile(path.join(tmp, CONFIG_FILE), configText + '\n');
     for (const [name, data] of extras) atomicWriteFile(path.join(tmp, name), data);
+    // config.json last: a temporary directory that has it holds every file (see checkpoint-recovery.ts).
+    atomicWriteFile(path.join(tmp, CONFIG_FILE), configText + '\n');
     fsyncDir(tmp);
   } catch (err) {
     fs.rmSync(tmp, { recursive: true, force: true });
@@ -290,8 +329,9 @@ export function saveCheckpoint(dir: string, c: CheckpointContents): void {
   fs.rmSync(old, { recursive: true, force: true });
 }
 
-/** Load a checkpoint directory. With `expected` (the model's parameters), every difference is
- *  reported at once: missing, unexpected, wrong shape and wrong dtype tensors. */
+/** Load a checkpoint directory. The weights must match the checksum in config.json (when it has
+ *  one) and be finite. With `expected` (the model's parameters), every difference is reported at
+ *  once: missing, unexpected, wrong shape and wrong dtype tensors. */
 export function loadCheckpoint(dir: string, expected?: ExpectedTensor[]): LoadedCheckpoint {
   const target = path.resolve(dir);
   if (!fs.existsSync(target)) {
@@ -305,8 +345,18 @@ export function loadCheckpoint(dir: string, expected?: ExpectedTensor[]): Loaded
     throw new Error(`checkpoint directory not found: ${dir}${hint}`);
   }
   const weightsPath = path.join(dir, WEIGHTS_FILE);
-  const { tensors } = loadSafetensors(weightsPath);
-  const config = readJsonFile(path.join(dir, CONFIG_FILE), 'checkpoint config');
+  const bytes = readSafetensorsFile(weightsPath);
+  const { tensors, metadata } = decodeSafetensors(bytes, weightsPath);
+  const configPath = path.join(dir, CONFIG_FILE);
+  let config = readJsonFile(configPath, 'checkpoint config');
+  if (isObject(config) && WEIGHTS_CHECKSUM_KEY in config) {
+    const { [WEIGHTS_CHECKSUM_KEY]: want, ...rest } = config;
+    const got = sha256Hex([bytes]);
+    if (got !== want) throw new Error(`checkpoint ${weightsPath}: sha256 ${got} differs from ${JSON.stringify(want)} recorded in ${configPath}; the weights file is damaged or was replaced`);
+    config = rest;
+  }
+  const nonFinite = nonFiniteProblems(tensors);
+  if (nonFinite.length) throw new Error(`checkpoint ${weightsPath}: weights are not finite (diverged training or a damaged file):\n  ${nonFinite.join('\n  ')}`);
   const byName = new Map(tensors.map((t) => [t.name, t]));
 
   if (expected) {
@@ -324,5 +374,5 @@ export function loadCheckpoint(dir: string, expected?: ExpectedTensor[]): Loaded
     for (const t of tensors) if (!wanted.has(t.name)) problems.push(`unexpected tensor "${t.name}" (${t.dtype} ${fmtShape(t.shape)}) not in the model`);
     if (problems.length) throw new Error(`checkpoint ${weightsPath} does not match the model:\n  ${problems.join('\n  ')}`);
   }
-  return { tensors: byName, config, dir };
+  return { tensors: byName, config, metadata, dir };
 }

@@ -86,8 +86,8 @@ export async function compile(outputs: Record<string, Tensor>, opts: RuntimeOpti
       executionMode: 'sequential',
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
-      enableCpuMemArena: true,
-      enableMemPattern: true,
+      enableCpuMemArena: process.env.IVR_ORT_ARENA !== '0',
+      enableMemPattern: process.env.IVR_ORT_ARENA !== '0',
     });
     sessionCache.set(key, session);
     session.catch(() => sessionCache.delete(key));

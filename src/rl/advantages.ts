@@ -12,6 +12,15 @@
 // - DAPO: Yu et al. 2025, "DAPO: An Open-Source LLM Reinforcement Learning System at
 //   Scale": dynamic sampling (§3.2, drop groups whose rewards are all equal) and soft
 //   overlong punishment (§3.4, eq. 13).
+// - RLOO: Ahmadian et al. 2024, "Back to Basics: Revisiting REINFORCE Style Optimization
+//   for Learning from Human Feedback in LLMs", §3.2 (after Kool et al. 2019, "Buy 4
+//   REINFORCE Samples, Get a Baseline for Free!"): each sample's baseline is the mean of the
+//   *other* samples of its group, Â_i = r_i − 1/(G−1) Σ_{j≠i} r_j = G/(G−1)·(r_i − mean(r)).
+// - REINFORCE++: Hu 2025, "REINFORCE++: A Simple and Efficient Approach for Aligning Large
+//   Language Models" (arXiv 2501.03262), §3: no critic and no per-prompt std; the
+//   advantages are normalized over the whole *batch* (global mean/std). The "with baseline"
+//   variant (§3, for reasoning tasks with several samples per prompt) first subtracts the
+//   group mean, then normalizes over the batch.
 //
 // How the reference frameworks do it, and where we differ on purpose:
 // - verl (trainer/ppo/core_algos.py, compute_grpo_outcome_advantage) uses
@@ -24,7 +33,12 @@
 //   equal (verl returns ±0 up to rounding; we return exact 0 and flag it so the trainer can
 //   count, drop or refill such groups).
 
-export type AdvantageMode = 'grpo' | 'drgrpo';
+/** Group-local estimators: each group's advantages depend on that group only. */
+export type GroupAdvantageMode = 'grpo' | 'drgrpo' | 'rloo';
+/** Batch estimators: the normalization runs over every sample of the batch (REINFORCE++). */
+export type BatchAdvantageMode = 'reinforce++' | 'reinforce++-baseline';
+export type AdvantageMode = GroupAdvantageMode | BatchAdvantageMode;
+export const ADVANTAGE_MODES: readonly AdvantageMode[] = ['grpo', 'drgrpo', 'rloo', 'reinforce++', 'reinforce++-baseline'];
 
 export interface GroupAdvantages {
   /** One advantage per sample, same nesting as the rewards. */
@@ -67,10 +81,12 @@ export function unbiasedStd(xs: readonly number[]): number {
  * Group-relative advantages, one group per prompt.
  * - 'grpo':   A = (r − mean) / (std + eps), std the unbiased sample std (as verl/TRL).
  * - 'drgrpo': A = r − mean (no std normalization).
+ * - 'rloo':   A = r − mean of the others = G/(G−1)·(r − mean) (verl's compute_rloo_outcome_advantage).
  * Zero-variance groups (see isZeroVariance) get exactly 0 and are flagged.
  */
 export function groupAdvantages(rewards: readonly (readonly number[])[], mode: AdvantageMode, eps = 1e-6): GroupAdvantages {
-  if (mode !== 'grpo' && mode !== 'drgrpo') throw new Error(`groupAdvantages: unknown mode "${String(mode)}"`);
+  if (mode === 'reinforce++' || mode === 'reinforce++-baseline') throw new Error(`groupAdvantages: "${mode}" normalizes over the batch and needs response lengths: use computeAdvantages`);
+  if (mode !== 'grpo' && mode !== 'drgrpo' && mode !== 'rloo') throw new Error(`groupAdvantages: unknown mode "${String(mode)}"`);
   if (!(eps >= 0)) throw new RangeError(`groupAdvantages: eps must be >= 0, got ${eps}`);
   checkRewards(rewards);
   const advantages: number[][] = [];
@@ -82,11 +98,63 @@ export function groupAdvantages(rewards: readonly (readonly number[])[], mode: A
       continue;
     }
     const mu = g.reduce((a, b) => a + b, 0) / g.length;
-    const scale = mode === 'grpo' ? 1 / (unbiasedStd(g) + eps) : 1;
+    const scale = mode === 'grpo' ? 1 / (unbiasedStd(g) + eps) : mode === 'rloo' ? g.length / (g.length - 1) : 1;
     advantages.push(g.map((r) => (r - mu) * scale));
     zeroVariance.push(false);
   }
   return { advantages, zeroVariance };
+}
+
+/**
+ * REINFORCE++ advantages (Hu 2025, §3), normalized over the batch:
+ * - 'reinforce++':          A = whiten(r) over the batch;
+ * - 'reinforce++-baseline': A = whiten(r − group mean) over the batch.
+ * whiten(x) = (x − μ) / sqrt(σ² + 1e-8) with μ, σ² the mean and unbiased variance over all
+ * response *tokens* of the batch (each sample weighted by its token count `lengths[i][j]`),
+ * exactly as verl's masked_whiten over response_mask (compute_reinforce_plus_plus_*), which
+ * OpenRLHF also does. With an outcome reward and γ = 1 every token of a response has the
+ * same return, so the per-token whitening reduces to this weighted per-sample form.
+ * Unlike the group estimators, a zero-variance group does not get exactly 0 here: the batch
+ * mean shifts it (all-wrong groups in a batch that is sometimes right get a negative
+ * advantage: REINFORCE++'s global baseline); it is still flagged in `zeroVariance`.
+ * A batch with fewer than two tokens, or no spread, gives all zeros.
+ */
+export function batchAdvantages(
+  rewards: readonly (readonly number[])[], lengths: readonly (readonly number[])[], mode: BatchAdvantageMode,
+): GroupAdvantages {
+  if (mode !== 'reinforce++' && mode !== 'reinforce++-baseline') throw new Error(`batchAdvantages: unknown mode "${String(mode)}"`);
+  checkRewards(rewards);
+  if (lengths.length !== rewards.length || lengths.some((l, i) => l.length !== rewards[i]!.length)) {
+    throw new Error('batchAdvantages: lengths must have the same nesting as rewards');
+  }
+  lengths.forEach((g, i) => g.forEach((n, j) => {
+    if (!Number.isInteger(n) || n < 0) throw new RangeError(`batchAdvantages: length [${i}][${j}] must be an integer >= 0, got ${n}`);
+  }));
+  const centred = rewards.map((g) => {
+    if (mode === 'reinforce++') return [...g];
+    if (isZeroVariance(g)) return g.map(() => 0); // exact 0, not rounding residue
+    const mu = g.reduce((a, b) => a + b, 0) / g.length;
+    return g.map((r) => r - mu);
+  });
+  let w = 0, sum = 0;
+  centred.forEach((g, i) => g.forEach((x, j) => { w += lengths[i]![j]!; sum += lengths[i]![j]! * x; }));
+  const mu = w > 0 ? sum / w : 0;
+  let ss = 0;
+  centred.forEach((g, i) => g.forEach((x, j) => { ss += lengths[i]![j]! * (x - mu) ** 2; }));
+  const variance = w > 1 ? ss / (w - 1) : 0; // unbiased over tokens, as verl's masked_var
+  const ok = w > 1 && ss > 0;
+  const scale = ok ? 1 / Math.sqrt(variance + 1e-8) : 0;
+  return {
+    advantages: centred.map((g) => g.map((x) => (ok ? (x - mu) * scale : 0))),
+    zeroVariance: rewards.map((g) => isZeroVariance(g)),
+  };
+}
+
+/** The estimator named by `mode`; `lengths` (response tokens per sample) weigh the batch modes. */
+export function computeAdvantages(
+  rewards: readonly (readonly number[])[], lengths: readonly (readonly number[])[], mode: AdvantageMode,
+): GroupAdvantages {
+  return mode === 'reinforce++' || mode === 'reinforce++-baseline' ? batchAdvantages(rewards, lengths, mode) : groupAdvantages(rewards, mode);
 }
 
 /**

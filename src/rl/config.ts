@@ -18,9 +18,17 @@
 //          the released code.
 // - ivr    (DESIGN §7): everything grpo does (same defaults, so IVR vs GRPO isolates the
 //          rectification), plus the `ivr` block; rewritten tokens use LUFFY's shaping γ.
-import type { PolicyLossConfig } from './losses.js';
+// Shared across methods (the knobs verl/TRL/OpenRLHF users expect; each cited where it is
+// implemented): reward composition (rewards.ts; default accuracy only, measured in #12),
+// advantage estimators rloo / reinforce++ / reinforce++-baseline (advantages.ts), KL
+// estimator k1/k2/k3 and placement loss/reward (losses.ts, rewards.ts), GSPO's sequence
+// ratio and the entropy bonus (losses.ts), prompt filters and horizon curriculum (prompts.ts).
+import { ADVANTAGE_MODES } from './advantages.js';
+import { KL_ESTIMATORS, type PolicyLossConfig } from './losses.js';
+import { REWARD_MODES } from './rewards.js';
+import { FAMILY_IDS, splitHorizons } from '../tasks/index.js';
 import {
-  ConfigError, bool, fail, int, nullable, number, object, oneOf, parseJsonText, parseWith,
+  ConfigError, array, bool, fail, int, nullable, number, object, oneOf, parseJsonText, parseWith,
   type Infer, type ParseContext,
 } from '../util/schema.js';
 import { readFileSync } from 'node:fs';
@@ -67,16 +75,45 @@ const rlSchema = object({
   weight_decay: number({ min: 0 }),
   /** Global gradient-norm clip (0 = off). */
   max_grad_norm: number({ min: 0 }),
-  /** 'grpo' = (r − mean)/(std + eps), 'drgrpo' = r − mean. */
-  advantage: oneOf(['grpo', 'drgrpo'] as const),
+  /** 'grpo' = (r − mean)/(std + eps), 'drgrpo' = r − mean, 'rloo' = r − mean of the others,
+   *  'reinforce++' = batch-whitened r, 'reinforce++-baseline' = batch-whitened r − group mean. */
+  advantage: oneOf(ADVANTAGE_MODES),
+  /** Outcome reward composition (rewards.ts). */
+  reward: object({
+    mode: oneOf(REWARD_MODES),
+    /** Weight of the format component; used by mode 'accuracy+format' only. */
+    format_bonus: number({ min: 0 }),
+  }),
   clip: object({
     eps_low: number({ min: 0, lt: 1 }),
     eps_high: number({ min: 0 }),
     /** Dual-clip constant c for A < 0 (verl's clip_ratio_c); null = off. */
     dual_c: nullable(number({ gt: 1 })),
   }),
-  /** KL coefficient to the frozen reference (k3 estimator); 0 = no reference pass needed. */
+  /** KL coefficient β to the frozen reference; 0 = no reference pass needed. */
   beta: number({ min: 0 }),
+  kl: object({
+    /** Schulman's estimators: k1 = d, k2 = d²/2, k3 = e^−d + d − 1 with d = logp − ref. */
+    estimator: oneOf(KL_ESTIMATORS),
+    /** 'loss' = β·KL per token in the loss; 'reward' = β·Σ KL subtracted from the reward (verl use_kl_in_reward). */
+    placement: oneOf(['loss', 'reward'] as const),
+  }),
+  /** 'token' = PPO's per-token ratio; 'sequence' = GSPO's length-normalized sequence ratio. */
+  ratio_level: oneOf(['token', 'sequence'] as const),
+  /** Entropy bonus coefficient c: the loss gets −c·(aggregated token entropy). */
+  entropy_coef: number({ min: 0 }),
+  /** The prompt stream (prompts.ts). */
+  prompts: object({
+    families: array(oneOf(FAMILY_IDS), { minLength: 1 }),
+    /** Inclusive horizon bounds, intersected with each family's training range; null = none. */
+    min_horizon: nullable(int({ min: 1 })),
+    max_horizon: nullable(int({ min: 1 })),
+    /** Linear ramp of the largest horizon from start_max_horizon over `iterations`; null = off. */
+    curriculum: nullable(object({
+      start_max_horizon: int({ min: 1 }),
+      iterations: int({ min: 1 }),
+    })),
+  }),
   /** Policy shaping γ of f(π) = π/(π+γ) for off-policy tokens. */
   gamma: number({ gt: 0 }),
   aggregation: oneOf(['seq-mean-token-mean', 'token-mean', 'seq-mean-token-sum-norm'] as const),
@@ -122,8 +159,13 @@ const BASE: Omit<RlConfig, 'method'> = {
   weight_decay: 0.0,
   max_grad_norm: 1.0,
   advantage: 'grpo',
+  reward: { mode: 'accuracy', format_bonus: 0.1 },
   clip: { eps_low: 0.2, eps_high: 0.2, dual_c: null },
   beta: 0.04,
+  kl: { estimator: 'k3', placement: 'loss' },
+  ratio_level: 'token',
+  entropy_coef: 0,
+  prompts: { families: [...FAMILY_IDS], min_horizon: null, max_horizon: null, curriculum: null },
   gamma: 0.1,
   aggregation: 'seq-mean-token-mean',
   dynamic_sampling: { enabled: false, max_gen_batches: 10 },
@@ -200,7 +242,29 @@ export function parseRlConfig(json: unknown, source: string, opts: ParseRlOption
   if (cfg.clip.dual_c !== null && cfg.clip.dual_c <= 1 + cfg.clip.eps_high) {
     fail(ctx, 'clip.dual_c', `must be > 1 + clip.eps_high (${1 + cfg.clip.eps_high}), got ${cfg.clip.dual_c}`);
   }
+  checkPrompts(cfg.prompts, ctx);
   return cfg;
+}
+
+/** Cross-field checks of the prompt stream: every family keeps at least one horizon. */
+function checkPrompts(p: RlConfig['prompts'], ctx: ParseContext): void {
+  const dup = p.families.find((f, i) => p.families.indexOf(f) !== i);
+  if (dup) fail(ctx, 'prompts.families', `lists "${dup}" twice`);
+  if (p.min_horizon !== null && p.max_horizon !== null && p.min_horizon > p.max_horizon) {
+    fail(ctx, 'prompts.min_horizon', `must be <= prompts.max_horizon (${p.max_horizon}), got ${p.min_horizon}`);
+  }
+  for (const f of p.families) {
+    const [lo, hi] = splitHorizons(f, 'train');
+    if (p.min_horizon !== null && p.min_horizon > hi) fail(ctx, 'prompts.min_horizon', `leaves family "${f}" no training horizon (its range is ${lo}..${hi}), got ${p.min_horizon}`);
+    if (p.max_horizon !== null && p.max_horizon < lo) fail(ctx, 'prompts.max_horizon', `leaves family "${f}" no training horizon (its range is ${lo}..${hi}), got ${p.max_horizon}`);
+  }
+  const c = p.curriculum;
+  if (c && p.max_horizon !== null && c.start_max_horizon > p.max_horizon) {
+    fail(ctx, 'prompts.curriculum.start_max_horizon', `must be <= prompts.max_horizon (${p.max_horizon}), got ${c.start_max_horizon}`);
+  }
+  if (c && p.min_horizon !== null && c.start_max_horizon < p.min_horizon) {
+    fail(ctx, 'prompts.curriculum.start_max_horizon', `must be >= prompts.min_horizon (${p.min_horizon}), got ${c.start_max_horizon}`);
+  }
 }
 
 /** Reads and validates a config file. */
@@ -216,10 +280,14 @@ export function policyLossConfig(cfg: RlConfig): PolicyLossConfig {
     epsLow: cfg.clip.eps_low,
     epsHigh: cfg.clip.eps_high,
     dualClip: cfg.clip.dual_c,
-    beta: cfg.beta,
+    // KL placed in the reward is applied on the host (rewards.ts), not in the loss.
+    beta: cfg.kl.placement === 'loss' ? cfg.beta : 0,
     gamma: cfg.gamma,
     aggregation: cfg.aggregation,
     maxLen: cfg.max_new_tokens,
+    klEstimator: cfg.kl.estimator,
+    ratioLevel: cfg.ratio_level,
+    entropyCoef: cfg.entropy_coef,
   };
 }
 

@@ -9,10 +9,30 @@
 // with separate lower/upper ε ("clip-higher", DAPO: Yu et al. 2025 §3.1, ε_low 0.2,
 // ε_high 0.28). Optional dual clip (Ye et al. 2020, "Mastering Complex Control in MOBA
 // Games"; verl's clip_ratio_c): for A < 0, J = max(J, c·A), so r > c stops the gradient.
-// KL to a frozen reference with the k3 estimator (Schulman 2020, "Approximating KL
-// Divergence"; DeepSeekMath eq. 4): k3 = exp(ref − logp) − (ref − logp) − 1 ≥ 0, added to
-// the per-token loss with coefficient β. As in verl's "low_var_kl", the log difference is
-// clamped to [−20, 20] and k3 to at most 10 (a token beyond that gets no KL gradient).
+// KL to a frozen reference (Schulman 2020, "Approximating KL Divergence", the k1/k2/k3
+// estimators of KL(π‖π_ref) from samples of π; d = logp − ref):
+//   k1 = d                        (unbiased, high variance, can be negative; verl "kl")
+//   k2 = d² / 2                   (biased, low variance, ≥ 0; verl "mse")
+//   k3 = exp(−d) + d − 1          (unbiased, low variance, ≥ 0; DeepSeekMath eq. 4; verl
+//                                  "low_var_kl", with its clamps: d to [−20, 20], k3 to at
+//                                  most 10, so a token beyond that gets no KL gradient)
+// added to the per-token loss with coefficient β (cfg.klEstimator, default k3). The same
+// estimators on the host, for KL placed in the reward instead, are in rewards.ts.
+//
+// GSPO (Zheng et al. 2025, "Group Sequence Policy Optimization", arXiv 2507.18071, eq. 5-7),
+// cfg.ratioLevel = 'sequence': the importance ratio is one per sequence, the length-normalized
+// sequence likelihood ratio s_i = exp(1/|y_i| Σ_t (logp − oldLogp)), clipped at sequence
+// level: J_i = min(s_i·A_i, clip(s_i, 1−ε_low, 1+ε_high)·A_i). Here s_i is broadcast to the
+// sequence's on-policy tokens (its mean runs over them only) and the same clipping code runs
+// per token, so with a per-sequence advantage and 'seq-mean-token-mean' aggregation (GSPO's
+// choice; verl recommends it for gspo too) the loss is exactly the paper's, with gradient
+// A_i·s_i/|y_i| on every token of y_i. GSPO's clip ranges are far smaller (paper: 3e-4 and
+// 4e-4) than PPO's; set clip.eps_low/eps_high accordingly.
+//
+// Entropy bonus (cfg.entropyCoef = c > 0, with the per-token entropy as an input): the
+// loss gets −c·agg(H) with H the policy's token entropy aggregated like the loss (verl's
+// entropy_coeff; OpenRLHF --entropy_loss_coef; LUFFY uses 0.001), i.e. higher entropy is
+// rewarded, against the entropy collapse measured in #12.
 //
 // Off-policy tokens (offPolicyMask = 1) — LUFFY's policy shaping (Yan et al. 2025,
 // "Learning to Reason under Off-Policy Guidance", §3.3): the demonstration comes from a
@@ -42,6 +62,10 @@ import * as o from '../engine/ops.js';
 import { shapeEq, shapeStr, type Tensor } from '../engine/tensor.js';
 
 export type Aggregation = 'seq-mean-token-mean' | 'token-mean' | 'seq-mean-token-sum-norm';
+export type KlEstimator = 'k1' | 'k2' | 'k3';
+export const KL_ESTIMATORS: readonly KlEstimator[] = ['k1', 'k2', 'k3'];
+/** 'token' = PPO's per-token ratio; 'sequence' = GSPO's length-normalized sequence ratio. */
+export type RatioLevel = 'token' | 'sequence';
 export const AGGREGATIONS: readonly Aggregation[] = ['seq-mean-token-mean', 'token-mean', 'seq-mean-token-sum-norm'];
 
 export interface PolicyLossConfig {
@@ -58,6 +82,12 @@ export interface PolicyLossConfig {
   aggregation: Aggregation;
   /** The constant divisor of 'seq-mean-token-sum-norm' (the max generation length). */
   maxLen?: number;
+  /** KL estimator of the β term and the kl metric (default 'k3'). */
+  klEstimator?: KlEstimator;
+  /** Importance-ratio level (default 'token'). */
+  ratioLevel?: RatioLevel;
+  /** Entropy-bonus coefficient c (default 0); c > 0 needs the `entropy` input. */
+  entropyCoef?: number;
 }
 
 export interface PolicyLossInputs {
@@ -73,6 +103,8 @@ export interface PolicyLossInputs {
   mask: Tensor;
   /** 1 = off-policy token (demonstration, IVR-rewritten) scored with policy shaping. */
   offPolicyMask?: Tensor;
+  /** Per-token entropy of the policy (tokenEntropy of the logits); feeds the bonus and the metric. */
+  entropy?: Tensor;
   cfg: PolicyLossConfig;
 }
 
@@ -83,12 +115,14 @@ export interface PolicyLossMetrics {
   clip_frac_high: Tensor;
   /** ... of which A < 0 and r < 1 − ε_low. */
   clip_frac_low: Tensor;
-  /** Mean k3 KL to the reference over on-policy tokens (0 without refLogp). */
+  /** Mean KL estimate (cfg.klEstimator) to the reference over on-policy tokens (0 without refLogp). */
   kl: Tensor;
-  /** Mean importance ratio r over on-policy tokens. */
+  /** Mean importance ratio r over on-policy tokens (GSPO: the sequence ratio, token-weighted). */
   ratio_mean: Tensor;
   /** Max r over on-policy tokens (0 when there are none). */
   ratio_max: Tensor;
+  /** Min r over on-policy tokens (0 when there are none). */
+  ratio_min: Tensor;
   /** Mean (oldLogp − logp) over on-policy tokens: a k1 estimate of KL(old‖θ) (verl's ppo_kl). */
   approx_kl_old: Tensor;
   /** The aggregated policy-gradient loss alone (without the KL term). */
@@ -99,6 +133,8 @@ export interface PolicyLossMetrics {
   off_prob_mean: Tensor;
   /** Share of on-policy tokens stopped by the dual clip (only when cfg.dualClip is set). */
   clip_frac_dual?: Tensor;
+  /** Masked mean token entropy over all counted tokens (only with the entropy input). */
+  entropy?: Tensor;
 }
 
 export interface PolicyLoss {
@@ -118,6 +154,9 @@ export function checkPolicyLossConfig(cfg: PolicyLossConfig): void {
   if (cfg.aggregation === 'seq-mean-token-sum-norm' && !(Number.isFinite(cfg.maxLen) && cfg.maxLen! > 0)) {
     bad('maxLen', 'must be > 0 for seq-mean-token-sum-norm', cfg.maxLen);
   }
+  if (cfg.klEstimator !== undefined && !KL_ESTIMATORS.includes(cfg.klEstimator)) bad('klEstimator', `must be one of ${KL_ESTIMATORS.join(', ')}`, cfg.klEstimator);
+  if (cfg.ratioLevel !== undefined && cfg.ratioLevel !== 'token' && cfg.ratioLevel !== 'sequence') bad('ratioLevel', 'must be token or sequence', cfg.ratioLevel);
+  if (cfg.entropyCoef !== undefined && !(cfg.entropyCoef >= 0 && Number.isFinite(cfg.entropyCoef))) bad('entropyCoef', 'must be >= 0', cfg.entropyCoef);
 }
 
 /** a / b where b > 0, else 0 (b is a count or a sum of mask weights). */
@@ -158,6 +197,25 @@ export function k3Kl(logp: Tensor, refLogp: Tensor): Tensor {
   return o.clamp(o.sub(o.sub(o.exp(d), d), 1), -10, 10);
 }
 
+/** Per-token KL estimate of KL(π‖π_ref) by `est` (see the header; host twin: rewards.ts klPerToken). */
+export function klEstimate(logp: Tensor, refLogp: Tensor, est: KlEstimator): Tensor {
+  if (est === 'k3') return k3Kl(logp, refLogp);
+  const d = o.sub(logp, refLogp);
+  if (est === 'k1') return d;
+  if (est === 'k2') return o.mul(o.square(d), 0.5);
+  throw new Error(`klEstimate: unknown estimator "${String(est)}"`);
+}
+
+/**
+ * GSPO's per-sequence log-ratio 1/|y_i| Σ_t (logp − oldLogp) over the tokens where
+ * onMask > 0, broadcast back to [B, T] (0 for a row without such tokens).
+ */
+export function sequenceLogRatio(logp: Tensor, oldLogp: Tensor, onMask: Tensor): Tensor {
+  const n = o.sum(onMask, -1, true);
+  const s = o.sum(o.mul(o.sub(logp, oldLogp), onMask), -1, true);
+  return o.mul(o.div(s, o.where(o.greater(n, 0), n, 1)), o.add(o.mul(onMask, 0), 1));
+}
+
 /** LUFFY policy shaping f(π) = π / (π + γ) of π = exp(logp). */
 export function policyShaping(logp: Tensor, gamma: number): Tensor {
   const p = o.exp(logp);
@@ -166,9 +224,9 @@ export function policyShaping(logp: Tensor, gamma: number): Tensor {
 
 /** Builds the policy loss and its metrics. All per-token inputs share one [B, T] shape. */
 export function policyLoss(inp: PolicyLossInputs): PolicyLoss {
-  const { logp, oldLogp, refLogp, advantages: A, mask, offPolicyMask, cfg } = inp;
+  const { logp, oldLogp, refLogp, advantages: A, mask, offPolicyMask, entropy, cfg } = inp;
   checkPolicyLossConfig(cfg);
-  const named: [string, Tensor | undefined][] = [['oldLogp', oldLogp], ['refLogp', refLogp], ['advantages', A], ['mask', mask], ['offPolicyMask', offPolicyMask]];
+  const named: [string, Tensor | undefined][] = [['oldLogp', oldLogp], ['refLogp', refLogp], ['advantages', A], ['mask', mask], ['offPolicyMask', offPolicyMask], ['entropy', entropy]];
   if (logp.rank !== 2) throw new Error(`policyLoss: logp must be [B, T], got ${shapeStr(logp.shape)}`);
   for (const [name, t] of named) {
     if (t && !shapeEq(t.shape, logp.shape)) throw new Error(`policyLoss: ${name} has shape ${shapeStr(t.shape)}, logp has ${shapeStr(logp.shape)}`);
@@ -182,7 +240,9 @@ export function policyLoss(inp: PolicyLossInputs): PolicyLoss {
   const offMask = isOff ? o.where(isOff, mask, 0) : null;
 
   // ---- on-policy: PPO-clip. The log-ratio is clamped (as verl does) so exp stays finite.
-  const ratio = o.exp(o.clamp(o.sub(logp, oldLogp), -20, 20));
+  // GSPO: one length-normalized ratio per sequence (see the header).
+  const logRatio = cfg.ratioLevel === 'sequence' ? sequenceLogRatio(logp, oldLogp, onMask) : o.sub(logp, oldLogp);
+  const ratio = o.exp(o.clamp(logRatio, -20, 20));
   const high = o.logicalAnd(o.greater(A, 0), o.greater(ratio, 1 + cfg.epsHigh));
   const low = o.logicalAnd(o.less(A, 0), o.less(ratio, 1 - cfg.epsLow));
   const clipped = logicalOr(high, low);
@@ -202,9 +262,14 @@ export function policyLoss(inp: PolicyLossInputs): PolicyLoss {
   const pgTok = o.neg(objective);
 
   // ---- KL to the reference (on-policy tokens only).
-  const k3 = refLogp ? k3Kl(logp, refLogp) : null;
+  const kl = refLogp ? klEstimate(logp, refLogp, cfg.klEstimator ?? 'k3') : null;
   let tokLoss = pgTok;
-  if (k3 && cfg.beta > 0) tokLoss = o.add(pgTok, o.mul(isOff ? o.where(isOff, 0, k3) : k3, cfg.beta));
+  if (kl && cfg.beta > 0) tokLoss = o.add(pgTok, o.mul(isOff ? o.where(isOff, 0, kl) : kl, cfg.beta));
+
+  // ---- entropy bonus: −c·H per token, aggregated with the loss (all counted tokens).
+  const coef = cfg.entropyCoef ?? 0;
+  if (coef > 0 && !entropy) throw new Error('policyLoss: entropyCoef > 0 needs the entropy input');
+  if (coef > 0 && entropy) tokLoss = o.sub(tokLoss, o.mul(entropy, coef));
 
   const loss = aggregateTokenLoss(tokLoss, mask, cfg.aggregation, cfg.maxLen);
 
@@ -212,19 +277,23 @@ export function policyLoss(inp: PolicyLossInputs): PolicyLoss {
   const onCount = o.sum(onMask);
   const onMean = (x: Tensor) => safeDiv(o.sum(o.mul(x, onMask)), onCount);
   const ratioSg = o.stopGradient(ratio);
+  const hasOn = o.greater(onMask, 0);
   const metrics: PolicyLossMetrics = {
     clip_frac: onMean(asFloat(clipped, logp)),
     clip_frac_high: onMean(asFloat(high, logp)),
     clip_frac_low: onMean(asFloat(low, logp)),
-    kl: k3 ? onMean(o.stopGradient(k3)) : o.mul(onCount, 0),
+    kl: kl ? onMean(o.stopGradient(kl)) : o.mul(onCount, 0),
     ratio_mean: onMean(ratioSg),
-    ratio_max: o.max(o.where(o.greater(onMask, 0), ratioSg, 0)),
+    ratio_max: o.max(o.where(hasOn, ratioSg, 0)),
+    // min r = −max(−r) over on-policy tokens; r ≤ e^20 after the clamp, so −1e30 never wins.
+    ratio_min: o.where(o.greater(onCount, 0), o.neg(o.max(o.where(hasOn, o.neg(ratioSg), -1e30))), 0),
     approx_kl_old: onMean(o.stopGradient(o.sub(oldLogp, logp))),
     pg_loss: o.stopGradient(aggregateTokenLoss(pgTok, mask, cfg.aggregation, cfg.maxLen)),
     off_policy_frac: offMask ? safeDiv(o.sum(offMask), o.sum(mask)) : o.mul(onCount, 0),
     off_prob_mean: offMask && pi ? safeDiv(o.sum(o.mul(o.stopGradient(pi), offMask)), o.sum(offMask)) : o.mul(onCount, 0),
   };
   if (dual) metrics.clip_frac_dual = onMean(asFloat(dual, logp));
+  if (entropy) metrics.entropy = maskedMean(o.stopGradient(entropy), mask);
   return { loss, metrics };
 }
 

@@ -2,10 +2,13 @@
 // A Group is the unit every advantage estimator and every IVR-R1 strategy works on.
 import { instancePatches, promptIds } from '../model/episode.js';
 import type { Policy } from '../model/policy.js';
-import { getSplit, reward, type FamilyId, type Instance, type Verification } from '../tasks/index.js';
+import { reward, type Instance, type Verification } from '../tasks/index.js';
 import { verifyResponse } from '../tasks/index.js';
 import { overlongPenalty } from './advantages.js';
 import { overlongMaxLen, type RlConfig } from './config.js';
+import { composeReward } from './rewards.js';
+
+export { RL_PROMPT_OFFSET, rlPrompt } from './prompts.js';
 
 export type SampleKind = 'policy' | 'gold' | 'rectified';
 
@@ -15,8 +18,11 @@ export interface Sample {
   responseText: string;
   /** Stopped on </answer> or <eos>, not on the length limit. */
   finished: boolean;
+  /** The composed reward (config `reward`), plus DAPO's overlong penalty when enabled. */
   reward: number;
+  /** Reward components, each 0 or 1: the answer is right / the response is well-formed. */
   accuracy: number;
+  format: number;
   verification: Verification;
   /** Per response token: 1 = off-policy (scored with policy shaping), 0 = sampled by the policy. */
   offPolicy: Uint8Array;
@@ -32,21 +38,12 @@ export interface Group {
   samples: Sample[];
 }
 
-/** RL prompts come from the train split far past the seeds SFT used. */
-export const RL_PROMPT_OFFSET = 500_000_000;
-
-/** Prompt number k of the RL stream (families round-robin, horizons over the train range). */
-export function rlPrompt(k: number, families: readonly FamilyId[]): Instance {
-  const family = families[k % families.length]!;
-  return getSplit(family, 'train', 1, RL_PROMPT_OFFSET + Math.floor(k / families.length))[0]!;
-}
-
-/** Reward with DAPO's soft overlong punishment when enabled. */
-export function shapedReward(cfg: RlConfig, inst: Instance, text: string, length: number): { reward: number; accuracy: number } {
-  const r = reward(inst, text);
-  let total = r.reward;
+/** The configured reward composition (rewards.ts), plus DAPO's soft overlong punishment when enabled. */
+export function shapedReward(cfg: RlConfig, inst: Instance, text: string, length: number): { reward: number; accuracy: number; format: number } {
+  const { accuracy, format } = reward(inst, text); // only the components; the composition is ours
+  let total = composeReward(cfg.reward.mode, cfg.reward.format_bonus, accuracy, format);
   if (cfg.overlong.enabled) total += cfg.overlong.penalty_factor * overlongPenalty(length, overlongMaxLen(cfg), cfg.overlong.cache_len);
-  return { reward: total, accuracy: r.accuracy };
+  return { reward: total, accuracy, format };
 }
 
 export function makeSample(cfg: RlConfig, policy: Policy, inst: Instance, kind: SampleKind, responseIds: number[], finished: boolean, offPolicy?: Uint8Array): Sample {
@@ -54,7 +51,7 @@ export function makeSample(cfg: RlConfig, policy: Policy, inst: Instance, kind: 
   const r = shapedReward(cfg, inst, text, responseIds.length);
   return {
     kind, responseIds, responseText: text, finished,
-    reward: r.reward, accuracy: r.accuracy,
+    reward: r.reward, accuracy: r.accuracy, format: r.format,
     verification: verifyResponse(inst, text),
     offPolicy: offPolicy ?? new Uint8Array(responseIds.length),
     creditFrom: 0,

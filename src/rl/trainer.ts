@@ -9,17 +9,22 @@ import type { Policy } from '../model/policy.js';
 import { FAMILY_IDS, getSplit, type FamilyId, type Instance } from '../tasks/index.js';
 import { RunDir } from '../train/run-dir.js';
 import { Progress } from '../util/progress.js';
-import { groupAdvantages, isZeroVariance } from './advantages.js';
+import { computeAdvantages, isZeroVariance } from './advantages.js';
 import type { Augmenter } from './augment.js';
 import type { RlConfig } from './config.js';
+import { accuracyBy, groupOutcomes, summarize } from './diagnostics.js';
 import { luffyAugmenter } from './luffy.js';
-import { rlPrompt, rollout, type Group } from './rollout.js';
+import { drawPrompts, horizonRange, unfilteredStreamState, type PromptStreamState } from './prompts.js';
+import { klRewardPenalty } from './rewards.js';
+import { rollout, type Group } from './rollout.js';
 import { responseLogps, RlUpdater, rowsOf, type TrainRow } from './update.js';
 
 export interface TrainOptions {
   init: string;
   out: string;
   resume: boolean;
+  /** Start over in --out even if it holds something else (see RunDir.open). */
+  force?: boolean;
   /** Stop once this many rollout tokens (incl. the method's own generation) were generated. */
   budgetTokens?: number;
   quiet?: boolean;
@@ -27,7 +32,14 @@ export interface TrainOptions {
   augmenter?: Augmenter;
 }
 
-interface LoopState { iteration: number; promptCursor: number; genTokensTotal: number }
+interface LoopState {
+  iteration: number;
+  /** Prompts drawn so far (the stream's round-robin counter). */
+  promptCursor: number;
+  genTokensTotal: number;
+  /** Per family, the next train-split index of the prompt stream (absent in runs saved before filters existed: then derived from promptCursor). */
+  familyCursors?: Record<string, number>;
+}
 
 export function rlValidationSet(n: number, families: readonly FamilyId[] = FAMILY_IDS): Instance[] {
   const per = Math.max(1, Math.ceil(n / families.length));
@@ -38,7 +50,15 @@ function mean(xs: number[]): number { return xs.length ? xs.reduce((a, b) => a +
 
 export async function trainRl(cfg: RlConfig, opts: TrainOptions): Promise<{ policy: Policy; run: RunDir }> {
   const run = new RunDir(opts.out);
-  run.open({ ...cfg, init: opts.init, budget_tokens: opts.budgetTokens ?? null }, opts.resume);
+  run.open({ ...cfg, init: opts.init, budget_tokens: opts.budgetTokens ?? null }, { kind: 'rl', resume: opts.resume, force: opts.force, init: opts.init });
+  try {
+    return await rlLoop(cfg, opts, run);
+  } finally {
+    run.close();
+  }
+}
+
+async function rlLoop(cfg: RlConfig, opts: TrainOptions, run: RunDir): Promise<{ policy: Policy; run: RunDir }> {
   const threads = cfg.threads > 0 ? cfg.threads : undefined;
   const ref = cfg.beta > 0 ? loadPolicy(opts.init, threads).policy : null;
   let policy: Policy;
@@ -63,6 +83,10 @@ export async function trainRl(cfg: RlConfig, opts: TrainOptions): Promise<{ poli
   const progress = new Progress(`train ${cfg.method}`, cfg.iterations, opts.quiet);
   const save = () => savePolicy(run.latest, policy, { kind: 'rl', method: cfg.method, loop, config: cfg }, state);
 
+  const stream: PromptStreamState = loop.familyCursors
+    ? { next: loop.promptCursor, cursors: { ...loop.familyCursors } }
+    : unfilteredStreamState(loop.promptCursor, cfg.prompts.families);
+
   while (loop.iteration < cfg.iterations) {
     if (opts.budgetTokens !== undefined && loop.genTokensTotal >= opts.budgetTokens) break;
     const it = loop.iteration;
@@ -73,14 +97,15 @@ export async function trainRl(cfg: RlConfig, opts: TrainOptions): Promise<{ poli
     let groups: Group[] = [];
     let genTokens = 0;
     let zeroVar = 0;
-    let drawn = 0;
+    const drawnGroups: Group[] = [];
     for (let batch = 0; batch < (cfg.dynamic_sampling.enabled ? cfg.dynamic_sampling.max_gen_batches : 1); batch++) {
       const need = cfg.prompts_per_iter - groups.length;
-      const insts = Array.from({ length: need }, (_, j) => rlPrompt(loop.promptCursor + j, FAMILY_IDS));
-      loop.promptCursor += need;
+      const insts = drawPrompts(stream, need, cfg.prompts.families, (f) => horizonRange(f, cfg.prompts, it));
+      loop.promptCursor = stream.next;
+      loop.familyCursors = { ...stream.cursors };
       const r = await rollout(policy, insts, cfg, nameSeed(seed, `rollout${batch}`));
       genTokens += r.genTokens;
-      drawn += r.groups.length;
+      drawnGroups.push(...r.groups);
       for (const g of r.groups) {
         const zv = isZeroVariance(g.samples.map((s) => s.reward));
         if (zv) zeroVar++;
@@ -89,6 +114,8 @@ export async function trainRl(cfg: RlConfig, opts: TrainOptions): Promise<{ poli
       if (groups.length >= cfg.prompts_per_iter) break;
     }
     const policySamples = groups.flatMap((g) => g.samples);
+    const rewardMean = mean(policySamples.map((s) => s.reward)); // before any KL penalty
+    const byFamily = accuracyBy(groups.flatMap((g) => g.samples.map((s) => ({ key: g.inst.family, accuracy: s.accuracy }))));
     const tRollout = (performance.now() - t0) / 1000;
 
     // 2. The method's own samples (LUFFY gold demos, IVR-R1 rectified trajectories).
@@ -101,17 +128,27 @@ export async function trainRl(cfg: RlConfig, opts: TrainOptions): Promise<{ poli
     }
     const tAugment = (performance.now() - t1) / 1000;
 
-    // 3. Advantages over each group, including added members.
-    const adv = groupAdvantages(groups.map((g) => g.samples.map((s) => s.reward)), cfg.advantage);
-    groups.forEach((g, i) => g.samples.forEach((s, j) => { s.advantage = adv.advantages[i]![j]!; }));
-
-    // 4. Log-probs under the sampling policy (same graph family as the update) and reference.
+    // 3. Log-probs under the sampling policy (same graph family as the update) and reference.
     const t2 = performance.now();
     const base = rowsOf(groups);
     const old = base.length ? await responseLogps(policy, base) : [];
     const refLp = ref && base.length ? await responseLogps(ref, base) : null;
     const rows: TrainRow[] = base.map((r, i) => ({ ...r, oldLogp: old[i]!, refLogp: refLp ? refLp[i]! : null }));
     const tScore = (performance.now() - t2) / 1000;
+
+    // 4. KL in the reward (verl's use_kl_in_reward; rewards.ts), then advantages over each
+    //    group including added members. rows[i].sample are the groups' samples, in order.
+    const klPenalties: number[] = [];
+    if (cfg.kl.placement === 'reward' && refLp) {
+      for (const r of rows) {
+        const p = klRewardPenalty(r.oldLogp, r.refLogp!, r.sample.offPolicy, cfg.kl.estimator, cfg.beta);
+        r.sample.reward -= p;
+        klPenalties.push(p);
+      }
+    }
+    const adv = computeAdvantages(
+      groups.map((g) => g.samples.map((s) => s.reward)), groups.map((g) => g.samples.map((s) => s.responseIds.length)), cfg.advantage);
+    groups.forEach((g, i) => g.samples.forEach((s, j) => { s.advantage = adv.advantages[i]![j]!; }));
 
     // 5. Update.
     const t3 = performance.now();
@@ -124,14 +161,35 @@ export async function trainRl(cfg: RlConfig, opts: TrainOptions): Promise<{ poli
     const wall = (performance.now() - t0) / 1000;
     const demoTokens = rows.filter((r) => r.sample.kind !== 'policy').reduce((a, r) => a + r.sample.responseIds.length, 0);
     const allTokens = rows.reduce((a, r) => a + r.sample.responseIds.length, 0);
+    const drawn = drawnGroups.length;
+    const outcomes = groupOutcomes(drawnGroups.filter((g) => isZeroVariance(g.samples.map((s) => s.reward))).map((g) => g.samples.map((s) => s.accuracy)));
+    const advStats = summarize(groups.flatMap((g) => g.samples.map((s) => s.advantage)));
     const row: Record<string, unknown> = {
       iter: loop.iteration,
-      reward_mean: mean(policySamples.map((s) => s.reward)),
+      // Reward (before any KL penalty) and its components over the policy's own rollouts.
+      reward_mean: rewardMean,
       accuracy: mean(policySamples.map((s) => s.accuracy)),
+      format_rate: mean(policySamples.map((s) => s.format)),
+      accuracy_by_family: byFamily,
+      prompt_horizon_mean: mean(drawnGroups.map((g) => g.inst.horizon)), // follows the curriculum
+      kl_reward_penalty: mean(klPenalties),
+      // Groups drawn this iteration (before dynamic sampling drops any): zero reward variance,
+      // and of those, all right / all wrong.
       zero_variance_groups: drawn ? zeroVar / drawn : 0,
+      zero_variance_all_correct: drawn ? outcomes.allCorrect / drawn : 0,
+      zero_variance_all_wrong: drawn ? outcomes.allWrong / drawn : 0,
+      adv_mean: advStats.mean,
+      adv_std: advStats.std,
+      adv_min: advStats.min,
+      adv_max: advStats.max,
       kl: upd.kl ?? 0,
       entropy: upd.entropy ?? 0,
       clip_frac: upd.clip_frac ?? 0,
+      clip_frac_high: upd.clip_frac_high ?? 0,
+      clip_frac_low: upd.clip_frac_low ?? 0,
+      ratio_mean: upd.ratio_mean ?? 0,
+      ratio_min: upd.ratio_min ?? 0,
+      ratio_max: upd.ratio_max ?? 0,
       loss: upd.loss ?? 0,
       grad_norm: upd.grad_norm ?? 0,
       response_len: mean(policySamples.map((s) => s.responseIds.length)),

@@ -11,7 +11,7 @@ import { Policy, roundUp } from '../model/policy.js';
 import { forwardFull } from '../model/vlm.js';
 import { tokenAdvantages } from './advantages.js';
 import { policyLossConfig, type RlConfig } from './config.js';
-import { meanEntropy, policyLoss } from './losses.js';
+import { policyLoss, tokenEntropy } from './losses.js';
 import type { Group, Sample } from './rollout.js';
 import type { Tensor } from '../engine/tensor.js';
 
@@ -48,7 +48,8 @@ export class RlUpdater {
       const targets = o.input('targets', ['B', T], 'int64');
       const mask = o.input('mask', ['B', T]);
       const logits = forwardFull(reg.scope('vlm'), c, o.input('patches', ['B', numPatches(c), patchDim(c)]), ids);
-      const useRef = this.cfg.beta > 0;
+      const lossCfg = policyLossConfig(this.cfg);
+      const useRef = lossCfg.beta > 0;
       const pl = policyLoss({
         logp: o.tokenLogProbs(logits, targets),
         oldLogp: o.input('old_logp', ['B', T]),
@@ -56,9 +57,12 @@ export class RlUpdater {
         advantages: o.input('adv', ['B', T]),
         mask,
         offPolicyMask: o.input('off_policy', ['B', T]),
-        cfg: policyLossConfig(this.cfg),
+        // The entropy bonus differentiates through the logits; at coefficient 0 the
+        // entropy only feeds the metric, through a stop-gradient.
+        entropy: tokenEntropy(lossCfg.entropyCoef ? logits : o.stopGradient(logits)),
+        cfg: lossCfg,
       });
-      const metrics: Record<string, Tensor> = { entropy: meanEntropy(o.stopGradient(logits), mask) };
+      const metrics: Record<string, Tensor> = {};
       for (const [k, v] of Object.entries(pl.metrics)) if (v) metrics[k] = v;
       s = TrainStep.compile({
         registry: reg, loss: pl.loss, metrics,
@@ -103,11 +107,11 @@ export class RlUpdater {
       patches: { data: patches, shape: [B, N, P] }, ids: { data: ids, shape: [B, T] }, targets: { data: targets, shape: [B, T] },
       mask: { data: mask, shape: [B, T] }, old_logp: { data: old, shape: [B, T] }, adv: { data: adv, shape: [B, T] }, off_policy: { data: off, shape: [B, T] },
     };
-    if (this.cfg.beta > 0) f.ref_logp = { data: ref, shape: [B, T] };
+    if (policyLossConfig(this.cfg).beta > 0) f.ref_logp = { data: ref, shape: [B, T] };
     return { T, feeds: f };
   }
 
-  /** μ epochs of shuffled minibatches; returns metrics averaged over optimizer steps. */
+  /** μ epochs of shuffled minibatches; returns metrics averaged over optimizer steps (`*_max` / `*_min`: the extreme over steps). */
   async update(rows: TrainRow[], state: AdamState, lr: number, seed: number, useStepCredit: boolean): Promise<Record<string, number>> {
     const rng = new Rng(seed);
     const sums: Record<string, number> = {};
@@ -120,10 +124,14 @@ export class RlUpdater {
         const r = await (await this.step(T)).run(this.policy.params, state, feeds, lr);
         sums.loss = (sums.loss ?? 0) + r.loss;
         sums.grad_norm = (sums.grad_norm ?? 0) + r.gradNorm;
-        for (const [k, v] of Object.entries(r.metrics)) sums[k] = (sums[k] ?? 0) + v;
+        for (const [k, v] of Object.entries(r.metrics)) {
+          if (k.endsWith('_max')) sums[k] = n === 0 ? v : Math.max(sums[k]!, v);
+          else if (k.endsWith('_min')) sums[k] = n === 0 ? v : Math.min(sums[k]!, v);
+          else sums[k] = (sums[k] ?? 0) + v;
+        }
         n++;
       }
     }
-    return Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / Math.max(1, n)]));
+    return Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, k.endsWith('_max') || k.endsWith('_min') ? v : v / Math.max(1, n)]));
   }
 }

@@ -128,6 +128,8 @@ export class SftStepper {
 export interface SftOptions {
   out: string;
   resume: boolean;
+  /** Start over in --out even if it holds something else (see RunDir.open). */
+  force?: boolean;
   quiet?: boolean;
   /** Continue from this checkpoint's weights instead of a fresh initialisation. */
   init?: string;
@@ -146,7 +148,16 @@ export function sftValidationSet(families: readonly FamilyId[], n: number): Inst
 export async function runSft(cfg: SftConfig, opts: SftOptions): Promise<{ policy: Policy; runDir: RunDir }> {
   const run = new RunDir(opts.out);
   // The run options that shape the data and the start point are part of what a resume must match.
-  run.open({ ...cfg, run_options: { init: opts.init ?? null, budget_tokens: opts.budgetTokens ?? null, stream_offset: opts.streamOffset ?? 0 } }, opts.resume);
+  const runConfig = { ...cfg, run_options: { init: opts.init ?? null, budget_tokens: opts.budgetTokens ?? null, stream_offset: opts.streamOffset ?? 0 } };
+  run.open(runConfig, { kind: 'sft', resume: opts.resume, force: opts.force, init: opts.init });
+  try {
+    return await sftLoop(cfg, opts, run);
+  } finally {
+    run.close();
+  }
+}
+
+async function sftLoop(cfg: SftConfig, opts: SftOptions, run: RunDir): Promise<{ policy: Policy; runDir: RunDir }> {
   const threads = cfg.threads > 0 ? cfg.threads : undefined;
   let policy: Policy;
   let state: AdamState;

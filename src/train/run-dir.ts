@@ -1,34 +1,127 @@
-// A run directory: config.json (what was asked), metrics.jsonl (one object per logged
-// step), checkpoints/latest (written atomically, for --resume) and checkpoints/final.
+// A run directory: config.json (what was asked, plus the run's kind), metrics.jsonl (one object
+// per logged step), checkpoints/latest (for --resume) and checkpoints/final, and .lock while a
+// trainer owns it (run-lock.ts).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { recoverCheckpoint, restorableCopy } from '../engine/checkpoint-recovery.js';
 import { appendJsonl, atomicWriteFile, atomicWriteJson, readJsonFile } from '../util/fs.js';
+import { RunLock } from './run-lock.js';
+
+export type RunKind = 'sft' | 'rl';
+
+export interface OpenOptions {
+  kind: RunKind;
+  resume: boolean;
+  /** Start over in a directory that holds another kind of run, a checkpoint or a run with
+   *  checkpoints: its config.json is overwritten, its metrics.jsonl and checkpoints/ deleted. */
+  force?: boolean;
+  /** The checkpoint the run starts from; it may not be, contain or lie inside the run directory. */
+  init?: string;
+}
+
+/** config.json key naming the kind of run, so another trainer never writes over it. */
+const RUN_KIND_KEY = 'run_kind';
+/** What a run writes into its directory, and so would overwrite. Other files (a bench's logs) stay. */
+const RUN_FILES = ['config.json', 'metrics.jsonl', 'checkpoints'];
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** realpath of `p`, also when `p` (or its tail) does not exist yet. */
+function realPath(p: string): string {
+  const abs = path.resolve(p);
+  let head = abs;
+  const tail: string[] = [];
+  while (!fs.existsSync(head) && path.dirname(head) !== head) {
+    tail.unshift(path.basename(head));
+    head = path.dirname(head);
+  }
+  return path.join(fs.realpathSync(head), ...tail);
+}
+
+/** Refuses --init and --out that are the same directory or nested (symlinks resolved). */
+export function assertSeparate(init: string, out: string): void {
+  const a = realPath(init);
+  const b = realPath(out);
+  const inside = (x: string, y: string) => x.startsWith(y + path.sep);
+  const how = a === b ? 'are the same directory' : inside(a, b) ? 'overlap: --init lies inside --out' : inside(b, a) ? 'overlap: --out lies inside --init' : null;
+  if (how) throw new Error(`--init ${init} and --out ${out} ${how} (${a === b ? a : `${a}, ${b}`}); a run writes config.json, metrics.jsonl and checkpoints/ into --out, which would damage the checkpoint it starts from. Choose another --out`);
+}
 
 export class RunDir {
+  private lock: RunLock | null = null;
   constructor(readonly dir: string) {}
 
   get configFile(): string { return path.join(this.dir, 'config.json'); }
   get metricsFile(): string { return path.join(this.dir, 'metrics.jsonl'); }
-  get latest(): string { return path.join(this.dir, 'checkpoints', 'latest'); }
-  get final(): string { return path.join(this.dir, 'checkpoints', 'final'); }
+  get checkpointsDir(): string { return path.join(this.dir, 'checkpoints'); }
+  get latest(): string { return path.join(this.checkpointsDir, 'latest'); }
+  get final(): string { return path.join(this.checkpointsDir, 'final'); }
 
-  hasCheckpoint(): boolean { return fs.existsSync(path.join(this.latest, 'config.json')); }
+  /** A checkpoint to resume from: latest, or a complete copy an interrupted save left beside it. */
+  hasCheckpoint(): boolean { return fs.existsSync(path.join(this.latest, 'config.json')) || restorableCopy(this.latest) !== null; }
 
   /**
-   * Starts a fresh run (refusing to overwrite one that has checkpoints) or, with resume,
-   * checks that the stored config equals the one given, so a resumed run is the same run.
+   * Takes ownership of the directory (its lock, held until close() or process exit), then
+   * starts a fresh run (refusing to overwrite a checkpoint, another kind of run or a run that
+   * has checkpoints, unless forced) or, with resume, checks that the stored config equals the
+   * one given, so a resumed run is the same run, and restores checkpoints/latest after a crash
+   * inside a save.
    */
-  open(config: unknown, resume: boolean): void {
-    fs.mkdirSync(path.join(this.dir, 'checkpoints'), { recursive: true });
-    const want = JSON.stringify(config);
-    if (resume) {
-      if (!fs.existsSync(this.configFile)) throw new Error(`--resume: ${this.dir} has no config.json; start the run without --resume`);
-      const have = JSON.stringify(readJsonFile(this.configFile, 'run config'));
-      if (have !== want) throw new Error(`--resume: the config differs from the one ${this.dir} was started with (${this.configFile}); resume with the same config or use a new --out`);
-      return;
+  open(config: Record<string, unknown>, opts: OpenOptions): void {
+    if (opts.init !== undefined) assertSeparate(opts.init, this.dir);
+    fs.mkdirSync(this.dir, { recursive: true });
+    this.lock = RunLock.acquire(this.dir);
+    try {
+      if (opts.resume) this.checkResume(config, opts.kind);
+      else this.startFresh(config, opts);
+    } catch (err) {
+      this.close();
+      throw err;
     }
-    if (this.hasCheckpoint()) throw new Error(`${this.dir} already holds a run with checkpoints; pass --resume to continue it or choose another --out`);
-    atomicWriteJson(this.configFile, config);
+  }
+
+  /** Gives up ownership; idempotent. */
+  close(): void {
+    this.lock?.release();
+    this.lock = null;
+  }
+
+  private storedConfig(): Record<string, unknown> | undefined {
+    if (!fs.existsSync(this.configFile)) return undefined;
+    const c = readJsonFile(this.configFile, 'run config');
+    return isObject(c) ? c : {};
+  }
+
+  private checkResume(config: Record<string, unknown>, kind: RunKind): void {
+    const stored = this.storedConfig();
+    if (!stored) throw new Error(`--resume: ${this.dir} has no config.json; start the run without --resume`);
+    const { [RUN_KIND_KEY]: storedKind, ...have } = stored;
+    if (storedKind !== undefined && storedKind !== kind) throw new Error(`--resume: ${this.dir} holds an ${storedKind} run (${this.configFile}), which ${kind} training cannot continue; use a new --out`);
+    if (JSON.stringify(have) !== JSON.stringify(config)) throw new Error(`--resume: the config differs from the one ${this.dir} was started with (${this.configFile}); resume with the same config or use a new --out`);
+    for (const ck of [this.latest, this.final]) {
+      const r = recoverCheckpoint(ck);
+      if (r.restored) console.warn(`ivr: ${ck} was missing after an interrupted save; restored it from the complete copy ${path.basename(r.restored)}`);
+      if (r.removed.length) console.warn(`ivr: removed ${r.removed.length} leftover${r.removed.length > 1 ? 's' : ''} of interrupted checkpoint saves: ${r.removed.map((d) => path.basename(d)).join(', ')}`);
+    }
+  }
+
+  private startFresh(config: Record<string, unknown>, opts: OpenOptions): void {
+    if (!opts.force) {
+      if (this.hasCheckpoint() || fs.existsSync(path.join(this.final, 'config.json'))) throw new Error(`${this.dir} already holds a run with checkpoints; pass --resume to continue it or choose another --out (--force discards it)`);
+      const present = RUN_FILES.filter((f) => fs.existsSync(path.join(this.dir, f)));
+      let storedKind: unknown;
+      try { storedKind = this.storedConfig()?.[RUN_KIND_KEY]; } catch { /* an unreadable config.json is no run of ours */ }
+      if (present.length && storedKind !== opts.kind) {
+        const what = fs.existsSync(path.join(this.dir, 'model.safetensors')) ? 'a checkpoint'
+          : typeof storedKind === 'string' ? `an ${storedKind} run` : `not an ${opts.kind} run`;
+        throw new Error(`--out ${this.dir} is ${what} (it holds ${present.join(', ')}), which a new ${opts.kind} run would overwrite; choose another --out, or pass --force to overwrite it`);
+      }
+    }
+    // Nothing of an earlier run may survive into this one: a stale checkpoint would later be
+    // resumed as if it belonged to it.
+    fs.rmSync(this.checkpointsDir, { recursive: true, force: true });
+    fs.mkdirSync(this.checkpointsDir, { recursive: true });
+    atomicWriteJson(this.configFile, { [RUN_KIND_KEY]: opts.kind, ...config });
     if (fs.existsSync(this.metricsFile)) fs.rmSync(this.metricsFile);
   }
 

@@ -20,7 +20,7 @@ let nextId = 0;
 export function fakeSample(kind: SampleKind, reward: number, accuracy = reward >= 1 ? 1 : 0, text = `r${nextId++}`): Sample {
   const ids = TOKENIZER.encode(text);
   return {
-    kind, responseIds: ids, responseText: text, finished: true, reward, accuracy,
+    kind, responseIds: ids, responseText: text, finished: true, reward, accuracy, format: 1,
     verification: null as unknown as Sample['verification'],
     offPolicy: new Uint8Array(ids.length), creditFrom: 0, advantage: 0,
   };
@@ -39,7 +39,7 @@ export function textSample(inst: Instance, kind: SampleKind, text: string): Samp
   const accuracy = v.answerCorrect ? 1 : 0;
   return {
     kind, responseIds: ids, responseText: TOKENIZER.decode(ids), finished: true,
-    reward: accuracy + 0.1 * (v.formatValid ? 1 : 0), accuracy, verification: v,
+    reward: accuracy + 0.1 * (v.formatValid ? 1 : 0), accuracy, format: v.formatValid ? 1 : 0, verification: v,
     offPolicy: new Uint8Array(ids.length), creditFrom: 0, advantage: 0,
   };
 }

@@ -28,8 +28,9 @@ const GARBAGE = 'Q\n</think><answer>0</answer>'; // 6 tokens, unreadable first s
 const SQ5 = Math.sqrt(5);
 const SQ3 = Math.sqrt(3);
 
+// The hand-computed rewards below include the 0.1 format bonus (no longer the default, #12).
 function ivrConfig(over: Record<string, unknown> = {}, ivr: Record<string, unknown> = {}): RlConfig {
-  return parseRlConfig({ method: 'ivr', ...over, ivr: { tau: 0.5, max_rectifications: 2, rounds: 3, rectifier: 're-ground', oracle_fallback: true, step_credit: true, shaping: true, ...ivr } }, 'test');
+  return parseRlConfig({ method: 'ivr', reward: { mode: 'accuracy+format', format_bonus: 0.1 }, ...over, ivr: { tau: 0.5, max_rectifications: 2, rounds: 3, rectifier: 're-ground', oracle_fallback: true, step_credit: true, shaping: true, ...ivr } }, 'test');
 }
 
 function close(a: ArrayLike<number>, b: ArrayLike<number>, tol: number, what: string): void {

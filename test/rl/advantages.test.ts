@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  dynamicSamplingKeep, groupAdvantages, isZeroVariance, overlongPenalty, tokenAdvantages, unbiasedStd,
+  batchAdvantages, computeAdvantages, dynamicSamplingKeep, groupAdvantages, isZeroVariance, overlongPenalty, tokenAdvantages, unbiasedStd,
 } from '../../src/rl/advantages.js';
 
 function close(actual: number[][], expected: number[][], tol = 1e-9): void {
@@ -112,4 +112,45 @@ test('step-level credit: negative advantage spares the verified prefix', () => {
   assert.throws(() => tokenAdvantages(NaN, 3), /finite/);
   assert.throws(() => tokenAdvantages(1, 2.5), /tokenCount/);
   assert.throws(() => tokenAdvantages(1, 3, 1.5), /fromToken/);
+});
+
+test('RLOO: r − mean of the other samples = G/(G−1)·(r − mean), by hand', () => {
+  const { advantages, zeroVariance } = groupAdvantages([[1, 0, 0, 0], [2, 4, 9], [1, 1], [0.5, -0.5]], 'rloo');
+  // [1,0,0,0]: 1 − 0 = 1; 0 − 1/3. [2,4,9]: 2 − 6.5, 4 − 5.5, 9 − 3. [0.5,−0.5]: ±1.
+  close(advantages, [[1, -1 / 3, -1 / 3, -1 / 3], [-4.5, -1.5, 6], [0, 0], [1, -1]], 1e-12);
+  assert.deepEqual(zeroVariance, [false, false, true, false]);
+});
+
+test('REINFORCE++: token-weighted batch whitening with unbiased variance (as verl masked_whiten), by hand', () => {
+  // Tokens: one of reward 1, seven of reward 0 -> mean 1/8, Σw(x−μ)² = 49/64 + 7/64 = 7/8,
+  // unbiased var = (7/8)/7 = 1/8, scale 1/sqrt(1/8 + 1e-8).
+  const { advantages, zeroVariance } = batchAdvantages([[1, 0], [0, 0]], [[1, 3], [2, 2]], 'reinforce++');
+  const k = 1 / Math.sqrt(1 / 8 + 1e-8);
+  close(advantages, [[(7 / 8) * k, (-1 / 8) * k], [(-1 / 8) * k, (-1 / 8) * k]], 1e-9);
+  // The all-wrong group is flagged but gets a negative advantage: the batch is the baseline.
+  assert.deepEqual(zeroVariance, [false, true]);
+  assert.ok(Math.abs(advantages[0]![0]! - 2.4748737) < 1e-6);
+  // The same through computeAdvantages; groupAdvantages refuses batch modes.
+  close(computeAdvantages([[1, 0], [0, 0]], [[1, 3], [2, 2]], 'reinforce++').advantages, advantages, 0);
+  assert.throws(() => groupAdvantages([[1, 0]], 'reinforce++'), /computeAdvantages/);
+});
+
+test('REINFORCE++ with baseline: group mean first, then batch whitening; equal rewards shift with the batch', () => {
+  // Centred: [0.5 (3 tokens), −0.5 (1)], [0 (1), 0 (1)] -> μ = (1.5 − 0.5)/6 = 1/6,
+  // Σw(x−μ)² = 3/9 + 4/9 + 2/36 = 5/6, var = (5/6)/5 = 1/6, scale = 1/sqrt(1/6 + 1e-8).
+  const { advantages, zeroVariance } = batchAdvantages([[1, 0], [1, 1]], [[3, 1], [1, 1]], 'reinforce++-baseline');
+  const k = 1 / Math.sqrt(1 / 6 + 1e-8);
+  close(advantages, [[(1 / 3) * k, (-2 / 3) * k], [(-1 / 6) * k, (-1 / 6) * k]], 1e-9);
+  assert.deepEqual(zeroVariance, [false, true]);
+  // Equal lengths: μ = 0, the zero-variance group stays 0; [1,0] -> ±0.5/sqrt(1/7) (var (4·0.25)/7).
+  const eq = batchAdvantages([[1, 0], [1, 1]], [[2, 2], [1, 3]], 'reinforce++-baseline').advantages;
+  const k7 = 1 / Math.sqrt(1 / 7 + 1e-8);
+  close(eq, [[0.5 * k7, -0.5 * k7], [0, 0]], 1e-9);
+  // Unlike plain REINFORCE++, a reward offset shared by a group does not matter.
+  close(batchAdvantages([[11, 10], [3, 3]], [[2, 2], [1, 3]], 'reinforce++-baseline').advantages, eq, 1e-9);
+  // Degenerate batches give zeros; bad lengths are errors.
+  close(batchAdvantages([[1, 1]], [[2, 2]], 'reinforce++').advantages, [[0, 0]], 0);
+  close(batchAdvantages([[1, 0]], [[1, 0]], 'reinforce++').advantages, [[0, 0]], 0);
+  assert.throws(() => batchAdvantages([[1, 0]], [[1]], 'reinforce++'), /same nesting/);
+  assert.throws(() => batchAdvantages([[1, 0]], [[1, -1]], 'reinforce++'), /length \[0\]\[1\]/);
 });

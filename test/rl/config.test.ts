@@ -124,7 +124,59 @@ test('policyLossConfig maps the config onto the loss switches', () => {
   const cfg = parseRlConfig({ method: 'drgrpo', max_new_tokens: 96, clip: { dual_c: 3 } }, 'c.json');
   assert.deepEqual(policyLossConfig(cfg), {
     epsLow: 0.2, epsHigh: 0.2, dualClip: 3, beta: 0, gamma: 0.1, aggregation: 'seq-mean-token-sum-norm', maxLen: 96,
+    klEstimator: 'k3', ratioLevel: 'token', entropyCoef: 0,
   });
+  // KL in the reward takes β out of the loss; the estimator, GSPO and the entropy bonus map through.
+  const g = parseRlConfig({ beta: 0.05, kl: { estimator: 'k2', placement: 'reward' }, ratio_level: 'sequence', entropy_coef: 0.001 }, 'c.json');
+  assert.deepEqual(policyLossConfig(g), {
+    epsLow: 0.2, epsHigh: 0.2, dualClip: null, beta: 0, gamma: 0.1, aggregation: 'seq-mean-token-mean', maxLen: 160,
+    klEstimator: 'k2', ratioLevel: 'sequence', entropyCoef: 0.001,
+  });
+  assert.equal(policyLossConfig(parseRlConfig({ beta: 0.05, kl: { estimator: 'k1' } }, 'c.json')).beta, 0.05);
+});
+
+test('#12 keys: defaults (reward = accuracy only) and every method shares them', () => {
+  for (const m of METHODS) {
+    const d = rlDefaults(m);
+    assert.deepEqual(d.reward, { mode: 'accuracy', format_bonus: 0.1 }, m);
+    assert.deepEqual(d.kl, { estimator: 'k3', placement: 'loss' }, m);
+    assert.equal(d.ratio_level, 'token', m);
+    assert.equal(d.entropy_coef, 0, m);
+    assert.deepEqual(d.prompts, { families: ['grid', 'shapes', 'chart'], min_horizon: null, max_horizon: null, curriculum: null }, m);
+  }
+  const cfg = parseRlConfig({
+    advantage: 'reinforce++-baseline', reward: { mode: 'format-gate' },
+    prompts: { families: ['grid'], min_horizon: 3, max_horizon: 5, curriculum: { start_max_horizon: 3, iterations: 50 } },
+  }, 'c.json');
+  assert.equal(cfg.advantage, 'reinforce++-baseline');
+  assert.deepEqual(cfg.reward, { mode: 'format-gate', format_bonus: 0.1 });
+  assert.deepEqual(cfg.prompts, { families: ['grid'], min_horizon: 3, max_horizon: 5, curriculum: { start_max_horizon: 3, iterations: 50 } });
+  for (const a of ['grpo', 'drgrpo', 'rloo', 'reinforce++', 'reinforce++-baseline']) assert.equal(parseRlConfig({ advantage: a }, 'c.json').advantage, a);
+});
+
+test('#12 keys: errors name the field', () => {
+  throwsConfig(() => parseRlConfig({ reward: { mode: 'format' } }, 'c.json'),
+    'c.json: key "reward.mode" must be one of "accuracy", "accuracy+format", "format-gate", got "format"');
+  throwsConfig(() => parseRlConfig({ reward: { format_bonus: -0.1 } }, 'c.json'), 'c.json: key "reward.format_bonus" must be a number >= 0, got -0.1');
+  throwsConfig(() => parseRlConfig({ advantage: 'ppo' }, 'c.json'), /key "advantage" must be one of "grpo", "drgrpo", "rloo", "reinforce\+\+", "reinforce\+\+-baseline", got "ppo"/);
+  throwsConfig(() => parseRlConfig({ kl: { estimator: 'k4' } }, 'c.json'), 'c.json: key "kl.estimator" must be one of "k1", "k2", "k3", got "k4"');
+  throwsConfig(() => parseRlConfig({ kl: { placement: 'both' } }, 'c.json'), 'c.json: key "kl.placement" must be one of "loss", "reward", got "both"');
+  throwsConfig(() => parseRlConfig({ ratio_level: 'seq' }, 'c.json'), 'c.json: key "ratio_level" must be one of "token", "sequence", got "seq"');
+  throwsConfig(() => parseRlConfig({ entropy_coef: -1 }, 'c.json'), 'c.json: key "entropy_coef" must be a number >= 0, got -1');
+  throwsConfig(() => parseRlConfig({ prompts: { families: ['grid', 'maze'] } }, 'c.json'), /key "prompts\.families\[1\]" must be one of "grid", "shapes", "chart", got "maze"/);
+  throwsConfig(() => parseRlConfig({ prompts: { families: [] } }, 'c.json'), /key "prompts\.families" must be an array of at least 1/);
+  throwsConfig(() => parseRlConfig({ prompts: { families: ['grid', 'grid'] } }, 'c.json'), 'c.json: key "prompts.families" lists "grid" twice');
+  throwsConfig(() => parseRlConfig({ prompts: { min_horizon: 5, max_horizon: 4 } }, 'c.json'), 'c.json: key "prompts.min_horizon" must be <= prompts.max_horizon (4), got 5');
+  throwsConfig(() => parseRlConfig({ prompts: { min_horizon: 7 } }, 'c.json'),
+    'c.json: key "prompts.min_horizon" leaves family "shapes" no training horizon (its range is 2..6), got 7');
+  assert.equal(parseRlConfig({ prompts: { families: ['grid'], min_horizon: 7 } }, 'c.json').prompts.min_horizon, 7);
+  throwsConfig(() => parseRlConfig({ prompts: { max_horizon: 1 } }, 'c.json'), /key "prompts\.max_horizon" leaves family "grid" no training horizon/);
+  throwsConfig(() => parseRlConfig({ prompts: { max_horizon: 4, curriculum: { start_max_horizon: 5, iterations: 10 } } }, 'c.json'),
+    'c.json: key "prompts.curriculum.start_max_horizon" must be <= prompts.max_horizon (4), got 5');
+  throwsConfig(() => parseRlConfig({ prompts: { min_horizon: 4, curriculum: { start_max_horizon: 3, iterations: 10 } } }, 'c.json'),
+    'c.json: key "prompts.curriculum.start_max_horizon" must be >= prompts.min_horizon (4), got 3');
+  throwsConfig(() => parseRlConfig({ prompts: { curriculum: { start_max_horizon: 3 } } }, 'c.json'), /missing required key "prompts\.curriculum\.iterations"/);
+  throwsConfig(() => parseRlConfig({ prompts: { curriculum: { start_max_horizon: 3, iterations: 0 } } }, 'c.json'), /key "prompts\.curriculum\.iterations" must be an integer >= 1, got 0/);
 });
 
 test('loadRlConfig: file errors name the file', () => {

@@ -9,6 +9,8 @@ import type { Dim, Tensor } from '../../src/engine/tensor.js';
 import {
   aggregateTokenLoss, maskedMean, meanEntropy, policyLoss, tokenEntropy, type Aggregation, type PolicyLossConfig,
 } from '../../src/rl/losses.js';
+import { klPerToken } from '../../src/rl/rewards.js';
+import { checkGrad, hostF, Rng as FdRng } from '../engine/fd.js';
 
 const OPTS = { threads: 1 };
 
@@ -267,4 +269,122 @@ test('token entropy: closed form, uniform = log V, masked mean, and its gradient
   near(ents[0]!, Math.log(3), 'uniform');
   near(Number(out.me!.data[0]), (H(rows[0]!) + H(rows[1]!) + H(rows[3]!)) / 3, 'masked mean');
   assert.ok(Array.from(out.g!.data as Float32Array).every(Number.isFinite));
+});
+
+// ---------------------------------------------------------------- #12: KL estimators, GSPO, entropy bonus
+
+test('KL estimators k1 and k2 in the loss: values and gradients by hand; graph = host twin', async () => {
+  const logp = [-1, -2.5, -0.3];
+  const ref = [-2, -2, -0.3];
+  const d = logp.map((x, i) => x - ref[i]!); // 1, −0.5, 0
+  const beta = 0.2;
+  const c: Case = { B: 1, T: 3, logp, oldLogp: logp, adv: [0, 0, 0], mask: [1, 1, 1], refLogp: ref };
+  // k1 = d: loss β·mean(d), gradient β/N on every token (the estimator's own gradient is 1).
+  const k1 = await run(c, { ...base, beta, klEstimator: 'k1' });
+  near(k1.loss, beta * (1 - 0.5 + 0) / 3, 'k1 loss');
+  nearAll(k1.grad, [beta / 3, beta / 3, beta / 3], 'k1 grad');
+  near(k1.metrics.kl!, 0.5 / 3, 'k1 metric');
+  // k2 = d²/2: loss β·mean(d²/2), gradient β·d/N.
+  const k2 = await run(c, { ...base, beta, klEstimator: 'k2' });
+  near(k2.loss, beta * (0.5 + 0.125) / 3, 'k2 loss');
+  nearAll(k2.grad, d.map((x) => beta * x / 3), 'k2 grad');
+  // The graph estimators equal the host ones used for KL in the reward.
+  for (const est of ['k1', 'k2', 'k3'] as const) {
+    const r = await run({ ...c, mask: [1, 0, 0] }, { ...base, beta, klEstimator: est });
+    near(r.metrics.kl!, klPerToken(logp[0]!, ref[0]!, est), `${est} graph vs host`, 1e-6);
+  }
+  assert.throws(() => policyLoss({ logp: o.input('a', [1, 2]), oldLogp: o.input('b', [1, 2]), advantages: o.input('c', [1, 2]), mask: o.input('d', [1, 2]), cfg: { ...base, klEstimator: 'k4' as never } }), /klEstimator/);
+});
+
+test('GSPO sequence ratio: s = exp(mean log-ratio), clipped per sequence, gradient A·s/|y| per token', async () => {
+  // seq 0: log-ratios ln 1.1, 0 -> s0 = sqrt(1.1) = 1.0488 (inside 1 ± 0.2);
+  // seq 1: ln 2, ln 1.1 -> s1 = sqrt(2.2) = 1.4832 > 1.2 with A > 0: clipped, no gradient,
+  //   although token-level PPO would keep the second token (1.1 < 1.2).
+  // seq 2: three tokens, the last masked; log-ratios ln 0.9, ln 0.8 -> s2 = sqrt(0.72), A < 0.
+  const lr = [Math.log(1.1), 0, 0, Math.log(2), Math.log(1.1), 0, Math.log(0.9), Math.log(0.8), 5];
+  const old = [-1, -2, -3, -0.5, -1.5, -2, -1, -0.7, -4];
+  const c: Case = {
+    B: 3, T: 3, logp: lr.map((x, i) => x + old[i]!), oldLogp: old,
+    adv: [1, 1, 1, 1, 1, 1, -2, -2, -2], mask: [1, 1, 0, 1, 1, 0, 1, 1, 0],
+  };
+  const cfg: PolicyLossConfig = { ...base, epsLow: 0.2, epsHigh: 0.2, aggregation: 'seq-mean-token-mean', ratioLevel: 'sequence' };
+  const { loss, grad: g, metrics } = await run(c, cfg);
+  const s0 = Math.sqrt(1.1), s1 = Math.sqrt(2.2), s2 = Math.sqrt(0.72);
+  // Objectives: s0·1, 1.2·1 (clipped), s2·(−2) (s2 = 0.8485 > 0.8: not clipped); mean over 3 sequences.
+  near(loss, -(s0 + 1.2 - 2 * s2) / 3, 'loss');
+  // d/dlogp_t of −J_i/3 = −A_i·s_i/(|y_i|·3) on each counted token of sequence i.
+  nearAll(g, [-s0 / 6, -s0 / 6, 0, 0, 0, 0, 2 * s2 / 6, 2 * s2 / 6, 0], 'grad');
+  near(metrics.clip_frac!, 2 / 6, 'clip_frac (seq 1 tokens)');
+  near(metrics.ratio_mean!, (2 * s0 + 2 * s1 + 2 * s2) / 6, 'ratio_mean');
+  near(metrics.ratio_max!, s1, 'ratio_max');
+  near(metrics.ratio_min!, s2, 'ratio_min');
+  // Token level on the same input: seq 1's second token is inside the trust region.
+  const tok = await run(c, { ...cfg, ratioLevel: 'token' });
+  assert.ok(tok.grad[4]! !== 0 && g[4] === 0);
+  near(tok.metrics.ratio_min!, 0.8, 'token ratio_min');
+});
+
+test('entropy bonus: loss − c·agg(H), by hand; no entropy input is an error', async () => {
+  const logitsIn = o.input('logits', ['B', 'T', 3]);
+  const shape: Dim[] = ['B', 'T'];
+  const logp = o.input('logp', shape);
+  const mask = o.input('mask', shape);
+  const zero = o.input('zero', shape);
+  const ent = tokenEntropy(logitsIn);
+  const mk = (coef: number) => policyLoss({ logp, oldLogp: logp, advantages: zero, mask, entropy: ent, cfg: { ...base, aggregation: 'seq-mean-token-mean', entropyCoef: coef } });
+  const withBonus = mk(0.5);
+  const rows = [[0, 0, 0], [1, 2, 3], [2, 0, -1], [5, 5, -1]];
+  const out = await evaluate({ loss: withBonus.loss, ent: withBonus.metrics.entropy!, l0: mk(0).loss }, {
+    logits: { data: f32(rows.flat()), shape: [2, 2, 3] },
+    logp: { data: f32([-1, -1, -1, -1]), shape: [2, 2] },
+    mask: { data: f32([1, 1, 1, 0]), shape: [2, 2] },
+    zero: { data: f32([0, 0, 0, 0]), shape: [2, 2] },
+  }, OPTS);
+  const H = (z: number[]) => {
+    const e = z.map(Math.exp);
+    const s = e.reduce((a, b) => a + b, 0);
+    return -e.reduce((a, v) => a + (v / s) * Math.log(v / s), 0);
+  };
+  const h = rows.map(H);
+  // A = 0, r = 1: the policy term is 0; seq-mean-token-mean of H is mean((h0 + h1)/2, h2).
+  near(Number(out.loss!.data[0]), -0.5 * ((h[0]! + h[1]!) / 2 + h[2]!) / 2, 'loss');
+  near(Number(out.l0!.data[0]), 0, 'coefficient 0');
+  near(Number(out.ent!.data[0]), (h[0]! + h[1]! + h[2]!) / 3, 'entropy metric');
+  assert.throws(() => policyLoss({ logp, oldLogp: logp, advantages: zero, mask, cfg: { ...base, entropyCoef: 0.1 } }), /entropy input/);
+  assert.throws(() => policyLoss({ logp, oldLogp: logp, advantages: zero, mask, entropy: ent, cfg: { ...base, entropyCoef: -1 } }), /entropyCoef/);
+});
+
+test('finite differences: the gradients of the k1/k2/k3 terms, the GSPO ratio and the entropy bonus', async () => {
+  const rng = new FdRng(7);
+  const B = 2, T = 3, V = 4;
+  const sh = [B, T];
+  const mask = [1, 1, 1, 1, 1, 0];
+  // Ratios kept well inside or outside the clip range (no kinks within ±h).
+  const old = [-1.2, -0.8, -2.0, -1.5, -0.6, -1.1];
+  const lr = [0.05, -0.08, 0.03, 0.5, 0.45, 0];
+  const hostLogp = hostF('float64', sh, (i) => old[i]! + lr[i]!);
+  const fixed = (name: string, xs: number[]) => ({ name, wrt: false, value: hostF('float64', sh, (i) => xs[i]!) });
+  const common = [
+    fixed('old', old), fixed('adv', [1, 1, 1, -0.7, -0.7, -0.7]), fixed('mask', mask),
+    fixed('ref', old.map((x, i) => x + rng.uniform(-0.6, 0.6) + (i % 2 ? 0.3 : -0.3))),
+  ];
+  for (const est of ['k1', 'k2', 'k3'] as const) {
+    for (const ratioLevel of ['token', 'sequence'] as const) {
+      await checkGrad(`${est}, ${ratioLevel}`, {
+        inputs: [{ name: 'logp', value: hostLogp }, ...common],
+        build: (x) => policyLoss({ logp: x.logp!, oldLogp: x.old!, refLogp: x.ref!, advantages: x.adv!, mask: x.mask!, cfg: { ...base, beta: 0.3, klEstimator: est, ratioLevel, aggregation: 'seq-mean-token-mean' } }).loss,
+      }, 1e-5);
+    }
+  }
+  // Entropy bonus through the logits (and GSPO on the same graph): logp = log-softmax at targets.
+  // (An FD check with oldLogp = stopGradient(logp) would be wrong: the forward moves both.)
+  const targets = [0, 3, 1, 2, 2, 0];
+  await checkGrad('entropy bonus', {
+    inputs: [{ name: 'logits', value: hostF('float64', [B, T, V], () => rng.uniform(-2, 2)) }, ...common],
+    build: (x) => {
+      const lp = o.tokenLogProbs(x.logits!, o.constant(BigInt64Array.from(targets.map(BigInt)), [B, T], 'int64'));
+      // Clip ranges so wide that no ratio reaches them: the objective is smooth everywhere.
+      return policyLoss({ logp: lp, oldLogp: x.old!, advantages: x.adv!, mask: x.mask!, entropy: tokenEntropy(x.logits!), cfg: { ...base, epsLow: 0.999, epsHigh: 1e6, entropyCoef: 0.05, ratioLevel: 'sequence', aggregation: 'token-mean' } }).loss;
+    },
+  }, 1e-5);
 });

@@ -70,6 +70,23 @@ function assertSameWeights(a: string, b: string): void {
 }
 
 const RL_FIELDS = ['iter', 'reward_mean', 'accuracy', 'zero_variance_groups', 'kl', 'entropy', 'clip_frac', 'response_len', 'gen_tokens', 't_rollout_s', 't_update_s'];
+/** The #12 diagnostics (numbers of any sign) and the per-family accuracy object. */
+const DIAG_FIELDS = [
+  'format_rate', 'kl_reward_penalty', 'zero_variance_all_correct', 'zero_variance_all_wrong', 'adv_mean', 'adv_std', 'adv_min', 'adv_max',
+  'clip_frac_high', 'clip_frac_low', 'ratio_mean', 'ratio_min', 'ratio_max', 'prompt_horizon_mean',
+];
+
+function checkDiagnostics(row: Record<string, unknown>, where: string): void {
+  for (const k of DIAG_FIELDS) assert.ok(typeof row[k] === 'number' && Number.isFinite(row[k]), `${where}: ${k} = ${row[k]}`);
+  const n = (k: string) => row[k] as number;
+  assert.ok(n('zero_variance_all_correct') + n('zero_variance_all_wrong') <= n('zero_variance_groups') + 1e-12, where);
+  assert.ok(n('adv_min') <= n('adv_mean') && n('adv_mean') <= n('adv_max') && n('adv_std') >= 0, where);
+  assert.ok(n('ratio_min') <= n('ratio_mean') + 1e-6 && n('ratio_mean') <= n('ratio_max') + 1e-6, where);
+  assert.ok(n('format_rate') >= 0 && n('format_rate') <= 1, where);
+  const fam = row.accuracy_by_family as Record<string, number>;
+  assert.equal(typeof fam, 'object', where);
+  for (const v of Object.values(fam)) assert.ok(v >= 0 && v <= 1, where);
+}
 const IVR_FIELDS = ['ivr_flagged', 'ivr_rectified', 'ivr_rectify_rate', 'ivr_rounds_mean', 'ivr_first_error_hist', 'ivr_demo_token_frac', 'ivr_loop_tokens', 't_ivr_s'];
 
 test('(a) ivr train with the committed smoke config completes and logs every field', async () => {
@@ -91,6 +108,7 @@ test('(a) ivr train with the committed smoke config completes and logs every fie
     }
     const n = (k: string) => row[k] as number;
     assert.ok(n('accuracy') <= 1 && n('zero_variance_groups') <= 1 && n('clip_frac') <= 1);
+    checkDiagnostics(row, where);
     // The histogram counts every flagged rollout once (each is localised), by first eroded step.
     const hist = row.ivr_first_error_hist as Record<string, number>;
     assert.equal(typeof hist, 'object');
@@ -170,7 +188,7 @@ test('(c) LUFFY: exactly one gold sample per group, reward recomputed, off-polic
     assert.equal(gold.kind, 'gold');
     assert.equal(gold.responseText, goldResponse(g.inst));
     assert.deepEqual(gold.responseIds, policy.tokenizer.encode(goldResponse(g.inst)));
-    assert.equal(gold.reward, 1.1);
+    assert.equal(gold.reward, 1); // default reward: accuracy only (#12)
     assert.equal(gold.accuracy, 1);
     assert.equal(gold.offPolicy.length, gold.responseIds.length);
     assert.ok(gold.offPolicy.every((x) => x === 1));
@@ -198,8 +216,8 @@ async function sampledAccuracy(policy: Policy, insts: Instance[], cfg: RlConfig)
   return s.reduce((a, x) => a + x.accuracy, 0) / s.length;
 }
 
-// The trainer's prompt stream (rlPrompt) mixes all families and every training horizon, with
-// no way to restrict it; on that stream the tiny grid policy has almost nothing to learn from
+// The trainer's default prompt stream (rlPrompt) mixes all families and every training
+// horizon (config `prompts` can now restrict it); on that stream the tiny grid policy has almost nothing to learn from
 // (about 0.05 accuracy, most groups zero-variance, and accuracy on grid drifts down). So the
 // easy setting runs the trainer's own steps (rollout -> group advantages -> old log-probs ->
 // clipped update, all from src/rl) on a grid-only stream at horizon 2, where the policy is
@@ -233,6 +251,27 @@ test('(d) GRPO on an easy setting (grid, horizon 2) raises sampled accuracy abov
   // with lr >= 2e-4 it was erratic (Adam turns the noisy small-batch gradient into full-size
   // steps). Bound: +0.03.
   assert.ok(after >= before + 0.03, `held-out sampled accuracy ${before.toFixed(3)} -> ${after.toFixed(3)}`);
+});
+
+test('(f) the #12 knobs end to end: REINFORCE++-baseline, KL (k2) in the reward, GSPO, entropy bonus, grid-only curriculum', async () => {
+  const cfg = parseRlConfig({
+    method: 'grpo', prompts_per_iter: 4, group_size: 3, max_new_tokens: 48, iterations: 2, lr: 1e-3, val_every: 0, checkpoint_every: 0,
+    minibatch_size: 16, threads: 2, advantage: 'reinforce++-baseline', beta: 0.5, kl: { estimator: 'k2', placement: 'reward' },
+    ratio_level: 'sequence', entropy_coef: 0.01, reward: { mode: 'format-gate' },
+    prompts: { families: ['grid'], max_horizon: 6, curriculum: { start_max_horizon: 2, iterations: 10 } },
+  }, 'test');
+  const { run } = await trainRl(cfg, { init: await tinyPolicyDir(), out: path.join(TMP, 'knobs'), resume: false, quiet: true });
+  const rows = run.readMetrics();
+  assert.equal(rows.length, 2);
+  rows.forEach((r, i) => checkDiagnostics(r, `iter ${i + 1}`));
+  assert.deepEqual(Object.keys(rows[0]!.accuracy_by_family as object), ['grid']);
+  // Curriculum: at iteration 0 the largest grid horizon is 2, at iteration 1 floor(2 + 4/10) = 2.
+  assert.equal(rows[0]!.prompt_horizon_mean, 2);
+  // The reference equals the sampling policy at the first iteration (KL exactly 0), not after an update.
+  assert.equal(rows[0]!.kl_reward_penalty, 0);
+  assert.ok((rows[1]!.kl_reward_penalty as number) > 0, `kl_reward_penalty ${rows[1]!.kl_reward_penalty}`);
+  // β is in the reward, not the loss: the loss has no reference input, so its kl metric is 0.
+  assert.equal(rows[1]!.kl, 0);
 });
 
 test('(e) config errors from the CLI: exit code 1 and a message naming the key and the file', async () => {

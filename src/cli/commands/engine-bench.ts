@@ -3,6 +3,7 @@ import { benchMatmul, benchTrainStep, BENCH_BATCH, BENCH_GPT } from '../../engin
 import { defaultThreads } from '../../engine/runtime.js';
 import { benchDecode } from '../../model/decode-bench.js';
 import { parseArgs, usage, type OptionSpec } from '../../util/args.js';
+import { peakRssMiB } from '../../util/memory.js';
 
 const OPTIONS: Record<string, OptionSpec> = {
   threads: { type: 'number', help: 'onnxruntime intra-op threads', default: undefined },
@@ -28,11 +29,13 @@ export async function run(argv: string[]): Promise<number> {
   log(`  train step / MatMul peak: ${(100 * ratio).toFixed(1)}%`);
   const dec = await benchDecode(threads);
   log(`  decode (default VLM, batch ${dec.batch}, ${dec.newTokens} new tokens): KV cache ${Math.round(dec.kvTokensPerS)} tokens/s (${dec.kvSeconds.toFixed(1)} s), no cache ${Math.round(dec.noKvTokensPerS)} tokens/s (${dec.noKvSeconds.toFixed(1)} s), ${(dec.kvTokensPerS / dec.noKvTokensPerS).toFixed(1)}x`);
+  log(`  peak RSS: ${peakRssMiB().toFixed(0)} MiB`);
   if (options.json) {
     console.log(JSON.stringify({
       threads, matmul_gflops: peak, matmul: mm, train_step_ms: tr.ms, train_tokens_per_s: tr.tokensPerS,
       train_gflops: tr.gflops, train_flops_per_step: tr.flopsPerStep, train_to_matmul_ratio: ratio, params: tr.params,
       decode_tokens_per_s_kv: dec.kvTokensPerS, decode_tokens_per_s_nokv: dec.noKvTokensPerS, decode_batch: dec.batch, decode_new_tokens: dec.newTokens,
+      peak_rss_mib: peakRssMiB(),
     }));
   }
   return 0;

@@ -8,6 +8,7 @@ import { rlDefaults, METHODS, type RlMethod } from '../../rl/config.js';
 import { trainRl } from '../../rl/trainer.js';
 import { ivrAugmenter } from '../../ivr/method.js';
 import { parseArgs, usage, UsageError, type OptionSpec } from '../../util/args.js';
+import { peakRssMiB } from '../../util/memory.js';
 
 const OPTIONS: Record<string, OptionSpec> = {
   init: { type: 'string', help: 'checkpoint', default: 'checkpoints/base' },
@@ -34,6 +35,7 @@ export async function run(argv: string[]): Promise<number> {
       method, prompts: cfg.prompts_per_iter, group_size: cfg.group_size, iterations: rows.length,
       t_rollout_s: avg('t_rollout_s'), t_augment_s: avg('t_augment_s'), t_score_s: avg('t_score_s'), t_update_s: avg('t_update_s'),
       gen_tokens: avg('gen_tokens'), rollout_tokens_per_s: avg('gen_tokens') / avg('t_rollout_s'),
+      peak_rss_mib: peakRssMiB(),
     };
     if (options.json) console.log(JSON.stringify(fig));
     else {
@@ -43,6 +45,7 @@ export async function run(argv: string[]): Promise<number> {
         console.log(`  ${k.padEnd(26)} ${v.toFixed(2)} s  (${(100 * v / total).toFixed(0)}%)`);
       }
       console.log(`  ${'total'.padEnd(26)} ${total.toFixed(2)} s; ${Math.round(fig.gen_tokens)} tokens generated, ${Math.round(fig.rollout_tokens_per_s)} tokens/s in rollout`);
+      console.log(`  peak RSS ${fig.peak_rss_mib.toFixed(0)} MiB`);
     }
   } finally {
     fs.rmSync(out, { recursive: true, force: true });

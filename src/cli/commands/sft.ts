@@ -8,6 +8,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   config: { type: 'string', help: 'SFT config JSON (see configs/sft-base.json)' },
   out: { type: 'string', help: 'run directory', default: 'runs/sft' },
   resume: { type: 'boolean', help: 'continue the run in --out from its last checkpoint', default: false },
+  force: { type: 'boolean', help: 'start over in --out although it holds a checkpoint, another kind of run or a run with checkpoints (overwrites config.json, deletes metrics.jsonl and checkpoints/)', default: false },
   init: { type: 'string', help: 'continue training from this checkpoint instead of a fresh model' },
   'budget-tokens': { type: 'number', help: 'stop after training on this many response tokens' },
   'stream-offset': { type: 'number', help: 'skip this many examples of the data stream (continued SFT on unseen data)', default: 0 },
@@ -22,7 +23,7 @@ export async function run(argv: string[]): Promise<number> {
   const cfg = parseSftConfig(readConfigFile(file), file);
   const t0 = performance.now();
   const { runDir } = await runSft(cfg, {
-    out: options.out as string, resume: Boolean(options.resume), quiet: Boolean(options.quiet),
+    out: options.out as string, resume: Boolean(options.resume), force: Boolean(options.force), quiet: Boolean(options.quiet),
     init: options.init as string | undefined, budgetTokens: options['budget-tokens'] as number | undefined,
     streamOffset: options['stream-offset'] as number,
   });

@@ -9,6 +9,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   config: { type: 'string', help: 'RL config JSON (see configs/)' },
   out: { type: 'string', help: 'run directory (default runs/<method>)' },
   resume: { type: 'boolean', help: 'continue the run in --out from its last checkpoint', default: false },
+  force: { type: 'boolean', help: 'start over in --out although it holds a checkpoint, another kind of run or a run with checkpoints (overwrites config.json, deletes metrics.jsonl and checkpoints/)', default: false },
   'budget-tokens': { type: 'number', help: 'stop after this many generated rollout tokens (IVR loop tokens included)' },
   quiet: { type: 'boolean', help: 'no progress line', default: false },
   help: { type: 'boolean', help: 'show this help', default: false },
@@ -25,7 +26,7 @@ export async function run(argv: string[]): Promise<number> {
   const augmenter = cfg.method === 'ivr' ? (await import('../../ivr/method.js')).ivrAugmenter(cfg) : undefined;
   const t0 = performance.now();
   const { run } = await trainRl(cfg, {
-    init: options.init as string, out, resume: Boolean(options.resume), quiet: Boolean(options.quiet),
+    init: options.init as string, out, resume: Boolean(options.resume), force: Boolean(options.force), quiet: Boolean(options.quiet),
     budgetTokens: options['budget-tokens'] as number | undefined, augmenter,
   });
   const rows = run.readMetrics();
