@@ -36,6 +36,9 @@ export type {
   SplitSpec, ParsedResponse, Verification, InstanceRecord,
   GridScene, ShapesScene, ShapeObject, ChartScene, Bar,
 } from './tasks/index.js';
+/** Datasets other trainers read: TRL, verl (parquet), LLaMA-Factory, or our own JSONL. */
+export { exportDataset, isExportFormat, EXPORT_FORMATS } from './tasks/export/index.js';
+export type { ExportFormat } from './tasks/export/index.js';
 
 // ---- Policies: the compact VLM and its checkpoints --------------------------------------
 export { Policy } from './model/policy.js';

@@ -3,13 +3,13 @@
 // independent seeds, evaluation of each final policy on the test and OOD splits, then
 // results.json and report.html. Runs are child processes, `jobs` at a time, and a bench
 // that is interrupted continues with the runs that are missing.
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import os from 'node:os';
 import * as path from 'node:path';
 import type { BenchResults, CurvePoint, RunResult, SplitEval } from '../report/results.js';
 import { summarizeAll } from '../report/compare.js';
 import { RunDir } from '../train/run-dir.js';
+import { gitState } from '../train/provenance.js';
 import { atomicWriteFile, atomicWriteJson, readJsonFile } from '../util/fs.js';
 import { Progress } from '../util/progress.js';
 import { pool, runIvr } from './child.js';
@@ -90,8 +90,10 @@ function curveOf(spec: RunSpec, dir: string): CurvePoint[] {
   });
 }
 
+/** The short commit of this checkout, "+dirty" when it has uncommitted changes (provenance.ts). */
 export function commitId(): string {
-  try { return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim(); } catch { return 'unknown'; }
+  const g = gitState();
+  return g.dirty ? `${g.short}+dirty` : g.short;
 }
 
 export function machineLine(): string {

@@ -12,8 +12,11 @@
 // Output lines are appended whole with fsync; a torn last line is truncated on start; ids
 // already in the output (or in the progress log, for tasks that produced no demo) are
 // skipped, so an interrupted run resumes where it stopped. Summary: DEMOS.summary.json.
+// With --format llamafactory the output is also registered in dataset_info.json beside it
+// (merged with the entries already there), so LLaMA-Factory can train on it by name.
 import * as path from 'node:path';
 import { formatResponse, oracleStep, parseResponse, hashString } from '../tasks/index.js';
+import { registerDataFile } from '../tasks/export/llamafactory.js';
 import { atomicWriteJson } from '../util/fs.js';
 import { Progress } from '../util/progress.js';
 import { appendRecords, openJsonl } from './jsonl-out.js';
@@ -236,6 +239,8 @@ export class Synthesizer {
     const o = this.opts;
     const t0 = performance.now();
     const outFile = openJsonl(o.out);
+    // Registered up front (idempotent) so an interrupted run's demos are already usable.
+    if (o.format === 'llamafactory') registerDataFile(o.out);
     const progFile = openJsonl(this.progressFile);
     const records = new Map<string, ProgressRecord>();
     for (const r of progFile.records) if (typeof r.id === 'string') records.set(r.id, r as unknown as ProgressRecord);

@@ -1,11 +1,14 @@
 // A run directory: config.json (what was asked, plus the run's kind), metrics.jsonl (one object
 // per logged step), checkpoints/latest (for --resume) and checkpoints/final, and .lock while a
-// trainer owns it (run-lock.ts).
+// trainer owns it (run-lock.ts); also run.json (run-record.ts) and TensorBoard event files
+// mirroring metrics.jsonl (tensorboard.ts).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { recoverCheckpoint, restorableCopy } from '../engine/checkpoint-recovery.js';
 import { appendJsonl, atomicWriteFile, atomicWriteJson, readJsonFile } from '../util/fs.js';
 import { RunLock } from './run-lock.js';
+import { RunRecord } from './run-record.js';
+import { EventLog, removeEventFiles } from './tensorboard.js';
 
 export type RunKind = 'sft' | 'rl';
 
@@ -49,6 +52,8 @@ export function assertSeparate(init: string, out: string): void {
 
 export class RunDir {
   private lock: RunLock | null = null;
+  private record: RunRecord | null = null;
+  private events: EventLog | null = null;
   constructor(readonly dir: string) {}
 
   get configFile(): string { return path.join(this.dir, 'config.json'); }
@@ -70,20 +75,24 @@ export class RunDir {
   open(config: Record<string, unknown>, opts: OpenOptions): void {
     if (opts.init !== undefined) assertSeparate(opts.init, this.dir);
     fs.mkdirSync(this.dir, { recursive: true });
-    this.lock = RunLock.acquire(this.dir);
+    // The session ends when ownership does: at close(), at exit or on a signal.
+    this.lock = RunLock.acquire(this.dir, undefined, (cause) => this.record?.end(cause));
     try {
       if (opts.resume) this.checkResume(config, opts.kind);
       else this.startFresh(config, opts);
+      this.events = null;
+      this.record = RunRecord.begin(this.dir, { kind: opts.kind, resume: opts.resume });
     } catch (err) {
       this.close();
       throw err;
     }
   }
 
-  /** Gives up ownership; idempotent. */
+  /** Gives up ownership and ends the session in run.json; idempotent. */
   close(): void {
     this.lock?.release();
     this.lock = null;
+    this.record = null;
   }
 
   private storedConfig(): Record<string, unknown> | undefined {
@@ -123,9 +132,16 @@ export class RunDir {
     fs.mkdirSync(this.checkpointsDir, { recursive: true });
     atomicWriteJson(this.configFile, { [RUN_KIND_KEY]: opts.kind, ...config });
     if (fs.existsSync(this.metricsFile)) fs.rmSync(this.metricsFile);
+    removeEventFiles(this.dir); // run.json starts over in RunRecord.begin
   }
 
-  logMetrics(row: Record<string, unknown>): void { appendJsonl(this.metricsFile, row); }
+  logMetrics(row: Record<string, unknown>): void {
+    appendJsonl(this.metricsFile, row);
+    // First row of this RunDir: rebuild, so the event file matches metrics.jsonl even if an
+    // earlier process died between the two appends.
+    if (this.events) this.events.append(row);
+    else this.events = EventLog.rebuild(this.dir, this.readMetrics());
+  }
 
   readMetrics(): Record<string, unknown>[] {
     if (!fs.existsSync(this.metricsFile)) return [];
@@ -138,5 +154,6 @@ export class RunDir {
   truncateMetrics(keep: (row: Record<string, unknown>) => boolean): void {
     const rows = this.readMetrics().filter(keep);
     atomicWriteFile(this.metricsFile, rows.map((r) => JSON.stringify(r) + '\n').join(''));
+    this.events = EventLog.rebuild(this.dir, rows);
   }
 }

@@ -33,11 +33,15 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/** Why a lock was let go without its owner's release(): the process exits, or dies of a signal. */
+export type ReleaseCause = { exit_code: number } | { signal: NodeJS.Signals };
+
 const held = new Set<RunLock>();
-const releaseAll = () => { for (const l of [...held]) l.release(); };
+const releaseAll = (cause: ReleaseCause) => { for (const l of [...held]) l.release(cause); };
+const onExit = (code: number) => releaseAll({ exit_code: code });
 // Ctrl-C / kill: release, then die of the same signal (so the exit status still says so).
 const onSignal = (signal: NodeJS.Signals) => {
-  releaseAll();
+  releaseAll({ signal });
   process.kill(process.pid, signal);
 };
 
@@ -45,11 +49,11 @@ function track(lock: RunLock, on: boolean): void {
   const before = held.size;
   if (on) held.add(lock); else held.delete(lock);
   if (before === 0 && held.size === 1) {
-    process.on('exit', releaseAll);
+    process.on('exit', onExit);
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   } else if (before > 0 && held.size === 0) {
-    process.off('exit', releaseAll);
+    process.off('exit', onExit);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
@@ -57,10 +61,11 @@ function track(lock: RunLock, on: boolean): void {
 
 export class RunLock {
   private released = false;
-  private constructor(readonly file: string, readonly owner: LockOwner) {}
+  private constructor(readonly file: string, readonly owner: LockOwner, private readonly onRelease?: (cause?: ReleaseCause) => void) {}
 
-  /** Takes `dir`'s lock or throws an error naming the holder. `dir` must exist. */
-  static acquire(dir: string, warn: (msg: string) => void = (m) => console.warn(`ivr: ${m}`)): RunLock {
+  /** Takes `dir`'s lock or throws an error naming the holder. `dir` must exist. `onRelease`
+   *  runs while the lock is still held, just before it is let go (run.json's session end). */
+  static acquire(dir: string, warn: (msg: string) => void = (m) => console.warn(`ivr: ${m}`), onRelease?: (cause?: ReleaseCause) => void): RunLock {
     const file = path.join(dir, LOCK_FILE);
     const owner: LockOwner = {
       pid: process.pid, host: os.hostname(), started: new Date().toISOString(),
@@ -81,7 +86,7 @@ export class RunLock {
       } finally {
         fs.closeSync(fd);
       }
-      const lock = new RunLock(file, owner);
+      const lock = new RunLock(file, owner, onRelease);
       track(lock, true);
       return lock;
     }
@@ -124,10 +129,11 @@ export class RunLock {
   }
 
   /** Removes the lock if it is still ours. Idempotent; also runs on exit and on SIGINT/SIGTERM. */
-  release(): void {
+  release(cause?: ReleaseCause): void {
     if (this.released) return;
     this.released = true;
     track(this, false);
+    try { this.onRelease?.(cause); } catch { /* the lock must go regardless */ }
     if (readOwner(this.file)?.token === this.owner.token) fs.rmSync(this.file, { force: true });
   }
 }

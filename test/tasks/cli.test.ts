@@ -28,6 +28,26 @@ test('ivr tasks export writes JSONL + PNGs that load back', () => {
   }
 });
 
+test('ivr tasks export --format trl|verl|llamafactory writes each format into one directory', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ivr-cli-fmt-'));
+  try {
+    for (const format of ['trl', 'verl', 'llamafactory']) {
+      const r = ivr('tasks', 'export', '--family', 'grid', '--split', 'test', '--n', '2', '--format', format, '--out', dir);
+      assert.equal(r.status, 0, r.stderr);
+    }
+    assert.deepEqual(readdirSync(dir).sort(), ['dataset_info.json', 'grid-test.json', 'grid-test.parquet', 'grid-test.trl.jsonl', 'images']);
+    assert.equal(readdirSync(join(dir, 'images')).length, 2, 'trl and llamafactory share the large PNGs');
+    const bad = ivr('tasks', 'export', '--split', 'test', '--out', dir, '--format', 'csv');
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /--format must be one of jsonl, trl, verl, llamafactory, got "csv"/);
+    const badPrompt = ivr('tasks', 'export', '--split', 'test', '--out', dir, '--format', 'trl', '--prompt', 'long');
+    assert.equal(badPrompt.status, 2);
+    assert.match(badPrompt.stderr, /--prompt must be one of instruction, question/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('ivr tasks show prints the scene, question, gold response and answer', () => {
   const r = ivr('tasks', 'show', '--family', 'grid', '--seed', '42', '--horizon', '5');
   assert.equal(r.status, 0, r.stderr);

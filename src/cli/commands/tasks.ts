@@ -2,17 +2,22 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs, usage, UsageError, type OptionSpec } from '../../util/args.js';
 import {
-  FAMILY_IDS, SPLIT_IDS, SPLITS, asciiRaster, asciiRender, encodePng, exportInstances, getFamily, getSplit, goldResponse,
+  FAMILY_IDS, SPLIT_IDS, SPLITS, asciiRaster, asciiRender, encodePng, getFamily, getSplit, goldResponse,
   isFamilyId, isSplitId, loadInstances, promptText, renderLarge, renderSmall, splitHorizons, verifyResponse,
   type FamilyId, type Instance, type SplitId,
 } from '../../tasks/index.js';
+import { EXPORT_FORMATS, exportDataset, isExportFormat, PROMPT_STYLES, type PromptStyle } from '../../tasks/export/index.js';
 
 const SUMMARY = 'procedural multimodal reasoning tasks: export splits, show / verify instances, validate files';
 
 const SUBCOMMANDS: Record<string, { summary: string; spec: Record<string, OptionSpec>; run: (o: Record<string, string | number | boolean | undefined>) => number }> = {
   export: {
-    summary: 'write DIR/<family>-<split>.jsonl plus DIR/images/<id>.{small,large}.png',
+    summary: 'write each family and split as a dataset in DIR (ours, TRL, verl or LLaMA-Factory)',
     spec: {
+      // Per dataset: jsonl <name>.jsonl + small/large PNGs; trl <name>.trl.jsonl; verl <name>.parquet
+      // (PNGs embedded); llamafactory <name>.json + dataset_info.json. trl/llamafactory share images/<id>.large.png.
+      format: { type: 'string', help: 'jsonl (ours), trl (.trl.jsonl), verl (.parquet) or llamafactory (.json + dataset_info.json)', default: 'jsonl' },
+      prompt: { type: 'string', help: 'trl/verl/llamafactory user text: instruction (grammar, format, question) or question', default: 'instruction' },
       family: { type: 'string', help: `family id (${FAMILY_IDS.join(', ')}) or "all"`, default: 'all' },
       split: { type: 'string', help: `split id (${SPLIT_IDS.join(', ')}) or "all"` },
       n: { type: 'number', help: 'instances per family and split (default: the split\'s default size)' },
@@ -106,13 +111,18 @@ function runExport(o: Record<string, string | number | boolean | undefined>): nu
   if (o.split === undefined) throw new UsageError(`--split is required (${SPLIT_IDS.join(', ')} or all)`);
   const splits: SplitId[] = o.split === 'all' ? [...SPLIT_IDS] : isSplitId(o.split) ? [o.split] : (() => { throw new UsageError(`--split must be one of ${SPLIT_IDS.join(', ')} or all, got ${JSON.stringify(o.split)}`); })();
   if (typeof o.out !== 'string' || o.out.length === 0) throw new UsageError('--out DIR is required');
+  const format = o.format ?? 'jsonl';
+  if (!isExportFormat(format)) throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}, got ${JSON.stringify(format)}`);
+  const prompt = o.prompt ?? 'instruction';
+  if (!(PROMPT_STYLES as readonly unknown[]).includes(prompt)) throw new UsageError(`--prompt must be one of ${PROMPT_STYLES.join(', ')}, got ${JSON.stringify(prompt)}`);
+  if (format === 'jsonl' && o.prompt !== undefined && o.prompt !== 'instruction') throw new UsageError('--prompt applies to --format trl, verl and llamafactory (the jsonl format stores the question and the instance itself)');
   const n = intOption(o, 'n', 0, false);
   const offset = intOption(o, 'offset', 0, false) ?? 0;
   for (const family of families) {
     for (const split of splits) {
       const count = n ?? SPLITS[split].defaultSize;
       const t0 = Date.now();
-      const res = exportInstances(getSplit(family, split, count, offset), o.out, `${family}-${split}`);
+      const res = exportDataset(format, getSplit(family, split, count, offset), o.out, `${family}-${split}`, { prompt: prompt as PromptStyle });
       console.log(`${res.file}: ${res.count} instances (horizons ${splitHorizons(family, split).join('-')}, seeds ${SPLITS[split].seedBase + offset}..${SPLITS[split].seedBase + offset + count - 1}) in ${Date.now() - t0} ms`);
     }
   }
