@@ -146,9 +146,21 @@ export function emitOnnx(outputs: Record<string, Tensor>, name = 'graph'): Emitt
         break;
       }
       case 'scatter_add_rows': {
-        const zeros = emit('Expand', [scalarOf(t.dtype, 0), i64(t.shape as number[])]);
-        const idx = emit('Unsqueeze', [ins[0]!, i64([-1])]);
-        emit('ScatterND', [zeros, idx, ins[1]!], { reduction: { kind: 'string', value: 'add' } }, out);
+        // out[v] = Σ_{i: idx[i] = v} updates[i], as one-hot(idx)ᵀ · updates. ScatterND with
+        // reduction "add" would be the direct lowering, but onnxruntime's CPU kernel adds
+        // duplicate indices from several threads without synchronisation: measured, 1 in 15
+        // runs at 2 threads on a busy machine lost updates (max error 4.2 on a [112, 128]
+        // table), which made embedding gradients, and so training, silently wrong and
+        // irreproducible. The MatMul form is deterministic and costs 2·V·N·R FLOPs, small for
+        // the embedding tables here (V ≤ a few hundred rows).
+        const shape = t.shape as number[];
+        const V = shape[0]!;
+        const R = shape.slice(1).reduce((a, b) => a * b, 1);
+        const flat = emit('Reshape', [ins[0]!, i64([-1, 1])]);
+        const hit = emit('Cast', [emit('Equal', [flat, i64([...Array(V).keys()])])], { to: int(ONNX_CODE[t.dtype]) });
+        const rows = emit('Reshape', [ins[1]!, i64([-1, R])]);
+        const summed = emit('MatMul', [emit('Transpose', [hit], { perm: { kind: 'ints', value: [1, 0] } }), rows]);
+        emit('Reshape', [summed, i64(shape)], {}, out);
         break;
       }
       default: throw new Error(`emit: no ONNX lowering for op "${t.op}"`);
