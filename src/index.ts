@@ -17,9 +17,9 @@ import { validateResults } from './report/stats.js';
 import type { BenchResults } from './report/results.js';
 import type { RlConfig } from './rl/config.js';
 import { trainRl as trainRlWith, type TrainOptions } from './rl/trainer.js';
-import { DEFAULT_SFT, parseSftConfig, type SftConfig } from './sft/config.js';
+import { DEFAULT_SFT, type SftConfig } from './sft/config.js';
 import type { RunDir } from './train/run-dir.js';
-import { ConfigError, parseJsonText } from './util/schema.js';
+import { ConfigError } from './util/schema.js';
 
 // ---- Tasks: families, splits, responses and their verification, files -------------------
 export {
@@ -50,8 +50,9 @@ export { loadPolicy, savePolicy, type SavedPolicy } from './model/checkpoint-io.
 export { evaluatePolicy } from './eval/evaluate.js';
 export type { EvalOptions, EvalReport, InstanceResult, Aggregate as EvalAggregate } from './eval/evaluate.js';
 
-// ---- Configs: errors name the file and the key path --------------------------------------
+// ---- Configs: JSON or YAML files, `key.path=value` overrides; errors name file and key path --
 export { ConfigError };
+export { parseOverride, readConfigFile, type ConfigOverride } from './util/config-file.js';
 
 // ---- RL post-training: GRPO, Dr. GRPO, DAPO, LUFFY, IVR-R1 -------------------------------
 export { METHODS as RL_METHODS, rlDefaults, parseRlConfig, loadRlConfig } from './rl/config.js';
@@ -76,7 +77,7 @@ export async function trainRl(cfg: RlConfig, opts: RlTrainOptions): Promise<{ po
 }
 
 // ---- SFT --------------------------------------------------------------------------------
-export { parseSftConfig, type SftConfig } from './sft/config.js';
+export { parseSftConfig, loadSftConfig, type SftConfig } from './sft/config.js';
 export { runSft, type SftOptions } from './sft/trainer.js';
 
 /** The default SFT config (a fresh copy: changing it does not change the defaults). */
@@ -84,26 +85,24 @@ export function sftDefaults(): SftConfig {
   return structuredClone(DEFAULT_SFT);
 }
 
-/** Reads and validates an SFT config file; errors are ConfigErrors naming the file and key. */
-export function loadSftConfig(file: string): SftConfig {
-  let text: string;
-  try { text = fs.readFileSync(file, 'utf8'); } catch (e) { throw new ConfigError(file, '', `cannot read: ${(e as Error).message}`); }
-  return parseSftConfig(parseJsonText(text, file), file);
-}
-
 // ---- Serving: an OpenAI-compatible chat-completions server over a policy ------------------
 export { ChatServer, createChatServer } from './remote/server.js';
 export type { ChatServerOptions, ModelCard } from './remote/server.js';
 
-// ---- Remote models: OpenAI-compatible client, text policies, IVR-R1 data synthesis --------
+// ---- Remote models: OpenAI-compatible client, reasoners, IVR-R1 data synthesis ------------
 export { OpenAIClient } from './remote/client.js';
 export type {
   ClientOptions, ChatBody, ChatMessageIn, ContentPart, ChatChoice, ChatCompletion, ModelInfo,
 } from './remote/client.js';
 export { ApiError } from './remote/errors.js';
-export { RemotePolicy, describeModel } from './remote/policy.js';
-export type { TextPolicy, RemotePolicyOptions, SamplingParams, Continuation, EndpointModel } from './remote/policy.js';
-export { LocalTextPolicy, type LocalTextPolicyOptions } from './remote/local-policy.js';
+// The reasoner port: what ivr (the Re-Reasoning Loop, synthesis) and eval drive, behind which
+// the local compact model and a remote VLM are interchangeable.
+export type { Reasoner, SampleRequest, ContinueRequest, BatchOptions, Reply, SamplingParams } from './policy/reasoner.js';
+export type { ReasonTask } from './policy/task.js';
+export { instanceTask } from './policy/task.js';
+export { LocalReasoner } from './policy/local-reasoner.js';
+export { RemoteReasoner, describeModel } from './remote/remote-reasoner.js';
+export type { RemoteReasonerOptions, EndpointModel } from './remote/remote-reasoner.js';
 export { RemoteJudge, type RemoteJudgeOptions } from './remote/judge.js';
 export { loadRemoteTasks, fromInstance } from './remote/task.js';
 export type { RemoteTask, TaskImage, PromptFormat } from './remote/task.js';

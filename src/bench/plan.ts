@@ -2,7 +2,7 @@
 // config it trains with. Variants of IVR-R1 are config overrides, never code changes.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { parseJsonText } from '../util/schema.js';
+import { CONFIG_EXTENSIONS, readConfigFile } from '../util/config-file.js';
 
 export interface RunSpec {
   /** Method or variant name shown in the report ("grpo", "ivr-noloc", ...). */
@@ -29,10 +29,12 @@ export const ABLATIONS: Record<string, Record<string, unknown>> = {
   'ivr-adaptive': { rectifier: 'adaptive' },
 };
 
+/** `<configDir>/<name>.json` (or .yaml / .yml), read but not yet validated (the trainer does). */
 function readConfig(configDir: string, name: string): Record<string, unknown> {
-  const file = path.join(configDir, `${name}.json`);
-  if (!fs.existsSync(file)) throw new Error(`bench: no config ${file}`);
-  return parseJsonText(fs.readFileSync(file, 'utf8'), file) as Record<string, unknown>;
+  const candidates = CONFIG_EXTENSIONS.map((ext) => path.join(configDir, `${name}${ext}`));
+  const file = candidates.find((f) => fs.existsSync(f));
+  if (!file) throw new Error(`bench: no config for "${name}": none of ${candidates.join(', ')} exists`);
+  return readConfigFile(file) as Record<string, unknown>;
 }
 
 export function planBench(methods: string[], seeds: number, configDir: string): RunSpec[] {

@@ -1,8 +1,11 @@
 // Evaluation of a policy on task instances: accuracy, grounding fidelity (share of
 // visual claims that hold), format validity, length, and the first-error step
-// distribution ("erosion curve"), overall, by family and by (family, horizon).
-import { Policy, type GenerateRequest } from '../model/policy.js';
-import { instancePatches, promptIds } from '../model/episode.js';
+// distribution ("erosion curve"), overall, by family and by (family, horizon). Any reasoner
+// can be evaluated (the local compact model, or a remote VLM through the same port).
+import type { Policy } from '../model/policy.js';
+import { LocalReasoner } from '../policy/local-reasoner.js';
+import type { Reasoner } from '../policy/reasoner.js';
+import { instanceTask, type ReasonTask } from '../policy/task.js';
 import { goldResponse, verifyResponse, type FamilyId, type Instance, type Verification } from '../tasks/index.js';
 import { Progress } from '../util/progress.js';
 import { wilson95 } from '../report/bootstrap.js';
@@ -85,24 +88,38 @@ export function firstErrorHist(rs: InstanceResult[]): Record<string, number> {
   return h;
 }
 
+/** The compact model: its generation budget defaults to 1.5 x the longest gold response + 16 tokens. */
 export async function evaluatePolicy(policy: Policy, instances: Instance[], opts: EvalOptions): Promise<EvalReport> {
   const tok = policy.tokenizer;
   const maxNew = opts.maxNew ?? Math.ceil(1.5 * Math.max(...instances.map((i) => tok.encode(goldResponse(i)).length))) + 16;
+  const reasoner = new LocalReasoner(policy, { temperature: opts.temperature, topP: opts.topP, maxTokens: maxNew });
+  // Lengths in the policy's own tokens of the decoded text, as every report before measured them.
+  return evaluateReasoner(reasoner, instances, opts, (text) => tok.encode(text).length);
+}
+
+/**
+ * Any reasoner (e.g. a RemoteReasoner on `ivr serve` or another VLM server). Sampling
+ * parameters are the reasoner's own; opts.maxNew overrides its reply budget. Rows go out in
+ * batches of batchSize with seed + offset. `lengthOf` measures a response (default: the
+ * tokens the reasoner reports for it).
+ */
+export async function evaluateReasoner(
+  reasoner: Reasoner, instances: Instance[], opts: EvalOptions, lengthOf?: (text: string) => number,
+  /** A remote reasoner needs image files: e.g. remote/task.ts fromInstance(inst, renderDir). */
+  taskOf: (inst: Instance) => ReasonTask = instanceTask,
+): Promise<EvalReport> {
   const k = Math.max(1, opts.samples);
-  const reqs: GenerateRequest[] = [];
-  for (const inst of instances) {
-    const req: GenerateRequest = { patches: instancePatches(inst, policy.cfg), segments: [{ kind: 'image' }, { kind: 'text', ids: promptIds(inst, tok) }] };
-    for (let s = 0; s < k; s++) reqs.push(req);
-  }
+  const rows = instances.flatMap((inst) => { const t = taskOf(inst); return Array.from({ length: k }, () => t); });
   const bs = opts.batchSize ?? 64;
-  const progress = new Progress('eval', reqs.length, !opts.progress);
-  const texts: string[] = [];
-  for (let s = 0; s < reqs.length; s += bs) {
-    const gens = await policy.generate(reqs.slice(s, s + bs), { maxNew: Math.min(maxNew, policy.cfg.maxText), temperature: opts.temperature, topP: opts.topP, seed: opts.seed + s, batchSize: bs });
-    for (const g of gens) texts.push(tok.decode(g.tokens));
-    progress.update(texts.length);
+  const progress = new Progress('eval', rows.length, !opts.progress);
+  const replies: { text: string; tokens: number }[] = [];
+  for (let s = 0; s < rows.length; s += bs) {
+    const out = await reasoner.sample(rows.slice(s, s + bs).map((task) => ({ task, n: 1 })), { seed: opts.seed + s, batchSize: bs, ...(opts.maxNew !== undefined ? { maxTokens: opts.maxNew } : {}) });
+    for (const [r] of out) replies.push(r!);
+    progress.update(replies.length);
   }
   progress.done();
+  const texts = replies.map((r) => r.text);
   const results: InstanceResult[] = instances.map((inst, i) => {
     const responses = texts.slice(i * k, (i + 1) * k);
     const verifications = responses.map((r) => verifyResponse(inst, r));
@@ -111,7 +128,7 @@ export async function evaluatePolicy(policy: Policy, instances: Instance[], opts
       verification: verifications[0]!,
       correct: verifications[0]!.answerCorrect,
       passAtK: verifications.some((v) => v.answerCorrect),
-      length: tok.encode(responses[0]!).length,
+      length: lengthOf ? lengthOf(responses[0]!) : replies[i * k]!.tokens,
     };
   });
   const families = [...new Set(results.map((r) => r.family))];

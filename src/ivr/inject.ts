@@ -2,7 +2,8 @@
 // its reward recomputed, so advantages are computed with it included. It is trained in the
 // plain context (no re-grounding tokens: the policy must produce grounded steps unaided).
 // Text the policy sampled keeps the PPO ratio; text rewritten from the prior is off-policy
-// and uses policy shaping, like LUFFY's demonstrations.
+// and uses policy shaping, like LUFFY's demonstrations. An injector returns the sample it
+// adds; the caller puts it into the group (a strategy does not mutate what it was given).
 import type { Policy } from '../model/policy.js';
 import type { RlConfig } from '../rl/config.js';
 import { makeSample, type Group, type Sample } from '../rl/rollout.js';
@@ -10,6 +11,7 @@ import type { Piece } from './rereason.js';
 
 export interface Injector {
   name: string;
+  /** The sample that joins `group` (not added: the caller adds it). */
   inject(group: Group, pieces: Piece[], policy: Policy, cfg: RlConfig): Sample;
 }
 
@@ -25,8 +27,8 @@ export const demoInjector: Injector = {
       ids.push(...t);
       for (let i = 0; i < t.length; i++) off.push(p.rewritten && cfg.ivr.shaping ? 1 : 0);
     }
-    const sample = makeSample(cfg, policy, group.inst, 'rectified', ids, true, Uint8Array.from(off));
-    group.samples.push(sample);
-    return sample;
+    return makeSample(cfg, policy, group.inst, 'rectified', ids, true, Uint8Array.from(off));
   },
 };
+
+export const INJECTORS = { demo: demoInjector } as const satisfies Record<string, Injector>;

@@ -1,34 +1,41 @@
 // IVR-R1 wired together (DESIGN §7): after rollouts and rewards, screen the flawed
 // rollouts, localise their first eroded step, rectify them with the Re-Reasoning Loop,
 // inject the rectified trajectories into their groups, and (option) give flagged rollouts
-// step-level credit. Every part is a strategy chosen by config, so ablations are configs.
+// step-level credit. Every part is a strategy looked up by its config name in its table
+// (SCREENS, LOCALIZERS, RECTIFIERS, INJECTORS), so ablations are configs.
+import { LocalReasoner } from '../policy/local-reasoner.js';
+import { instanceTask } from '../policy/task.js';
 import type { Augmenter } from '../rl/augment.js';
 import type { RlConfig } from '../rl/config.js';
-import { demoInjector } from './inject.js';
-import { noLocalizer, stepOffset, verifierLocalizer, type Localization } from './localize.js';
+import type { Sample } from '../rl/rollout.js';
+import { INJECTORS } from './inject.js';
+import { LOCALIZERS, stepOffset, verifierLocalizer, type Localization } from './localize.js';
+import { rectifierFor } from './rectifiers.js';
 import { rereason } from './rereason.js';
-import { rewardScreen } from './screen.js';
+import { SCREENS } from './screen.js';
 
 export function ivrAugmenter(cfg: RlConfig): Augmenter {
   const ivr = cfg.ivr;
-  const localizer = ivr.localizer === 'none' ? noLocalizer : verifierLocalizer;
-  const screen = rewardScreen;
-  const injector = demoInjector;
+  const localizer = LOCALIZERS[ivr.localizer];
+  const rectifier = rectifierFor(ivr.rectifier);
+  const screen = SCREENS.reward;
+  const injector = INJECTORS.demo;
   return {
     name: 'ivr',
     async augment(groups, ctx) {
       const t0 = performance.now();
       const tok = ctx.policy.tokenizer;
       const { flagged, chosen } = screen.select(groups, ivr.tau, ivr.max_rectifications);
+      const tasks = new Map(groups.map((g) => [g, instanceTask(g.inst)]));
 
       // Localise every flagged rollout (cheap): for the histograms and step-level credit.
       const hist: Record<string, number> = {};
       const kinds: Record<string, number> = {};
-      const locs = new Map<object, Localization>();
+      const locs = new Map<Sample, Localization>();
       for (const g of groups) {
         for (const s of g.samples) {
           if (s.kind !== 'policy' || s.reward >= ivr.tau) continue;
-          const loc = localizer.localize(g.inst, s.responseText);
+          const loc = await localizer.localize(tasks.get(g)!, s.responseText);
           if (!loc) continue;
           locs.set(s, loc);
           hist[loc.step] = (hist[loc.step] ?? 0) + 1;
@@ -41,24 +48,22 @@ export function ivrAugmenter(cfg: RlConfig): Augmenter {
 
       const items = chosen.flatMap((c) => {
         const loc = locs.get(c.sample);
-        return loc ? [{ item: { inst: c.group.inst, promptIds: c.group.promptIds, loc }, group: c.group }] : [];
+        return loc ? [{ item: { task: tasks.get(c.group)!, loc }, group: c.group }] : [];
       });
+      // The loop checks every round with the scene verifier, whatever localised the rollout
+      // (the "none" ablation only forgets the rollout's verified prefix).
+      const reasoner = new LocalReasoner(ctx.policy, { temperature: cfg.temperature, topP: cfg.top_p, maxTokens: cfg.max_new_tokens });
       const { outcomes, loopTokens } = items.length
-        ? await rereason(ctx.policy, items.map((i) => i.item), {
-          rounds: ivr.rounds,
-          reground: ivr.rectifier === 're-ground' || ivr.rectifier === 'adaptive',
-          oracleFallback: ivr.oracle_fallback,
-          oracleFirst: ivr.rectifier === 'oracle',
-          oracleFirstIfNoPrefix: ivr.rectifier === 'adaptive',
-          temperature: cfg.temperature, topP: cfg.top_p, maxNew: cfg.max_new_tokens,
-        }, ctx.seed)
+        ? await rereason(reasoner, items.map((i) => i.item), { rounds: ivr.rounds, rectifier, oracleFallback: ivr.oracle_fallback, check: verifierLocalizer }, ctx.seed)
         : { outcomes: [], loopTokens: 0 };
 
       let rectified = 0;
       let rewrittenTokens = 0;
       outcomes.forEach((o, i) => {
         if (!o.pieces) return;
-        const s = injector.inject(items[i]!.group, o.pieces, ctx.policy, cfg);
+        const group = items[i]!.group;
+        const s = injector.inject(group, o.pieces, ctx.policy, cfg);
+        group.samples.push(s);
         if (s.accuracy > 0) rectified++;
         rewrittenTokens += s.offPolicy.reduce((a, b) => a + b, 0);
       });

@@ -2,20 +2,26 @@
 // Flagged = reward below τ. Groups are visited in order of success rate, all-fail groups
 // first (there outcome-only RL has no signal at all); one flagged rollout per group per
 // pass, so M rectifications spread over M groups before any group gets a second one.
-import type { Group, Sample } from '../rl/rollout.js';
+// It reads only kind, reward and accuracy, so RL's groups of samples and synth's rollouts of
+// one task are screened by the same code.
 
-export interface Flagged { group: Group; sample: Sample }
+/** What screening reads of a rollout. */
+export interface Scored { kind: string; reward: number; accuracy: number }
+export interface ScreenGroup<S extends Scored = Scored> { samples: readonly S[] }
+
+export interface Flagged<G extends ScreenGroup> { group: G; sample: G['samples'][number] }
 
 export interface Screen {
   name: string;
-  select(groups: Group[], tau: number, max: number): { flagged: number; chosen: Flagged[] };
+  select<G extends ScreenGroup>(groups: G[], tau: number, max: number): { flagged: number; chosen: Flagged<G>[] };
 }
 
 export const rewardScreen: Screen = {
   name: 'reward',
-  select(groups, tau, max) {
-    const policyOf = (g: Group) => g.samples.filter((s) => s.kind === 'policy');
-    const successRate = (g: Group) => {
+  select<G extends ScreenGroup>(groups: G[], tau: number, max: number) {
+    type S = G['samples'][number];
+    const policyOf = (g: G): S[] => g.samples.filter((s) => s.kind === 'policy');
+    const successRate = (g: G) => {
       const ps = policyOf(g);
       return ps.length ? ps.filter((s) => s.accuracy > 0).length / ps.length : 0;
     };
@@ -24,7 +30,7 @@ export const rewardScreen: Screen = {
       .filter((q) => q.flagged.length > 0)
       .sort((a, b) => a.rate - b.rate || a.i - b.i); // stable: ties keep rollout order
     const flagged = queues.reduce((a, q) => a + q.flagged.length, 0);
-    const chosen: Flagged[] = [];
+    const chosen: Flagged<G>[] = [];
     for (let pass = 0; chosen.length < max; pass++) {
       let took = false;
       for (const q of queues) {
@@ -37,3 +43,5 @@ export const rewardScreen: Screen = {
     return { flagged, chosen };
   },
 };
+
+export const SCREENS = { reward: rewardScreen } as const satisfies Record<string, Screen>;

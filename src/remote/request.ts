@@ -9,6 +9,8 @@
 // Accepted and ignored: user, metadata, store, service_tier, parallel_tool_calls, modalities
 // (["text"]). Any other field is rejected, as the OpenAI API does, so a typo never passes
 // silently.
+import { z } from 'zod';
+import { validate, ValidationError } from '../util/schema.js';
 import { ApiError, badParam, unsupported } from './errors.js';
 
 export type Role = 'system' | 'developer' | 'user' | 'assistant';
@@ -39,169 +41,147 @@ export interface RequestLimits {
   maxN: number;
 }
 
-const IGNORED = new Set(['user', 'metadata', 'store', 'service_tier', 'parallel_tool_calls', 'modalities']);
-const KNOWN = new Set([
-  'model', 'messages', 'temperature', 'top_p', 'max_tokens', 'max_completion_tokens', 'n', 'stop', 'seed', 'logprobs',
-  'top_logprobs', 'stream', 'stream_options', 'presence_penalty', 'frequency_penalty', 'logit_bias', 'response_format',
-  'tools', 'tool_choice', 'functions', 'function_call', 'continue_final_message', 'add_generation_prompt', ...IGNORED,
-]);
+// The body's shape (types, ranges, known keys) is a zod schema validated by util/schema.ts,
+// like every other input; what a valid shape may not ask for (tools, penalties, ...) is
+// checked after it. Every problem becomes an ApiError(400) naming the field in `param`.
+const absentOr = <T extends z.ZodType>(s: T) => s.nullish(); // OpenAI treats null as absent
+const number = (min: number, max: number) => absentOr(z.number().min(min).max(max));
+const integer = (min: number, max: number) => absentOr(z.int().min(min).max(max));
+const flag = absentOr(z.boolean());
+const anything = z.unknown().optional();
 
-const typeName = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const absent = (v: unknown) => v === undefined || v === null;
+const messageSchema = z.looseObject({
+  role: z.enum(['system', 'developer', 'user', 'assistant', 'tool', 'function']),
+  content: absentOr(z.union([z.string(), z.array(z.looseObject({ type: z.string() }))])),
+  tool_calls: anything,
+});
+const textPart = z.looseObject({ type: z.literal('text'), text: z.string() });
+const imagePart = z.looseObject({ type: z.literal('image_url'), image_url: z.unknown() });
+// OpenAI's shape is {url, detail}; a bare string is accepted too (as vLLM does).
+const imageUrl = z.looseObject({ url: z.string(), detail: z.enum(['auto', 'low', 'high']).optional() });
 
-function num(body: Record<string, unknown>, key: string, min: number, max: number, def: number): number {
-  const v = body[key];
-  if (absent(v)) return def;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw badParam(key, `expected a number, got ${typeName(v)}`, 'invalid_type');
-  if (v < min || v > max) throw badParam(key, `must be between ${min} and ${max}, got ${v}`);
-  return v;
+function bodySchema(maxN: number) {
+  return z.strictObject({
+    model: z.string(),
+    messages: z.array(messageSchema).min(1),
+    temperature: number(0, 2),
+    top_p: number(0, 1),
+    max_tokens: integer(1, 1 << 20),
+    max_completion_tokens: integer(1, 1 << 20),
+    n: integer(1, maxN),
+    stop: absentOr(z.union([z.string().min(1), z.array(z.string().min(1)).max(4)])),
+    seed: absentOr(z.int()),
+    logprobs: flag,
+    top_logprobs: integer(0, 20),
+    stream: flag,
+    stream_options: absentOr(z.strictObject({ include_usage: z.boolean().optional(), continuous_usage_stats: anything })),
+    presence_penalty: number(-2, 2),
+    frequency_penalty: number(-2, 2),
+    logit_bias: absentOr(z.record(z.string(), anything)),
+    response_format: absentOr(z.looseObject({ type: z.string() })),
+    tools: absentOr(z.array(anything)),
+    functions: absentOr(z.array(anything)),
+    tool_choice: anything,
+    function_call: anything,
+    continue_final_message: flag,
+    add_generation_prompt: flag,
+    // Accepted and ignored.
+    user: anything, metadata: anything, store: anything, service_tier: anything, parallel_tool_calls: anything, modalities: anything,
+  });
+}
+const bodySchemas = new Map<number, ReturnType<typeof bodySchema>>();
+
+const API_CODES: Record<string, string> = { missing: 'missing_required_parameter', unknown_key: 'unknown_parameter', invalid_type: 'invalid_type' };
+
+/** Validates `value` (found at `prefix`) or throws the ApiError of its first problem. */
+function check<S extends z.ZodType>(schema: S, value: unknown, prefix = ''): z.output<S> {
+  try {
+    return validate(schema, value, 'request body');
+  } catch (e) {
+    if (!(e instanceof ValidationError)) throw e;
+    const i = e.issues[0]!;
+    const param = prefix && i.path ? `${prefix}${i.path.startsWith('[') ? '' : '.'}${i.path}` : prefix || i.path;
+    throw new ApiError(400, `${param}: ${i.detail}`, 'invalid_request_error', param, API_CODES[i.code] ?? 'invalid_value');
+  }
 }
 
-function int(body: Record<string, unknown>, key: string, min: number, max: number): number | undefined {
-  const v = body[key];
-  if (absent(v)) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw badParam(key, `expected an integer, got ${typeName(v)} ${JSON.stringify(v)}`, 'invalid_type');
-  if (v < min || v > max) throw badParam(key, `must be between ${min} and ${max}, got ${v}`);
-  return v;
-}
-
-function bool(body: Record<string, unknown>, key: string): boolean | undefined {
-  const v = body[key];
-  if (absent(v)) return undefined;
-  if (typeof v !== 'boolean') throw badParam(key, `expected a boolean, got ${typeName(v)}`, 'invalid_type');
-  return v;
-}
-
-function parseParts(content: unknown, param: string, role: Role): Part[] {
+function parseParts(content: string | { type: string }[], param: string, role: Role): Part[] {
   if (typeof content === 'string') return [{ type: 'text', text: content }];
-  if (!Array.isArray(content)) throw badParam(param, `expected a string or an array of content parts, got ${typeName(content)}`, 'invalid_type');
   return content.map((p, i): Part => {
     const pp = `${param}[${i}]`;
-    if (!isObject(p)) throw badParam(pp, `expected a content part object, got ${typeName(p)}`, 'invalid_type');
-    if (p.type === 'text') {
-      if (typeof p.text !== 'string') throw badParam(`${pp}.text`, `expected a string, got ${typeName(p.text)}`, 'invalid_type');
-      return { type: 'text', text: p.text };
-    }
+    if (p.type === 'text') return { type: 'text', text: check(textPart, p, pp).text };
     if (p.type === 'image_url') {
       if (role !== 'user') throw badParam(pp, `image parts are only allowed in user messages, not in ${role} messages`);
-      // OpenAI's shape is {url, detail}; a bare string is accepted too (as vLLM does).
-      const iu = p.image_url;
-      const url = typeof iu === 'string' ? iu : isObject(iu) ? iu.url : undefined;
-      if (typeof url !== 'string') throw badParam(`${pp}.image_url.url`, `expected a string (a data:image/png;base64,... or data:image/jpeg;base64,... URL), got ${typeName(url)}`, 'invalid_type');
-      if (isObject(iu) && iu.detail !== undefined && !['auto', 'low', 'high'].includes(iu.detail as string)) {
-        throw badParam(`${pp}.image_url.detail`, `expected "auto", "low" or "high", got ${JSON.stringify(iu.detail)}`);
-      }
-      return { type: 'image', url, param: `${pp}.image_url.url` };
+      const iu = check(imagePart, p, pp).image_url;
+      return { type: 'image', url: typeof iu === 'string' ? iu : check(imageUrl, iu, `${pp}.image_url`).url, param: `${pp}.image_url.url` };
     }
-    if (typeof p.type !== 'string') throw badParam(`${pp}.type`, `expected a string, got ${typeName(p.type)}`, 'invalid_type');
     throw unsupported(`${pp}.type`, `content parts of type "${p.type}" are not supported (use "text" or "image_url")`);
   });
 }
 
-function parseMessages(v: unknown): ChatMessage[] {
-  if (absent(v)) throw new ApiError(400, 'messages: missing required parameter (a non-empty array of chat messages)', 'invalid_request_error', 'messages', 'missing_required_parameter');
-  if (!Array.isArray(v)) throw badParam('messages', `expected an array of messages, got ${typeName(v)}`, 'invalid_type');
-  if (v.length === 0) throw badParam('messages', 'must contain at least one message');
-  return v.map((m, i) => {
+function parseMessages(messages: z.output<typeof messageSchema>[]): ChatMessage[] {
+  return messages.map((m, i) => {
     const param = `messages[${i}]`;
-    if (!isObject(m)) throw badParam(param, `expected a message object, got ${typeName(m)}`, 'invalid_type');
-    const role = m.role;
-    if (typeof role !== 'string') throw badParam(`${param}.role`, `expected a string, got ${typeName(role)}`, 'invalid_type');
-    if (role === 'tool' || role === 'function') throw unsupported(`${param}.role`, `"${role}" messages are not supported (the model has no tool use)`);
-    if (!['system', 'developer', 'user', 'assistant'].includes(role)) throw badParam(`${param}.role`, `unknown role "${role}" (expected system, developer, user or assistant)`);
+    if (m.role === 'tool' || m.role === 'function') throw unsupported(`${param}.role`, `"${m.role}" messages are not supported (the model has no tool use)`);
     if (m.tool_calls !== undefined && m.tool_calls !== null) throw unsupported(`${param}.tool_calls`, 'tool calls are not supported');
-    if (absent(m.content)) throw badParam(`${param}.content`, 'missing message content', 'missing_required_parameter');
-    return { role: role as Role, parts: parseParts(m.content, `${param}.content`, role as Role), param };
+    if (m.content === undefined || m.content === null) throw badParam(`${param}.content`, 'missing message content', 'missing_required_parameter');
+    return { role: m.role, parts: parseParts(m.content, `${param}.content`, m.role), param };
   });
-}
-
-function parseStop(v: unknown): string[] {
-  if (absent(v)) return [];
-  const list = typeof v === 'string' ? [v] : v;
-  if (!Array.isArray(list)) throw badParam('stop', `expected a string or an array of strings, got ${typeName(v)}`, 'invalid_type');
-  if (list.length > 4) throw badParam('stop', `at most 4 stop sequences, got ${list.length}`);
-  list.forEach((s, i) => {
-    if (typeof s !== 'string') throw badParam(`stop[${i}]`, `expected a string, got ${typeName(s)}`, 'invalid_type');
-    if (s.length === 0) throw badParam(`stop[${i}]`, 'a stop sequence must not be empty');
-  });
-  return list as string[];
 }
 
 /** Validates a parsed JSON body. Throws ApiError(400) naming the field on the first problem. */
 export function parseChatRequest(body: unknown, limits: RequestLimits): ChatRequest {
-  if (!isObject(body)) throw new ApiError(400, `the request body must be a JSON object, got ${typeName(body)}`, 'invalid_request_error', null, 'invalid_body');
-  for (const key of Object.keys(body)) {
-    if (!KNOWN.has(key)) throw new ApiError(400, `Unrecognized request argument supplied: ${key}`, 'invalid_request_error', key, 'unknown_parameter');
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new ApiError(400, `the request body must be a JSON object, got ${body === null ? 'null' : Array.isArray(body) ? 'array' : typeof body}`, 'invalid_request_error', null, 'invalid_body');
   }
-  if (absent(body.model)) throw new ApiError(400, 'model: missing required parameter (see GET /v1/models)', 'invalid_request_error', 'model', 'missing_required_parameter');
-  if (typeof body.model !== 'string') throw badParam('model', `expected a string, got ${typeName(body.model)}`, 'invalid_type');
-  const messages = parseMessages(body.messages);
+  let schema = bodySchemas.get(limits.maxN);
+  if (!schema) bodySchemas.set(limits.maxN, schema = bodySchema(limits.maxN));
+  const b = check(schema, body);
+  const messages = parseMessages(b.messages);
 
-  for (const key of ['presence_penalty', 'frequency_penalty']) {
-    const v = num(body, key, -2, 2, 0);
-    if (v !== 0) throw unsupported(key, `only 0 is supported, got ${v}`);
+  // Accepted only at their neutral values.
+  for (const key of ['presence_penalty', 'frequency_penalty'] as const) {
+    if ((b[key] ?? 0) !== 0) throw unsupported(key, `only 0 is supported, got ${b[key]}`);
   }
-  if (!absent(body.logit_bias)) {
-    if (!isObject(body.logit_bias)) throw badParam('logit_bias', `expected an object, got ${typeName(body.logit_bias)}`, 'invalid_type');
-    if (Object.keys(body.logit_bias).length > 0) throw unsupported('logit_bias', 'logit_bias is not supported');
+  if (b.logit_bias && Object.keys(b.logit_bias).length > 0) throw unsupported('logit_bias', 'logit_bias is not supported');
+  if (b.response_format && b.response_format.type !== 'text') {
+    throw unsupported('response_format', `type "${b.response_format.type}" is not supported (only "text": the model writes its own reasoning format)`);
   }
-  if (!absent(body.response_format)) {
-    const rf = body.response_format;
-    if (!isObject(rf) || typeof rf.type !== 'string') throw badParam('response_format', 'expected an object with a "type"', 'invalid_type');
-    if (rf.type !== 'text') throw unsupported('response_format', `type "${rf.type}" is not supported (only "text": the model writes its own reasoning format)`);
+  for (const key of ['tools', 'functions'] as const) if (b[key]?.length) throw unsupported(key, 'tool calling is not supported');
+  for (const key of ['tool_choice', 'function_call'] as const) {
+    const v = b[key];
+    if (v !== undefined && v !== null && v !== 'none' && v !== 'auto') throw unsupported(key, 'tool calling is not supported');
   }
-  for (const key of ['tools', 'functions']) {
-    const v = body[key];
-    if (absent(v)) continue;
-    if (!Array.isArray(v)) throw badParam(key, `expected an array, got ${typeName(v)}`, 'invalid_type');
-    if (v.length > 0) throw unsupported(key, 'tool calling is not supported');
-  }
-  for (const key of ['tool_choice', 'function_call']) {
-    const v = body[key];
-    if (!absent(v) && v !== 'none' && v !== 'auto') throw unsupported(key, 'tool calling is not supported');
-  }
-  if (body.modalities !== undefined && body.modalities !== null) {
-    const m = body.modalities;
-    if (!Array.isArray(m) || m.some((x) => x !== 'text')) throw unsupported('modalities', 'only ["text"] output is supported');
+  if (b.modalities !== undefined && b.modalities !== null && (!Array.isArray(b.modalities) || b.modalities.some((x) => x !== 'text'))) {
+    throw unsupported('modalities', 'only ["text"] output is supported');
   }
 
-  const maxTokens = int(body, 'max_tokens', 1, 1 << 20);
-  const maxCompletion = int(body, 'max_completion_tokens', 1, 1 << 20);
+  const maxTokens = b.max_tokens ?? undefined;
+  const maxCompletion = b.max_completion_tokens ?? undefined;
   if (maxTokens !== undefined && maxCompletion !== undefined && maxTokens !== maxCompletion) {
     throw badParam('max_completion_tokens', `conflicts with max_tokens (${maxCompletion} vs ${maxTokens}); send one of them`);
   }
-  const n = int(body, 'n', 1, limits.maxN) ?? 1;
-  const seed = int(body, 'seed', Number.MIN_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
-  const logprobs = bool(body, 'logprobs') ?? false;
-  const topLogprobs = int(body, 'top_logprobs', 0, 20) ?? 0;
+  const logprobs = b.logprobs ?? false;
+  const topLogprobs = b.top_logprobs ?? 0;
   if (topLogprobs > 0 && !logprobs) throw badParam('top_logprobs', 'requires logprobs: true');
-  const stream = bool(body, 'stream') ?? false;
-  let includeUsage = false;
-  if (!absent(body.stream_options)) {
-    if (!stream) throw badParam('stream_options', 'only allowed when stream is true');
-    const so = body.stream_options;
-    if (!isObject(so)) throw badParam('stream_options', `expected an object, got ${typeName(so)}`, 'invalid_type');
-    for (const k of Object.keys(so)) if (k !== 'include_usage' && k !== 'continuous_usage_stats') throw badParam(`stream_options.${k}`, 'unknown stream option');
-    if (so.include_usage !== undefined && typeof so.include_usage !== 'boolean') throw badParam('stream_options.include_usage', `expected a boolean, got ${typeName(so.include_usage)}`, 'invalid_type');
-    includeUsage = so.include_usage === true;
-  }
-  const continueFinalMessage = bool(body, 'continue_final_message');
-  const addGenerationPrompt = bool(body, 'add_generation_prompt');
-  if (continueFinalMessage && addGenerationPrompt) throw badParam('add_generation_prompt', 'cannot be true together with continue_final_message');
+  const stream = b.stream ?? false;
+  if (b.stream_options && !stream) throw badParam('stream_options', 'only allowed when stream is true');
+  const continueFinalMessage = b.continue_final_message ?? undefined;
+  if (continueFinalMessage && b.add_generation_prompt) throw badParam('add_generation_prompt', 'cannot be true together with continue_final_message');
+  const max = maxTokens ?? maxCompletion;
   return {
-    model: body.model,
+    model: b.model,
     messages,
-    temperature: num(body, 'temperature', 0, 2, 1),
-    topP: num(body, 'top_p', 0, 1, 1),
-    ...(maxTokens ?? maxCompletion) !== undefined ? { maxTokens: (maxTokens ?? maxCompletion)! } : {},
-    n,
-    stop: parseStop(body.stop),
-    ...(seed !== undefined ? { seed } : {}),
+    temperature: b.temperature ?? 1,
+    topP: b.top_p ?? 1,
+    ...(max !== undefined ? { maxTokens: max } : {}),
+    n: b.n ?? 1,
+    stop: b.stop === undefined || b.stop === null ? [] : typeof b.stop === 'string' ? [b.stop] : b.stop,
+    ...(b.seed !== undefined && b.seed !== null ? { seed: b.seed } : {}),
     logprobs,
     topLogprobs,
     stream,
-    includeUsage,
+    includeUsage: b.stream_options?.include_usage === true,
     ...(continueFinalMessage !== undefined ? { continueFinalMessage } : {}),
   };
 }

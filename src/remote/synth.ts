@@ -1,12 +1,11 @@
-// `ivr synth`: IVR-R1's data side on a (remote) model. For every task:
-//   1. rollouts: G responses from the policy;
-//   2. screen: flagged = reward < τ (the first maxPerInstance flagged rollouts are rectified);
+// `ivr synth`: IVR-R1's data side on any reasoner (a remote VLM, or the compact model),
+// built from the same strategies as the RL method (src/ivr/). For every task:
+//   1. rollouts: G responses through the reasoner port;
+//   2. screen: flagged = reward < τ (ivr/screen.ts; the first maxPerInstance flagged);
 //   3. localize: the first eroded step and the verified prefix — the scene-prior verifier
 //      where the task has a scene, else the judge (or the judge everywhere, on request);
-//   4. Re-Reasoning Loop (up to J rounds): continue from the verified prefix with the image
-//      attached again and the verified facts restated; verify; keep the newly verified
-//      steps, cut at the next eroded one; optionally rewrite the eroded step from the prior
-//      ("oracle fallback"; for scene tasks, the answer slot included) after a failed round;
+//   4. the Re-Reasoning Loop (ivr/rereason.ts, up to J rounds) with the chosen rectifier;
+//      the localizer checks every round;
 //   5. write each rectified trajectory (and, on request, verified-correct rollouts) as a
 //      chat "messages" record with the image referenced by file.
 // Output lines are appended whole with fsync; a torn last line is truncated on start; ids
@@ -15,25 +14,32 @@
 // With --format llamafactory the output is also registered in dataset_info.json beside it
 // (merged with the entries already there), so LLaMA-Factory can train on it by name.
 import * as path from 'node:path';
-import { formatResponse, oracleStep, parseResponse, hashString } from '../tasks/index.js';
+import { judgeLocalizer, verifierLocalizer, type JudgeCheck, type Localizer, type StepJudge } from '../ivr/localize.js';
+import { rectifierFor, type RectifierName } from '../ivr/rectifiers.js';
+import { rereason, type RectifyItem } from '../ivr/rereason.js';
+import { rewardScreen } from '../ivr/screen.js';
+import type { Reasoner } from '../policy/reasoner.js';
+import { taskOutcome, taskPrompt, type ReasonTask } from '../policy/task.js';
+import { composeReward, type RewardMode } from '../rl/rewards.js';
+import { FORMAT_BONUS, hashString } from '../tasks/index.js';
 import { registerDataFile } from '../tasks/export/llamafactory.js';
 import { atomicWriteJson } from '../util/fs.js';
 import { Progress } from '../util/progress.js';
 import { appendRecords, openJsonl } from './jsonl-out.js';
-import type { RemoteJudge } from './judge.js';
-import { judgeLocalizer, sceneLocalizer, taskReward, type Localization, type RemoteLocalizer } from './localize.js';
-import type { TextPolicy } from './policy.js';
-import { taskPrompt, type RemoteTask } from './task.js';
+
+/** Screening reward: the tasks' own outcome reward (accuracy + FORMAT_BONUS · format), so τ
+ * means what it meant before the RL default composition changed (rl/rewards.ts). */
+const SYNTH_REWARD: { mode: RewardMode; formatBonus: number } = { mode: 'accuracy+format', formatBonus: FORMAT_BONUS };
 
 export type LocalizerChoice = 'verifier' | 'judge';
 export type DemoFormat = 'trl' | 'llamafactory';
 
 export interface SynthOptions {
   out: string;
-  policy: TextPolicy;
+  reasoner: Reasoner;
   /** verifier: the scene prior where the task has one, else the judge; judge: the judge everywhere. */
   localizer: LocalizerChoice;
-  judge?: RemoteJudge;
+  judge?: StepJudge;
   /** Rollouts per task (G). */
   samples: number;
   /** Re-Reasoning Loop rounds (J). */
@@ -45,6 +51,8 @@ export interface SynthOptions {
   /** Verified-correct rollouts also written per task (source "rollout"). */
   keepCorrect: number;
   oracleFallback: boolean;
+  /** How the loop continues (ivr/rectifiers.ts); default re-ground. */
+  rectifier?: RectifierName;
   /** Tasks processed at once. */
   concurrency: number;
   format: DemoFormat;
@@ -122,84 +130,50 @@ export class Synthesizer {
     this.progressFile = sidecar(opts.out, 'progress.jsonl');
   }
 
-  private localizerFor(task: RemoteTask): RemoteLocalizer {
+  /** The task's localizer; it also checks every round of the loop. */
+  private localizerFor(task: ReasonTask, judgeChecks: JudgeCheck[]): Localizer {
     const useJudge = this.opts.localizer === 'judge' || !task.inst;
-    if (!useJudge) return sceneLocalizer;
+    if (!useJudge) return verifierLocalizer;
     if (!this.opts.judge) throw new Error(task.inst ? '--localizer judge needs a judge model' : `task ${task.id} has no scene prior, so it needs a judge model (--judge-model)`);
-    return judgeLocalizer(this.opts.judge);
-  }
-
-  /**
-   * Checks a candidate response: accepted (fully verified and correct), or where to cut.
-   * Scene tasks are accepted by the scene verifier alone (the ground truth); a judge is
-   * asked only where to cut. Scene-less tasks need the right answer and a judge that finds
-   * no error.
-   */
-  private async check(task: RemoteTask, text: string, stats: { judgeChecks: { judge: number | null; verifier: number | null }[] }): Promise<{ accepted: true } | { accepted: false; cut: Localization }> {
-    const r = taskReward(task, text);
-    if (task.inst && r.complete) return { accepted: true };
-    const localizer = this.localizerFor(task);
-    const loc = await localizer.localize(task, text);
-    if (task.inst && localizer.name === 'judge') {
-      const truth = (await sceneLocalizer.localize(task, text))!;
-      stats.judgeChecks.push({ judge: loc ? loc.step : null, verifier: truth.step });
-      if (!loc) return { accepted: false, cut: truth }; // the judge missed it; the scene did not
-    }
-    if (!loc) return r.complete ? { accepted: true } : { accepted: false, cut: { step: parseResponse(text).steps.length, kind: 'logical', verifiedPrefix: parseResponse(text).steps } };
-    return { accepted: false, cut: loc };
-  }
-
-  /** The Re-Reasoning Loop from one localized rollout. */
-  private async rectify(task: RemoteTask, loc: Localization, seed: number, stats: { judgeChecks: { judge: number | null; verifier: number | null }[] }): Promise<{ text: string | null; rounds: number; rewrittenSteps: number }> {
-    let steps = [...loc.verifiedPrefix];
-    let rewritten = 0;
-    for (let round = 1; round <= this.opts.rounds; round++) {
-      const [full] = await this.opts.policy.continueFrom(task, steps, 1, seed + round);
-      const c = await this.check(task, full!, stats);
-      if (c.accepted) return { text: full!, rounds: round, rewrittenSteps: rewritten };
-      // Keep the newly verified steps (a shorter verified prefix never replaces a longer one).
-      if (c.cut.verifiedPrefix.length > steps.length) steps = [...c.cut.verifiedPrefix];
-      if (this.opts.oracleFallback && task.inst) {
-        const next = oracleStep(task.inst, steps);
-        if (next !== null) { steps.push(next); rewritten++; }
-        else if (steps.length >= task.inst.horizon) {
-          // Every step is verified and only the answer is wrong: rewrite the answer slot.
-          const text = formatResponse(steps, task.inst.answer);
-          if (taskReward(task, text).complete) return { text, rounds: round, rewrittenSteps: rewritten + 1 };
-        }
-      }
-    }
-    return { text: null, rounds: this.opts.rounds, rewrittenSteps: rewritten };
+    return judgeLocalizer(this.opts.judge, (c) => judgeChecks.push(c));
   }
 
   /** Rollouts, screening, localization and rectification for one task. */
-  async processTask(task: RemoteTask): Promise<{ demos: Demo[]; record: ProgressRecord }> {
+  async processTask(task: ReasonTask): Promise<{ demos: Demo[]; record: ProgressRecord }> {
     const o = this.opts;
     const seed = (o.seed + hashString(task.id)) >>> 0;
-    const rollouts = await o.policy.sample(task, o.samples, seed);
-    const scored = rollouts.map((text) => ({ text, ...taskReward(task, text) }));
-    const stats = { judgeChecks: [] as { judge: number | null; verifier: number | null }[] };
+    const [rollouts] = await o.reasoner.sample([{ task, n: o.samples, seed }], { seed });
+    const scored = rollouts!.map((r, i) => {
+      const c = taskOutcome(task, r.text);
+      return { kind: 'policy', i, text: r.text, ...c, reward: composeReward(SYNTH_REWARD.mode, SYNTH_REWARD.formatBonus, c.accuracy, c.format) };
+    });
+    const judgeChecks: JudgeCheck[] = [];
+    const localizer = this.localizerFor(task, judgeChecks);
+    const { flagged, chosen } = rewardScreen.select([{ samples: scored }], o.tau, o.maxPerInstance);
     const record: ProgressRecord = {
       id: task.id, family: task.family, horizon: task.horizon,
       rollouts: scored.length, correct: scored.filter((s) => s.accuracy > 0).length,
-      flagged: 0, attempted: 0, rectified: 0, demos: 0, demos_rectified: 0, rewritten: 0, first_errors: [], loops: [],
+      flagged, attempted: 0, rectified: 0, demos: 0, demos_rectified: 0, rewritten: 0, first_errors: [], loops: [],
     };
-    const flagged = scored.map((s, i) => ({ ...s, i })).filter((s) => s.reward < o.tau);
-    record.flagged = flagged.length;
-    const demos: Demo[] = [];
-    for (const f of flagged) {
-      if (record.attempted >= o.maxPerInstance) break;
-      const c = await this.check(task, f.text, stats);
-      if (c.accepted) continue; // flagged by a high τ but fully verified: nothing to rectify
-      record.attempted++;
-      record.first_errors.push({ step: c.cut.step, kind: c.cut.kind });
-      const r = await this.rectify(task, c.cut, (seed + 7919 * (f.i + 1)) >>> 0, stats);
-      record.loops.push({ rounds: r.rounds, ok: r.text !== null, rewritten_steps: r.rewrittenSteps });
-      if (r.text !== null) {
-        record.rectified++;
-        demos.push({ text: r.text, source: 'rectified', rounds: r.rounds, rewrittenSteps: r.rewrittenSteps, firstError: { step: c.cut.step, kind: c.cut.kind } });
-      }
+    // A rollout flagged by a high τ but fully verified has nothing to rectify (as in RL).
+    const items: RectifyItem[] = [];
+    for (const c of chosen) {
+      const loc = await localizer.localize(task, c.sample.text);
+      if (!loc) continue;
+      record.first_errors.push({ step: loc.step, kind: loc.kind });
+      items.push({ task, loc, seed: (seed + 7919 * (c.sample.i + 1)) >>> 0 });
     }
+    record.attempted = items.length;
+    const { outcomes } = await rereason(o.reasoner, items, { rounds: o.rounds, rectifier: rectifierFor(o.rectifier ?? 're-ground'), oracleFallback: o.oracleFallback, check: localizer }, seed);
+    const demos: Demo[] = [];
+    outcomes.forEach((r, i) => {
+      const rewrittenSteps = r.pieces ? r.pieces.filter((p) => p.rewritten).length : 0;
+      record.loops.push({ rounds: r.rounds, ok: r.pieces !== null, rewritten_steps: rewrittenSteps });
+      if (!r.pieces) return;
+      record.rectified++;
+      const { step, kind } = items[i]!.loc;
+      demos.push({ text: r.pieces.map((p) => p.text).join(''), source: 'rectified', rounds: r.rounds, rewrittenSteps, firstError: { step, kind } });
+    });
     if (o.keepCorrect > 0) {
       for (const s of scored.filter((x) => x.complete).slice(0, o.keepCorrect)) demos.push({ text: s.text, source: 'rollout', rounds: 0, rewrittenSteps: 0, firstError: null });
     }
@@ -207,15 +181,15 @@ export class Synthesizer {
     record.demos = unique.length;
     record.demos_rectified = unique.filter((d) => d.source === 'rectified').length;
     record.rewritten = unique.filter((d) => d.rewrittenSteps > 0).length;
-    if (stats.judgeChecks.length) record.judge_checks = stats.judgeChecks;
+    if (judgeChecks.length) record.judge_checks = judgeChecks;
     return { demos: unique, record };
   }
 
   /** A demo as a chat record (TRL's content lists, or LLaMA-Factory's "<image>" strings). */
-  demoRecord(task: RemoteTask, d: Demo): Record<string, unknown> {
+  demoRecord(task: ReasonTask, d: Demo): Record<string, unknown> {
     const o = this.opts;
-    const prompt = taskPrompt(task, o.policy.promptFormat);
-    const abs = o.policy.imageFor(task);
+    const prompt = taskPrompt(task, o.reasoner.promptFormat);
+    const abs = o.reasoner.imageFor(task);
     const image = o.imagePaths === 'relative' ? path.relative(path.dirname(path.resolve(o.out)), abs) : abs;
     const messages = o.format === 'trl'
       ? [
@@ -231,11 +205,11 @@ export class Synthesizer {
       id: task.id, family: task.family, horizon: task.horizon, source: d.source,
       rounds: d.rounds, rewritten: d.rewrittenSteps > 0, rewritten_steps: d.rewrittenSteps,
       first_error: d.firstError, localizer: task.inst && o.localizer !== 'judge' ? 'verifier' : 'judge',
-      model: o.policy.name, answer: task.answer,
+      model: o.reasoner.name, answer: task.answer,
     };
   }
 
-  async run(tasks: RemoteTask[]): Promise<SynthSummary> {
+  async run(tasks: ReasonTask[]): Promise<SynthSummary> {
     const o = this.opts;
     const t0 = performance.now();
     const outFile = openJsonl(o.out);
@@ -304,7 +278,7 @@ export class Synthesizer {
     return summary;
   }
 
-  private summarize(tasks: RemoteTask[], records: Map<string, ProgressRecord>, run: { resumed: number; thisRun: number; errors: { id: string; message: string }[]; aborted: string | null; repaired: number; wall: number }): SynthSummary {
+  private summarize(tasks: ReasonTask[], records: Map<string, ProgressRecord>, run: { resumed: number; thisRun: number; errors: { id: string; message: string }[]; aborted: string | null; repaired: number; wall: number }): SynthSummary {
     const o = this.opts;
     const ids = new Set(tasks.map((t) => t.id));
     const recs = [...records.values()].filter((r) => ids.has(r.id));
@@ -338,8 +312,8 @@ export class Synthesizer {
     return {
       out: path.resolve(o.out),
       localizer: o.localizer,
-      policy: o.policy.name,
-      config: { samples: o.samples, rounds: o.rounds, tau: o.tau, max_per_instance: o.maxPerInstance, keep_correct: o.keepCorrect, oracle_fallback: o.oracleFallback, prompt_format: o.policy.promptFormat, format: o.format, seed: o.seed },
+      policy: o.reasoner.name,
+      config: { samples: o.samples, rounds: o.rounds, tau: o.tau, max_per_instance: o.maxPerInstance, keep_correct: o.keepCorrect, oracle_fallback: o.oracleFallback, rectifier: o.rectifier ?? 're-ground', prompt_format: o.reasoner.promptFormat, format: o.format, seed: o.seed },
       instances: { total: tasks.length, done: recs.length, this_run: run.thisRun, resumed: run.resumed, errors_this_run: run.errors.length, remaining: tasks.length - recs.length },
       rollouts: { total: rollouts, correct, accuracy: rate(correct, rollouts) },
       flagged: sum((r) => r.flagged),
@@ -366,6 +340,6 @@ export class Synthesizer {
   }
 }
 
-export async function runSynth(tasks: RemoteTask[], opts: SynthOptions): Promise<SynthSummary> {
+export async function runSynth(tasks: ReasonTask[], opts: SynthOptions): Promise<SynthSummary> {
   return new Synthesizer(opts).run(tasks);
 }

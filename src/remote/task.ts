@@ -1,5 +1,7 @@
-// What `ivr synth` works on: a question about an image with a gold answer, and — for the
-// embedded benchmark — the scene prior that lets the verifier check every step.
+// Loading what `ivr synth` works on: a tasks file of questions about images with gold
+// answers and, for the embedded benchmark, the scene prior that lets the verifier check
+// every step. The task itself (ReasonTask), its prompt and its outcome belong to the reasoner
+// port (src/policy/task.ts); RemoteTask is the same type, named for what loads it.
 //
 // A tasks file is JSONL. Lines with a "scene" are embedded-benchmark instances (as written
 // by `ivr tasks export`, validated by the tasks loader). Lines without one are generic
@@ -7,52 +9,14 @@
 // "family", "horizon"); their steps can only be checked by a judge model.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { ReasonTask } from '../policy/task.js';
 import {
-  encodePng, getFamily, instructionPrompt, isFamilyId, parseInstanceRecord, promptText, FieldError, TaskFileError,
+  encodePng, getFamily, isFamilyId, parseInstanceRecord, FieldError, TaskFileError,
   type FamilyId, type Instance,
 } from '../tasks/index.js';
 
-export interface TaskImage { path: string; width: number; height: number }
-
-export interface RemoteTask {
-  id: string;
-  family: FamilyId | null;
-  horizon: number | null;
-  question: string;
-  answer: string;
-  /** The instance with its scene prior, when there is one. */
-  inst: Instance | null;
-  /** PNG files of the image at the sizes available (small 48x48 and large 384x384 for instances). */
-  images: TaskImage[];
-}
-
-export type PromptFormat = 'instruction' | 'question';
-
-/** The text of the user turn: the self-contained instruction (external VLMs) or the bare question (the compact model). */
-export function taskPrompt(task: RemoteTask, format: PromptFormat): string {
-  if (format === 'question') return task.inst ? promptText(task.inst) : task.question + '\n';
-  if (task.inst) return instructionPrompt(task.inst);
-  return [
-    'Answer the question about the image. Reason step by step; every step states one fact you read from the image or one deduction.',
-    'Respond exactly in this format, one step per line and nothing else:',
-    '<think>', 'step 1', 'step 2', '...', '</think><answer>ANSWER</answer>', '',
-    `Question: ${task.question}`,
-  ].join('\n');
-}
-
-/** Canonical answer for comparison: the family's normaliser, else trimmed, lower-case, single spaces. */
-export function normalizeTaskAnswer(task: RemoteTask, answer: string): string | null {
-  if (task.family) return getFamily(task.family).normalizeAnswer(answer);
-  const a = answer.trim().toLowerCase().replace(/\s+/g, ' ');
-  return a.length ? a : null;
-}
-
-/** The image whose width is `size` when there is one, else the largest. */
-export function pickImage(task: RemoteTask, size?: number): TaskImage {
-  const exact = size !== undefined ? task.images.find((i) => i.width === size) : undefined;
-  if (exact) return exact;
-  return [...task.images].sort((a, b) => b.width - a.width)[0]!;
-}
+export type RemoteTask = ReasonTask;
+export { normalizeTaskAnswer, pickImage, taskPrompt, type PromptFormat, type TaskImage } from '../policy/task.js';
 
 function pngSize(file: string): { width: number; height: number } {
   const fd = fs.openSync(file, 'r');

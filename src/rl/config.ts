@@ -23,128 +23,131 @@
 // advantage estimators rloo / reinforce++ / reinforce++-baseline (advantages.ts), KL
 // estimator k1/k2/k3 and placement loss/reward (losses.ts, rewards.ts), GSPO's sequence
 // ratio and the entropy bonus (losses.ts), prompt filters and horizon curriculum (prompts.ts).
+import { z } from 'zod';
 import { ADVANTAGE_MODES } from './advantages.js';
 import { KL_ESTIMATORS, type PolicyLossConfig } from './losses.js';
 import { REWARD_MODES } from './rewards.js';
 import { FAMILY_IDS, splitHorizons } from '../tasks/index.js';
 import {
-  ConfigError, array, bool, fail, int, nullable, number, object, oneOf, parseJsonText, parseWith,
-  type Infer, type ParseContext,
-} from '../util/schema.js';
-import { readFileSync } from 'node:fs';
+  MAX_BATCH_SEQUENCES, MAX_GROUP_SIZE, MAX_PROMPTS_PER_ITER, MAX_STEPS, MAX_TEXT_TOKENS, MAX_THREADS, MAX_VAL_INSTANCES,
+} from '../util/limits.js';
+import { configJsonSchema, fail, validate, withDefaults } from '../util/schema.js';
+import { loadConfig, type ConfigOverride } from '../util/config-file.js';
 
 export const METHODS = ['grpo', 'drgrpo', 'dapo', 'luffy', 'ivr'] as const;
 export type RlMethod = (typeof METHODS)[number];
 
-const ivrSchema = object({
+const ivrSchema = z.strictObject({
   /** Rollouts with reward < tau are flagged for rectification. */
-  tau: number(),
-  /** M: at most this many rectifications per iteration. */
-  max_rectifications: int({ min: 0 }),
-  /** J: Re-Reasoning Loop rounds per flagged rollout. */
-  rounds: int({ min: 1 }),
+  tau: z.number(),
+  /** M: at most this many rectifications per iteration (there are at most P × G rollouts). */
+  max_rectifications: z.int().min(0).max(MAX_BATCH_SEQUENCES),
+  /** J: Re-Reasoning Loop rounds per flagged rollout (each round re-generates). */
+  rounds: z.int().min(1).max(64),
   /** 'verifier' = first eroded step from the step verifier; 'none' = rectify from the start. */
-  localizer: oneOf(['verifier', 'none'] as const),
+  localizer: z.enum(['verifier', 'none']),
   /** 're-ground' = continue with the image re-inserted; 'resample' = continue without it;
    *  'oracle' = rewrite eroded steps from the scene prior only;
    *  'adaptive' = re-ground, but rewrite a step-0 erosion from the prior first (k* = 0). */
-  rectifier: oneOf(['re-ground', 'resample', 'oracle', 'adaptive'] as const),
+  rectifier: z.enum(['re-ground', 'resample', 'oracle', 'adaptive']),
   /** When the loop's rounds run out, rewrite the eroded step from the prior and continue. */
-  oracle_fallback: bool(),
+  oracle_fallback: z.boolean(),
   /** Negative advantage applies only from the eroded step on (verified prefix not punished). */
-  step_credit: bool(),
+  step_credit: z.boolean(),
   /** Rewritten tokens use policy shaping (false: they are scored like sampled tokens). */
-  shaping: bool(),
+  shaping: z.boolean(),
 });
 
-const rlSchema = object({
-  method: oneOf(METHODS),
+// Upper bounds come from util/limits.ts (memory and context limits, reasons there).
+const rlSchema = z.strictObject({
+  method: z.enum(METHODS),
   /** P: prompts per iteration. */
-  prompts_per_iter: int({ min: 1 }),
+  prompts_per_iter: z.int().min(1).max(MAX_PROMPTS_PER_ITER),
   /** G: samples per prompt (a group); >= 2 or no group has a baseline. */
-  group_size: int({ min: 2 }),
-  temperature: number({ gt: 0 }),
-  top_p: number({ gt: 0, max: 1 }),
-  max_new_tokens: int({ min: 1 }),
-  iterations: int({ min: 1 }),
-  lr: number({ gt: 0 }),
+  group_size: z.int().min(2).max(MAX_GROUP_SIZE),
+  temperature: z.number().gt(0),
+  top_p: z.number().gt(0).max(1),
+  /** No model's text context is longer than MAX_TEXT_TOKENS, so no generation either. */
+  max_new_tokens: z.int().min(1).max(MAX_TEXT_TOKENS),
+  iterations: z.int().min(1).max(MAX_STEPS),
+  lr: z.number().gt(0),
   /** μ: passes over each rollout batch. */
-  epochs: int({ min: 1 }),
+  epochs: z.int().min(1).max(100),
   /** Sequences per optimizer step. */
-  minibatch_size: int({ min: 1 }),
-  weight_decay: number({ min: 0 }),
+  minibatch_size: z.int().min(1).max(MAX_BATCH_SEQUENCES),
+  weight_decay: z.number().min(0),
   /** Global gradient-norm clip (0 = off). */
-  max_grad_norm: number({ min: 0 }),
+  max_grad_norm: z.number().min(0),
   /** 'grpo' = (r − mean)/(std + eps), 'drgrpo' = r − mean, 'rloo' = r − mean of the others,
    *  'reinforce++' = batch-whitened r, 'reinforce++-baseline' = batch-whitened r − group mean. */
-  advantage: oneOf(ADVANTAGE_MODES),
+  advantage: z.enum(ADVANTAGE_MODES),
   /** Outcome reward composition (rewards.ts). */
-  reward: object({
-    mode: oneOf(REWARD_MODES),
+  reward: z.strictObject({
+    mode: z.enum(REWARD_MODES),
     /** Weight of the format component; used by mode 'accuracy+format' only. */
-    format_bonus: number({ min: 0 }),
+    format_bonus: z.number().min(0),
   }),
-  clip: object({
-    eps_low: number({ min: 0, lt: 1 }),
-    eps_high: number({ min: 0 }),
+  clip: z.strictObject({
+    eps_low: z.number().min(0).lt(1),
+    eps_high: z.number().min(0),
     /** Dual-clip constant c for A < 0 (verl's clip_ratio_c); null = off. */
-    dual_c: nullable(number({ gt: 1 })),
+    dual_c: z.number().gt(1).nullable(),
   }),
   /** KL coefficient β to the frozen reference; 0 = no reference pass needed. */
-  beta: number({ min: 0 }),
-  kl: object({
+  beta: z.number().min(0),
+  kl: z.strictObject({
     /** Schulman's estimators: k1 = d, k2 = d²/2, k3 = e^−d + d − 1 with d = logp − ref. */
-    estimator: oneOf(KL_ESTIMATORS),
+    estimator: z.enum(KL_ESTIMATORS),
     /** 'loss' = β·KL per token in the loss; 'reward' = β·Σ KL subtracted from the reward (verl use_kl_in_reward). */
-    placement: oneOf(['loss', 'reward'] as const),
+    placement: z.enum(['loss', 'reward']),
   }),
   /** 'token' = PPO's per-token ratio; 'sequence' = GSPO's length-normalized sequence ratio. */
-  ratio_level: oneOf(['token', 'sequence'] as const),
+  ratio_level: z.enum(['token', 'sequence']),
   /** Entropy bonus coefficient c: the loss gets −c·(aggregated token entropy). */
-  entropy_coef: number({ min: 0 }),
+  entropy_coef: z.number().min(0),
   /** The prompt stream (prompts.ts). */
-  prompts: object({
-    families: array(oneOf(FAMILY_IDS), { minLength: 1 }),
+  prompts: z.strictObject({
+    families: z.array(z.enum(FAMILY_IDS)).min(1),
     /** Inclusive horizon bounds, intersected with each family's training range; null = none. */
-    min_horizon: nullable(int({ min: 1 })),
-    max_horizon: nullable(int({ min: 1 })),
+    min_horizon: z.int().min(1).nullable(),
+    max_horizon: z.int().min(1).nullable(),
     /** Linear ramp of the largest horizon from start_max_horizon over `iterations`; null = off. */
-    curriculum: nullable(object({
-      start_max_horizon: int({ min: 1 }),
-      iterations: int({ min: 1 }),
-    })),
+    curriculum: z.strictObject({
+      start_max_horizon: z.int().min(1),
+      iterations: z.int().min(1).max(MAX_STEPS),
+    }).nullable(),
   }),
   /** Policy shaping γ of f(π) = π/(π+γ) for off-policy tokens. */
-  gamma: number({ gt: 0 }),
-  aggregation: oneOf(['seq-mean-token-mean', 'token-mean', 'seq-mean-token-sum-norm'] as const),
-  dynamic_sampling: object({
-    enabled: bool(),
+  gamma: z.number().gt(0),
+  aggregation: z.enum(['seq-mean-token-mean', 'token-mean', 'seq-mean-token-sum-norm']),
+  dynamic_sampling: z.strictObject({
+    enabled: z.boolean(),
     /** Extra generation rounds allowed to refill the batch with non-zero-variance groups. */
-    max_gen_batches: int({ min: 1 }),
+    max_gen_batches: z.int().min(1).max(100),
   }),
-  overlong: object({
-    enabled: bool(),
+  overlong: z.strictObject({
+    enabled: z.boolean(),
     /** L_max; null = max_new_tokens. */
-    max_len: nullable(int({ min: 1 })),
+    max_len: z.int().min(1).max(MAX_TEXT_TOKENS).nullable(),
     /** L_cache: the punishment ramp before L_max. */
-    cache_len: int({ min: 0 }),
+    cache_len: z.int().min(0),
     /** Multiplies the penalty in [−1, 0] before it is added to the reward. */
-    penalty_factor: number({ min: 0 }),
+    penalty_factor: z.number().min(0),
   }),
   /** Validate every N iterations (0 = never). */
-  val_every: int({ min: 0 }),
+  val_every: z.int().min(0),
   /** Validation instances per validation. */
-  val_size: int({ min: 1 }),
+  val_size: z.int().min(1).max(MAX_VAL_INSTANCES),
   /** Checkpoint every N iterations (0 = only at the end). */
-  checkpoint_every: int({ min: 0 }),
-  seed: int({ min: 0 }),
+  checkpoint_every: z.int().min(0),
+  seed: z.int().min(0),
   /** onnxruntime intra-op threads; 0 = default (IVR_THREADS or all cores). */
-  threads: int({ min: 0 }),
+  threads: z.int().min(0).max(MAX_THREADS),
   ivr: ivrSchema,
 });
 
-export type IvrConfig = Infer<typeof ivrSchema>;
-export type RlConfig = Infer<typeof rlSchema> & { method: RlMethod };
+export type IvrConfig = z.infer<typeof ivrSchema>;
+export type RlConfig = z.infer<typeof rlSchema>;
 
 const BASE: Omit<RlConfig, 'method'> = {
   prompts_per_iter: 16,
@@ -217,65 +220,88 @@ export interface ParseRlOptions {
  * key, else opts.method, else 'grpo'; its defaults fill every missing key.
  */
 export function parseRlConfig(json: unknown, source: string, opts: ParseRlOptions = {}): RlConfig {
-  const ctx: ParseContext = { source };
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new ConfigError(source, '', `the config must be a JSON object, got ${json === null ? 'null' : Array.isArray(json) ? 'an array' : typeof json}`);
+    fail(source, '', `the config must be a JSON object, got ${json === null ? 'null' : Array.isArray(json) ? 'an array' : typeof json}`);
   }
   const raw = json as Record<string, unknown>;
-  if (opts.method !== undefined && !METHODS.includes(opts.method)) throw new ConfigError(source, 'method', `unknown method "${opts.method}"`);
+  if (opts.method !== undefined && !METHODS.includes(opts.method)) fail(source, 'method', `unknown method "${opts.method}"`);
   let method: RlMethod = opts.method ?? 'grpo';
   if ('method' in raw) {
-    method = oneOf(METHODS).parse(raw.method, ctx, 'method');
-    if (opts.method !== undefined && opts.method !== method) {
-      fail(ctx, 'method', `is "${method}" but --method ${opts.method} was given`);
-    }
+    method = validate(z.strictObject({ method: rlSchema.shape.method }), { method: raw.method }, source).method;
+    if (opts.method !== undefined && opts.method !== method) fail(source, 'method', `is "${method}" but --method ${opts.method} was given`);
   }
-  if ('ivr' in raw && method !== 'ivr') fail(ctx, 'ivr', `only applies to method "ivr" (this config is "${method}")`);
-  const cfg = parseWith(rlSchema, raw, source, rlDefaults(method)) as RlConfig;
-  cfg.method = method;
-
-  // Cross-field checks.
-  const maxLen = cfg.overlong.max_len ?? cfg.max_new_tokens;
-  if (cfg.overlong.cache_len > maxLen) {
-    fail(ctx, 'overlong.cache_len', `must be <= overlong.max_len (${maxLen}${cfg.overlong.max_len === null ? ', from max_new_tokens' : ''}), got ${cfg.overlong.cache_len}`);
-  }
-  if (cfg.clip.dual_c !== null && cfg.clip.dual_c <= 1 + cfg.clip.eps_high) {
-    fail(ctx, 'clip.dual_c', `must be > 1 + clip.eps_high (${1 + cfg.clip.eps_high}), got ${cfg.clip.dual_c}`);
-  }
-  checkPrompts(cfg.prompts, ctx);
+  if ('ivr' in raw && method !== 'ivr') fail(source, 'ivr', `only applies to method "ivr" (this config is "${method}")`);
+  const cfg = validate(rlSchema, withDefaults(rlDefaults(method), { ...raw, method }), source);
+  checkCrossFields(cfg, source);
   return cfg;
 }
 
+/** Checks that relate two keys. */
+function checkCrossFields(cfg: RlConfig, source: string): void {
+  const maxLen = overlongMaxLen(cfg);
+  if (cfg.overlong.cache_len > maxLen) {
+    fail(source, 'overlong.cache_len', `must be <= overlong.max_len (${maxLen}${cfg.overlong.max_len === null ? ', from max_new_tokens' : ''}), got ${cfg.overlong.cache_len}`);
+  }
+  if (cfg.clip.dual_c !== null && cfg.clip.dual_c <= 1 + cfg.clip.eps_high) {
+    fail(source, 'clip.dual_c', `must be > 1 + clip.eps_high (${1 + cfg.clip.eps_high}), got ${cfg.clip.dual_c}`);
+  }
+  // Every rollout of an iteration is held in memory (tokens, log-probs, verdicts).
+  const rollouts = cfg.prompts_per_iter * cfg.group_size;
+  if (rollouts > MAX_BATCH_SEQUENCES) {
+    fail(source, 'group_size', `times prompts_per_iter (${cfg.group_size} × ${cfg.prompts_per_iter} = ${rollouts} rollouts per iteration) must be <= ${MAX_BATCH_SEQUENCES}`);
+  }
+  checkPrompts(cfg.prompts, source);
+}
+
 /** Cross-field checks of the prompt stream: every family keeps at least one horizon. */
-function checkPrompts(p: RlConfig['prompts'], ctx: ParseContext): void {
+function checkPrompts(p: RlConfig['prompts'], source: string): void {
   const dup = p.families.find((f, i) => p.families.indexOf(f) !== i);
-  if (dup) fail(ctx, 'prompts.families', `lists "${dup}" twice`);
+  if (dup) fail(source, 'prompts.families', `lists "${dup}" twice`);
   if (p.min_horizon !== null && p.max_horizon !== null && p.min_horizon > p.max_horizon) {
-    fail(ctx, 'prompts.min_horizon', `must be <= prompts.max_horizon (${p.max_horizon}), got ${p.min_horizon}`);
+    fail(source, 'prompts.min_horizon', `must be <= prompts.max_horizon (${p.max_horizon}), got ${p.min_horizon}`);
   }
   for (const f of p.families) {
     const [lo, hi] = splitHorizons(f, 'train');
-    if (p.min_horizon !== null && p.min_horizon > hi) fail(ctx, 'prompts.min_horizon', `leaves family "${f}" no training horizon (its range is ${lo}..${hi}), got ${p.min_horizon}`);
-    if (p.max_horizon !== null && p.max_horizon < lo) fail(ctx, 'prompts.max_horizon', `leaves family "${f}" no training horizon (its range is ${lo}..${hi}), got ${p.max_horizon}`);
+    if (p.min_horizon !== null && p.min_horizon > hi) fail(source, 'prompts.min_horizon', `leaves family "${f}" no training horizon (its range is ${lo}..${hi}), got ${p.min_horizon}`);
+    if (p.max_horizon !== null && p.max_horizon < lo) fail(source, 'prompts.max_horizon', `leaves family "${f}" no training horizon (its range is ${lo}..${hi}), got ${p.max_horizon}`);
   }
   const c = p.curriculum;
   if (c && p.max_horizon !== null && c.start_max_horizon > p.max_horizon) {
-    fail(ctx, 'prompts.curriculum.start_max_horizon', `must be <= prompts.max_horizon (${p.max_horizon}), got ${c.start_max_horizon}`);
+    fail(source, 'prompts.curriculum.start_max_horizon', `must be <= prompts.max_horizon (${p.max_horizon}), got ${c.start_max_horizon}`);
   }
   if (c && p.min_horizon !== null && c.start_max_horizon < p.min_horizon) {
-    fail(ctx, 'prompts.curriculum.start_max_horizon', `must be >= prompts.min_horizon (${p.min_horizon}), got ${c.start_max_horizon}`);
+    fail(source, 'prompts.curriculum.start_max_horizon', `must be >= prompts.min_horizon (${p.min_horizon}), got ${c.start_max_horizon}`);
   }
 }
 
-/** Reads and validates a config file. */
-export function loadRlConfig(file: string, opts: ParseRlOptions = {}): RlConfig {
-  let text: string;
-  try { text = readFileSync(file, 'utf8'); } catch (e) { throw new ConfigError(file, '', `cannot read: ${(e as Error).message}`); }
-  return parseRlConfig(parseJsonText(text, file), file, opts);
+/** Reads (JSON or YAML by extension), applies `overrides` (`--set key.path=value`, see
+ *  util/config-file.ts) and validates a config file. */
+export function loadRlConfig(file: string, opts: ParseRlOptions = {}, overrides: readonly ConfigOverride[] = []): RlConfig {
+  return loadConfig(file, overrides, (raw, source) => parseRlConfig(raw, source, opts));
 }
 
-/** The loss-graph switches implied by a config. */
-export function policyLossConfig(cfg: RlConfig): PolicyLossConfig {
+/** The JSON Schema of RL config files (docs/schema/rl-config.schema.json). */
+export function rlConfigJsonSchema(): Record<string, unknown> {
+  return configJsonSchema(rlSchema, {
+    title: 'ivr-r1 RL training config',
+    description: 'ivr train --config FILE. Every key is optional: a missing key takes the default of the config\'s method (grpo, drgrpo, dapo, luffy, ivr; see rlDefaults). The "ivr" block applies to method "ivr" only.',
+  }, rlDefaults('ivr'), false);
+}
+
+/**
+ * The generation cap the policy can actually reach: max_new_tokens, but never more than
+ * the model's text context (`maxText`), which holds the prompt and the response.
+ */
+export function generationCap(cfg: RlConfig, maxText: number): number {
+  return Math.min(cfg.max_new_tokens, maxText);
+}
+
+/**
+ * The loss-graph switches implied by a config. Dr. GRPO's constant divisor is the
+ * effective generation cap for a model with text context `maxText` (default: the config's
+ * max_new_tokens alone): dividing by a cap no response can reach only shrinks the gradient.
+ */
+export function policyLossConfig(cfg: RlConfig, maxText = Infinity): PolicyLossConfig {
   return {
     epsLow: cfg.clip.eps_low,
     epsHigh: cfg.clip.eps_high,
@@ -284,7 +310,7 @@ export function policyLossConfig(cfg: RlConfig): PolicyLossConfig {
     beta: cfg.kl.placement === 'loss' ? cfg.beta : 0,
     gamma: cfg.gamma,
     aggregation: cfg.aggregation,
-    maxLen: cfg.max_new_tokens,
+    maxLen: generationCap(cfg, maxText),
     klEstimator: cfg.kl.estimator,
     ratioLevel: cfg.ratio_level,
     entropyCoef: cfg.entropy_coef,

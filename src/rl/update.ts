@@ -48,7 +48,8 @@ export class RlUpdater {
       const targets = o.input('targets', ['B', T], 'int64');
       const mask = o.input('mask', ['B', T]);
       const logits = forwardFull(reg.scope('vlm'), c, o.input('patches', ['B', numPatches(c), patchDim(c)]), ids);
-      const lossCfg = policyLossConfig(this.cfg);
+      // Dr. GRPO divides by the generation cap this model can actually reach.
+      const lossCfg = policyLossConfig(this.cfg, c.maxText);
       const useRef = lossCfg.beta > 0;
       const pl = policyLoss({
         logp: o.tokenLogProbs(logits, targets),

@@ -15,8 +15,10 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, ren
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { FamilyId, Instance, SplitId } from './types.js';
 import { FieldError } from './types.js';
-import { getFamily, isFamilyId } from './registry.js';
-import { isSplitId } from './splits.js';
+import { z } from 'zod';
+import { FAMILY_IDS, SPLIT_IDS } from './types.js';
+import { getFamily } from './registry.js';
+import { issue, toIssues, ValidationError } from '../util/schema.js';
 import { encodePng } from './render/png.js';
 import { goldResponse, promptText } from './verify.js';
 
@@ -36,11 +38,15 @@ export interface InstanceRecord {
   response?: string;
 }
 
-export class TaskFileError extends Error {
-  constructor(readonly file: string, readonly line: number, readonly field: string | null, readonly detail: string) {
-    super(`${file}:${line}: ${field ? `field "${field}": ` : ''}${detail}`);
+/** A problem in a task file: the common ValidationError, with source `file:line`. */
+export class TaskFileError extends ValidationError {
+  constructor(readonly file: string, readonly line: number, field: string | null, detail: string) {
+    super(`${file}:${line}`, field ? { path: field, message: `key "${field}": ${detail}`, detail, code: 'invalid_value' } : issue('', detail));
     this.name = 'TaskFileError';
   }
+
+  /** Dotted path of the offending field; null for the line or the file as a whole. */
+  get field(): string | null { return this.path || null; }
 }
 
 /** Write `data` to `path` atomically (write a temporary file beside it, then rename). */
@@ -95,60 +101,53 @@ function isPng(path: string): boolean {
   }
 }
 
+/**
+ * The shape of a JSONL record. What a field must mean (a scene and question that fit the
+ * family, gold steps and answer that match them) is checked by the family afterwards.
+ * `prompt` and `response` are convenience copies for other tools; the loader ignores them.
+ */
+const recordSchema = z.strictObject({
+  id: z.string().min(1),
+  family: z.enum(FAMILY_IDS),
+  split: z.enum(SPLIT_IDS).optional(),
+  /** -1 when the instance was not generated from a seed. */
+  seed: z.int().min(0).optional(),
+  horizon: z.int().min(1),
+  question: z.string(),
+  scene: z.unknown().refine((v) => v !== undefined, 'is missing'),
+  steps: z.array(z.string()),
+  answer: z.string(),
+  images: z.strictObject({ small: z.string().min(1), large: z.string().min(1) }).optional(),
+  prompt: z.string().optional(),
+  response: z.string().optional(),
+});
+
 /** Validate one parsed JSONL record; throws FieldError. `baseDir` resolves image paths. */
 export function parseInstanceRecord(value: unknown, baseDir: string, options: { checkImages?: boolean } = {}): Instance {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new FieldError('(line)', 'expected a JSON object');
-  const r = value as Record<string, unknown>;
-  const str = (k: string): string => {
-    if (!(k in r)) throw new FieldError(k, 'missing');
-    if (typeof r[k] !== 'string') throw new FieldError(k, `expected a string, got ${typeOf(r[k])}`);
-    return r[k] as string;
-  };
-  const int = (k: string, min: number): number => {
-    if (!(k in r)) throw new FieldError(k, 'missing');
-    const v = r[k];
-    if (typeof v !== 'number' || !Number.isSafeInteger(v)) throw new FieldError(k, `expected an integer, got ${typeOf(v)} ${JSON.stringify(v)}`);
-    if (v < min) throw new FieldError(k, `must be >= ${min}, got ${v}`);
-    return v;
-  };
-  const id = str('id');
-  if (id.length === 0) throw new FieldError('id', 'must not be empty');
-  const family = str('family');
-  if (!isFamilyId(family)) throw new FieldError('family', `unknown family ${JSON.stringify(family)} (known: grid, shapes, chart)`);
-  const fam = getFamily(family);
-  let split: SplitId | undefined;
-  if (r.split !== undefined) {
-    if (!isSplitId(r.split)) throw new FieldError('split', `expected one of train, val, test, ood, got ${JSON.stringify(r.split)}`);
-    split = r.split;
+  const parsed = recordSchema.safeParse(value);
+  if (!parsed.success) {
+    const first = toIssues(recordSchema, value, parsed.error.issues)[0]!;
+    throw new FieldError(first.path, first.detail);
   }
-  const seed = r.seed === undefined ? -1 : int('seed', 0);
-  const horizon = int('horizon', 1);
-  const question = str('question');
-  if (!('scene' in r)) throw new FieldError('scene', 'missing');
+  const r = parsed.data;
+  const fam = getFamily(r.family);
+  const [lo, hi] = fam.horizonLimits;
+  if (r.horizon < lo || r.horizon > hi) throw new FieldError('horizon', `must be in ${lo}..${hi} for family "${r.family}", got ${r.horizon}`);
   fam.validateScene(r.scene);
-  fam.validateQuestion(question, r.scene, horizon);
-  if (!('steps' in r)) throw new FieldError('steps', 'missing');
-  if (!Array.isArray(r.steps)) throw new FieldError('steps', `expected an array of strings, got ${typeOf(r.steps)}`);
-  const steps = r.steps as unknown[];
-  steps.forEach((s, i) => {
-    if (typeof s !== 'string') throw new FieldError(`steps[${i}]`, `expected a string, got ${typeOf(s)}`);
-  });
-  if (steps.length !== horizon) throw new FieldError('steps', `has ${steps.length} steps but horizon is ${horizon}`);
-  const answer = str('answer');
-  const gold = fam.solve(question, r.scene);
-  for (let i = 0; i < horizon; i++) {
-    if (steps[i] !== gold.steps[i]) throw new FieldError(`steps[${i}]`, `${JSON.stringify(steps[i])} does not match the scene and question (expected ${JSON.stringify(gold.steps[i])})`);
+  fam.validateQuestion(r.question, r.scene, r.horizon);
+  if (r.steps.length !== r.horizon) throw new FieldError('steps', `has ${r.steps.length} steps but horizon is ${r.horizon}`);
+  const gold = fam.solve(r.question, r.scene);
+  for (let i = 0; i < r.horizon; i++) {
+    if (r.steps[i] !== gold.steps[i]) throw new FieldError(`steps[${i}]`, `${JSON.stringify(r.steps[i])} does not match the scene and question (expected ${JSON.stringify(gold.steps[i])})`);
   }
-  if (answer !== gold.answer) throw new FieldError('answer', `${JSON.stringify(answer)} does not match the scene and question (expected ${JSON.stringify(gold.answer)})`);
-  const inst: Instance = { id, family, seed, horizon, question, scene: r.scene, steps: steps as string[], answer };
-  if (split) inst.split = split;
-  if (r.images !== undefined) {
-    if (typeof r.images !== 'object' || r.images === null || Array.isArray(r.images)) throw new FieldError('images', `expected an object {small, large}, got ${typeOf(r.images)}`);
-    const im = r.images as Record<string, unknown>;
+  if (r.answer !== gold.answer) throw new FieldError('answer', `${JSON.stringify(r.answer)} does not match the scene and question (expected ${JSON.stringify(gold.answer)})`);
+  const inst: Instance = { id: r.id, family: r.family, seed: r.seed ?? -1, horizon: r.horizon, question: r.question, scene: r.scene, steps: r.steps, answer: r.answer };
+  if (r.split) inst.split = r.split;
+  if (r.images) {
     const paths = { small: '', large: '' };
     for (const k of ['small', 'large'] as const) {
-      if (typeof im[k] !== 'string' || (im[k] as string).length === 0) throw new FieldError(`images.${k}`, `expected a file name, got ${typeOf(im[k])}`);
-      const p = isAbsolute(im[k] as string) ? (im[k] as string) : resolve(baseDir, im[k] as string);
+      const p = isAbsolute(r.images[k]) ? r.images[k] : resolve(baseDir, r.images[k]);
       if (options.checkImages !== false) {
         if (!existsSync(p)) throw new FieldError(`images.${k}`, `image file not found: ${p}`);
         if (!isPng(p)) throw new FieldError(`images.${k}`, `not a PNG file: ${p}`);
@@ -158,10 +157,6 @@ export function parseInstanceRecord(value: unknown, baseDir: string, options: { 
     inst.images = paths;
   }
   return inst;
-}
-
-function typeOf(v: unknown): string {
-  return v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v;
 }
 
 /**

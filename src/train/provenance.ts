@@ -33,6 +33,11 @@ function versionIn(packageJson: string): string {
   }
 }
 
+/** This package's version (its package.json), for `ivr --version` and run.json. */
+export function packageVersion(): string {
+  return versionIn(path.join(packageRoot(), 'package.json'));
+}
+
 function git(root: string, args: string[]): string {
   return execFileSync('git', ['-C', root, ...args], { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] }).trim();
 }
@@ -61,7 +66,7 @@ export function provenance(): Provenance {
   const cpus = os.cpus();
   cached = {
     git: gitState(root),
-    versions: { ivr_r1: versionIn(path.join(root, 'package.json')), node: process.version, onnxruntime_node: ort },
+    versions: { ivr_r1: packageVersion(), node: process.version, onnxruntime_node: ort },
     platform: {
       os: process.platform, release: os.release(), arch: process.arch,
       cpus: cpus.length, cpu_model: cpus[0]?.model ?? UNKNOWN, memory_gib: Math.round(os.totalmem() / 2 ** 30),

@@ -53,7 +53,7 @@ test('fixture sanity: the hand-counted token lengths and the flawed rollouts', (
   }
 });
 
-test('demoInjector: the rectified sample joins the group, reward recomputed, off-policy = rewritten tokens', () => {
+test('demoInjector: the rectified sample for the group, reward recomputed, off-policy = rewritten tokens', () => {
   const pieces: Piece[] = [
     { text: '<think>\n', rewritten: false },
     { text: G0 + '\n', rewritten: false },
@@ -65,8 +65,7 @@ test('demoInjector: the rectified sample joins the group, reward recomputed, off
     const cfg = ivrConfig({}, { shaping });
     const g = fakeGroup([0, 1, 2, 3].map(() => textSample(INST, 'policy', WRONG_ANSWER)), INST);
     const s = demoInjector.inject(g, pieces, policy, cfg);
-    assert.equal(g.samples.length, 5);
-    assert.equal(g.samples[4], s);
+    assert.equal(g.samples.length, 4, 'the injector returns the sample; the group is not touched');
     assert.equal(s.kind, 'rectified');
     assert.equal(s.responseText, goldResponse(INST));
     assert.deepEqual(s.responseIds, TOKENIZER.encode(goldResponse(INST)));
@@ -89,7 +88,7 @@ test('advantages with the demonstration included (hand-computed): an all-fail gr
   // With the rectified member (1.1): mean 0.3, deviations (-0.2 ×4, 0.8), unbiased variance
   // (4·0.04 + 0.64)/4 = 0.2, std 1/√5 -> advantages -0.2·√5 = -1/√5 and 0.8·√5 = 4/√5.
   const g = fakeGroup([0, 1, 2, 3].map(() => textSample(INST, 'policy', WRONG_ANSWER)), INST);
-  demoInjector.inject(g, [{ text: goldResponse(INST), rewritten: false }], new ScriptedPolicy(() => '').asPolicy(), ivrConfig());
+  g.samples.push(demoInjector.inject(g, [{ text: goldResponse(INST), rewritten: false }], new ScriptedPolicy(() => '').asPolicy(), ivrConfig()));
   const rewards = g.samples.map((s) => s.reward);
   close(rewards, [0.1, 0.1, 0.1, 0.1, 1.1], 1e-12, 'rewards');
   close(groupAdvantages([rewards], 'grpo').advantages[0]!, [-1 / SQ5, -1 / SQ5, -1 / SQ5, -1 / SQ5, 4 / SQ5], 1e-5, 'grpo');

@@ -4,7 +4,8 @@
 // the start; fully correct rollouts are not localised at all.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { noLocalizer, verifierLocalizer } from '../../src/ivr/localize.js';
+import { LOCALIZERS, noLocalizer, verifierLocalizer } from '../../src/ivr/localize.js';
+import { instanceTask } from '../../src/policy/task.js';
 import {
   FAMILY_IDS, Rng, corruptStep, formatResponse, getSplit, goldResponse, responsePrefix, type Instance,
 } from '../../src/tasks/index.js';
@@ -13,7 +14,7 @@ const KINDS = ['visual', 'logical', 'format'] as const;
 /** 40 training-split and 20 ood instances per family: every training horizon and some longer ones. */
 const INSTANCES: Instance[] = FAMILY_IDS.flatMap((f) => [...getSplit(f, 'train', 40, 7000), ...getSplit(f, 'ood', 20, 300)]);
 
-test('corrupted gold at step k: step k, its kind, verified prefix = gold[0..k-1] (every family, kind, k)', () => {
+test('corrupted gold at step k: step k, its kind, verified prefix = gold[0..k-1] (every family, kind, k)', async () => {
   const applied: Record<string, number> = {};
   const rng = new Rng(99);
   for (const inst of INSTANCES) {
@@ -34,12 +35,12 @@ test('corrupted gold at step k: step k, its kind, verified prefix = gold[0..k-1]
         };
         for (const [name, text] of Object.entries(variants)) {
           const where: string = `${inst.id} "${inst.question}" k=${k} ${kind} ${name}: ${JSON.stringify(inst.steps[k])} -> ${JSON.stringify(badStep)}`;
-          const loc = verifierLocalizer.localize(inst, text);
+          const loc = await verifierLocalizer.localize(instanceTask(inst), text);
           assert.ok(loc, where);
           assert.equal(loc.step, k, where);
           assert.equal(loc.kind, kind, where);
           assert.deepEqual(loc.verifiedPrefix, inst.steps.slice(0, k), where);
-          const none = noLocalizer.localize(inst, text);
+          const none = await noLocalizer.localize(instanceTask(inst), text);
           assert.deepEqual(none, { step: 0, kind, verifiedPrefix: [] }, where);
         }
       }
@@ -51,18 +52,18 @@ test('corrupted gold at step k: step k, its kind, verified prefix = gold[0..k-1]
   }
 });
 
-test('fully correct gold solutions are not localised (null) by either localizer', () => {
+test('fully correct gold solutions are not localised (null) by either localizer', async () => {
   for (const inst of INSTANCES) {
     const text = goldResponse(inst);
-    assert.equal(verifierLocalizer.localize(inst, text), null, inst.id);
-    assert.equal(noLocalizer.localize(inst, text), null, inst.id);
+    assert.equal(await verifierLocalizer.localize(instanceTask(inst), text), null, inst.id);
+    assert.equal(await noLocalizer.localize(instanceTask(inst), text), null, inst.id);
     // Surrounding whitespace and blank lines inside the think block do not matter.
     const loose = '  ' + text.replace('<think>\n', '<think>\n\n').replace('</think>', '\n</think>\n') + '\n';
-    assert.equal(verifierLocalizer.localize(inst, loose), null, `${inst.id}: ${JSON.stringify(loose)}`);
+    assert.equal(await verifierLocalizer.localize(instanceTask(inst), loose), null, `${inst.id}: ${JSON.stringify(loose)}`);
   }
 });
 
-test('structural errors: the slot where the response goes wrong, with its kind', () => {
+test('structural errors: the slot where the response goes wrong, with its kind', async () => {
   let n = 0;
   for (const inst of INSTANCES.filter((_, i) => i % 3 === 0)) {
     const h = inst.horizon;
@@ -79,12 +80,12 @@ test('structural errors: the slot where the response goes wrong, with its kind',
     ];
     for (const [name, text, step, kind] of cases) {
       const where = `${inst.id} ${name}: ${JSON.stringify(text)}`;
-      const loc = verifierLocalizer.localize(inst, text);
+      const loc = await verifierLocalizer.localize(instanceTask(inst), text);
       assert.ok(loc, where);
       assert.equal(loc.step, step, where);
       assert.equal(loc.kind, kind, where);
       assert.deepEqual(loc.verifiedPrefix, g.slice(0, Math.min(step, h)), where);
-      assert.deepEqual(noLocalizer.localize(inst, text), { step: 0, kind, verifiedPrefix: [] }, where);
+      assert.deepEqual(await noLocalizer.localize(instanceTask(inst), text), { step: 0, kind, verifiedPrefix: [] }, where);
       n++;
     }
   }
@@ -100,4 +101,6 @@ function wrongAnswer(inst: Instance): string {
 test('localizers have the names the config refers to', () => {
   assert.equal(verifierLocalizer.name, 'verifier');
   assert.equal(noLocalizer.name, 'none');
+  assert.deepEqual(Object.keys(LOCALIZERS), ['verifier', 'none']);
+  for (const [name, l] of Object.entries(LOCALIZERS)) assert.equal(l.name, name);
 });

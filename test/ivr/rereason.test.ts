@@ -6,9 +6,11 @@
 //   returned trajectory is fully verified.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { verifierLocalizer } from '../../src/ivr/localize.js';
-import { rereason, type Piece, type RectifierOptions, type RectifyItem, type RectifyOutcome } from '../../src/ivr/rereason.js';
-import { promptIds } from '../../src/model/episode.js';
+import { verifierLocalizer, type Localization } from '../../src/ivr/localize.js';
+import { RECTIFIERS, type Rectifier } from '../../src/ivr/rectifiers.js';
+import { keepVerified, rereason, type Piece, type RectifyItem, type RectifyOutcome } from '../../src/ivr/rereason.js';
+import { LocalReasoner } from '../../src/policy/local-reasoner.js';
+import { instanceTask } from '../../src/policy/task.js';
 import type { GenerateOptions, GenerateRequest, Generation, Policy } from '../../src/model/policy.js';
 import {
   Rng, corruptStep, formatResponse, getSplit, goldResponse, parseResponse, responsePrefix, verifyResponse, type Instance,
@@ -16,7 +18,21 @@ import {
 import { contextText, ScriptedPolicy, SMALL_VLM, TOKENIZER } from '../helpers/rl-fixtures.js';
 import { tinyPolicy } from '../helpers/tiny-policy.js';
 
-const OPTS: RectifierOptions = { rounds: 3, reground: true, oracleFallback: true, oracleFirst: false, temperature: 1, topP: 1, maxNew: 120 };
+/** The loop's knobs as flags (the rectifier table below maps config names onto them). */
+interface Opts { rounds: number; reground: boolean; oracleFallback: boolean; oracleFirst: boolean; oracleFirstIfNoPrefix?: boolean; temperature: number; topP: number; maxNew: number }
+const OPTS: Opts = { rounds: 3, reground: true, oracleFallback: true, oracleFirst: false, temperature: 1, topP: 1, maxNew: 120 };
+
+/** A rectifier with these flags (the tests also combine them in ways no config names). */
+function rectifierOf(o: Opts): Rectifier {
+  const rewriteFirst = o.oracleFirst ? RECTIFIERS.oracle.rewriteFirst : o.oracleFirstIfNoPrefix ? RECTIFIERS.adaptive.rewriteFirst : RECTIFIERS['re-ground'].rewriteFirst;
+  return { name: 're-ground', reground: o.reground, rewriteFirst };
+}
+
+/** The loop on a local policy through the reasoner port, checked by the scene verifier. */
+function loop(policy: Policy, items: RectifyItem[], o: Opts, seed: number) {
+  const reasoner = new LocalReasoner(policy, { temperature: o.temperature, topP: o.topP, maxTokens: o.maxNew });
+  return rereason(reasoner, items, { rounds: o.rounds, rectifier: rectifierOf(o), oracleFallback: o.oracleFallback, check: verifierLocalizer }, seed);
+}
 
 /** A flawed rollout of `inst` eroded at step k (kind), localised by the verifier. */
 function flawedItem(inst: Instance, k: number, kind: 'visual' | 'logical' | 'format', rng: Rng): RectifyItem | null {
@@ -24,9 +40,11 @@ function flawedItem(inst: Instance, k: number, kind: 'visual' | 'logical' | 'for
   if (bad === null) return null;
   const steps = [...inst.steps];
   steps[k] = bad;
-  const loc = verifierLocalizer.localize(inst, formatResponse(steps, inst.answer));
-  assert.ok(loc && loc.step === k);
-  return { inst, promptIds: promptIds(inst, TOKENIZER), loc };
+  // What verifierLocalizer returns (test/ivr/localize.test.ts), built synchronously.
+  const v = verifyResponse(inst, formatResponse(steps, inst.answer));
+  assert.ok(v.firstError === k);
+  const loc: Localization = { step: k, kind: v.firstErrorKind ?? 'format', verifiedPrefix: v.verifiedPrefix };
+  return { task: instanceTask(inst), loc };
 }
 
 /** Steps already in a request's context (after "<think>\n"). */
@@ -42,15 +60,15 @@ function checkOutcome(item: RectifyItem, o: RectifyOutcome, J: number, where: st
   assert.ok(o.rounds >= 0 && o.rounds <= J, `${where}: rounds ${o.rounds} > J ${J}`);
   if (!o.pieces) return;
   const t = text(o.pieces);
-  const v = verifyResponse(item.inst, t);
+  const v = verifyResponse(item.task.inst!, t);
   assert.equal(v.complete, true, `${where}: returned an unverified trajectory ${JSON.stringify(t)}: ${v.firstErrorReason}`);
   // Layout: "<think>\n", one piece per kept/rewritten step, then the final continuation.
   assert.deepEqual(o.pieces[0], { text: '<think>\n', rewritten: false }, where);
   const stepPieces = o.pieces.slice(1, -1);
-  assert.ok(stepPieces.length <= item.inst.horizon, where);
+  assert.ok(stepPieces.length <= item.task.inst!.horizon, where);
   stepPieces.forEach((p, i) => {
     // Kept (policy) and rewritten (oracle) steps are both verified, hence equal to gold step i.
-    assert.equal(p.text, item.inst.steps[i] + '\n', `${where}: piece ${i}`);
+    assert.equal(p.text, item.task.inst!.steps[i] + '\n', `${where}: piece ${i}`);
   });
   // The verified prefix is kept as-is and never marked rewritten.
   item.loc.verifiedPrefix.forEach((s, i) => assert.deepEqual(stepPieces[i], { text: s + '\n', rewritten: false }, where));
@@ -68,7 +86,7 @@ test('scripted: a policy that continues correctly finishes in round 1 with its o
   for (let k = 0; k < 3; k++) {
     const pol = new ScriptedPolicy(goldRest);
     const item = itemAt(k);
-    const { outcomes, loopTokens } = await rereason(pol.asPolicy(), [item], OPTS, 11);
+    const { outcomes, loopTokens } = await loop(pol.asPolicy(), [item], OPTS, 11);
     const o = outcomes[0]!;
     checkOutcome(item, o, OPTS.rounds, `k=${k}`);
     assert.equal(o.rounds, 1);
@@ -88,7 +106,7 @@ test('scripted: with the oracle fallback, a policy that only knows how to close 
       if (J < 1) continue;
       const pol = new ScriptedPolicy(closer);
       const item = itemAt(k);
-      const { outcomes, loopTokens } = await rereason(pol.asPolicy(), [item], { ...OPTS, rounds: J }, 3);
+      const { outcomes, loopTokens } = await loop(pol.asPolicy(), [item], { ...OPTS, rounds: J }, 3);
       const o = outcomes[0]!;
       checkOutcome(item, o, J, `k=${k} J=${J}`);
       if (J < need) {
@@ -121,7 +139,7 @@ test('scripted: newly verified steps are kept as the policy wrote them; the orac
   // Kept: step 0 (policy's). Oracle: step 1. Round 2: the policy finishes correctly.
   const pol = new ScriptedPolicy((req, _row, call) => (call === 0 ? `${INST.steps[0]}\nR 14 w 13\nD 23 o 23\n</think><answer>23</answer>` : goldRest(req)));
   const item = itemAt(0);
-  const { outcomes } = await rereason(pol.asPolicy(), [item], OPTS, 0);
+  const { outcomes } = await loop(pol.asPolicy(), [item], OPTS, 0);
   const o = outcomes[0]!;
   checkOutcome(item, o, 3, 'kept');
   assert.equal(o.rounds, 2);
@@ -146,7 +164,7 @@ test('scripted: never returns an unverified trajectory (right answer with wrong 
     for (const oracleFallback of [false, true]) {
       const pol = new ScriptedPolicy(script);
       const items = [0, 1, 2].map(itemAt);
-      const { outcomes } = await rereason(pol.asPolicy(), items, { ...OPTS, oracleFallback, rounds: 4 }, 1);
+      const { outcomes } = await loop(pol.asPolicy(), items, { ...OPTS, oracleFallback, rounds: 4 }, 1);
       outcomes.forEach((o, i) => {
         checkOutcome(items[i]!, o, 4, `${name} fallback=${oracleFallback} item ${i}`);
         assert.equal(o.pieces, null, `${name}: a policy that never writes a verified ending cannot be rectified`);
@@ -159,7 +177,7 @@ test('scripted: never returns an unverified trajectory (right answer with wrong 
 test('scripted: oracle-first rewrites the eroded step before the policy continues', async () => {
   const pol = new ScriptedPolicy(goldRest);
   const item = itemAt(1);
-  const { outcomes } = await rereason(pol.asPolicy(), [item], { ...OPTS, oracleFirst: true }, 0);
+  const { outcomes } = await loop(pol.asPolicy(), [item], { ...OPTS, oracleFirst: true }, 0);
   assert.equal(outcomes[0]!.rounds, 1);
   assert.equal(contextText(pol.calls[0]!.reqs[0]!), `[IMG]moves LRD\n${responsePrefix(INST.steps.slice(0, 2))}[IMG]`);
   assert.deepEqual(outcomes[0]!.pieces!.map((p) => p.rewritten), [false, false, true, false]);
@@ -169,8 +187,8 @@ test('scripted: oracle-first rewrites the eroded step before the policy continue
 test('scripted: reground=false continues from the same text without the re-inserted image', async () => {
   const on = new ScriptedPolicy(goldRest);
   const off = new ScriptedPolicy(goldRest);
-  await rereason(on.asPolicy(), [itemAt(2)], { ...OPTS, reground: true }, 0);
-  await rereason(off.asPolicy(), [itemAt(2)], { ...OPTS, reground: false }, 0);
+  await loop(on.asPolicy(), [itemAt(2)], { ...OPTS, reground: true }, 0);
+  await loop(off.asPolicy(), [itemAt(2)], { ...OPTS, reground: false }, 0);
   assert.deepEqual(on.calls[0]!.reqs[0]!.segments.map((s) => s.kind), ['image', 'text', 'image']);
   assert.deepEqual(off.calls[0]!.reqs[0]!.segments.map((s) => s.kind), ['image', 'text']);
   assert.deepEqual(on.calls[0]!.reqs[0]!.segments[1], off.calls[0]!.reqs[0]!.segments[1]);
@@ -180,10 +198,10 @@ test('scripted: reground=false continues from the same text without the re-inser
 test('scripted: the generation budget is capped by the room left in maxText; no room -> no call, no outcome', async () => {
   const item = itemAt(2); // context = 11 prompt tokens + "<think>\n" + 2 steps = 33 tokens
   const roomy = new ScriptedPolicy(goldRest, { ...SMALL_VLM, maxText: 40 });
-  await rereason(roomy.asPolicy(), [item], { ...OPTS, maxNew: 120 }, 0);
+  await loop(roomy.asPolicy(), [item], { ...OPTS, maxNew: 120 }, 0);
   assert.equal(roomy.calls[0]!.opts.maxNew, 7);
   const full = new ScriptedPolicy(goldRest, { ...SMALL_VLM, maxText: 34 });
-  const { outcomes, loopTokens } = await rereason(full.asPolicy(), [item], OPTS, 0);
+  const { outcomes, loopTokens } = await loop(full.asPolicy(), [item], OPTS, 0);
   assert.equal(full.calls.length, 0);
   assert.deepEqual(outcomes, [{ pieces: null, rounds: 0 }]);
   assert.equal(loopTokens, 0);
@@ -194,7 +212,7 @@ test('scripted: a batch runs in lockstep, one generate call per round over the i
   const closer = (req: GenerateRequest) => (stepsInContext(req).length === 3 ? '</think><answer>14</answer>' : GARBAGE);
   const pol = new ScriptedPolicy(closer);
   const items = [0, 1, 2].map(itemAt);
-  const { outcomes } = await rereason(pol.asPolicy(), items, { ...OPTS, rounds: 5 }, 0);
+  const { outcomes } = await loop(pol.asPolicy(), items, { ...OPTS, rounds: 5 }, 0);
   assert.deepEqual(outcomes.map((o) => o.rounds), [4, 3, 2]);
   assert.deepEqual(pol.calls.map((c) => c.reqs.length), [3, 3, 2, 1]);
   outcomes.forEach((o, i) => checkOutcome(items[i]!, o, 5, `item ${i}`));
@@ -240,8 +258,8 @@ test('tiny policy: with the oracle fallback most corrupted rollouts are rectifie
   const s = spy(policy);
   // Plain continuation from the verified prefix ('resample'), where the tiny policy is at its
   // best (the re-grounded variant is measured in the last test).
-  const { outcomes, loopTokens } = await rereason(s.policy, items, { ...OPTS, rounds: J, reground: false, maxNew: 64 }, 7);
-  outcomes.forEach((o, i) => checkOutcome(items[i]!, o, J, `item ${i} ${items[i]!.inst.id}`));
+  const { outcomes, loopTokens } = await loop(s.policy, items, { ...OPTS, rounds: J, reground: false, maxNew: 64 }, 7);
+  outcomes.forEach((o, i) => checkOutcome(items[i]!, o, J, `item ${i} ${items[i]!.task.inst!.id}`));
   const ok = outcomes.filter((o) => o.pieces).length;
   t.diagnostic(`rectified ${ok}/${items.length}`);
   // Measured 20/30 (the failures are mostly horizon-4 items, beyond the policy's training
@@ -253,7 +271,7 @@ test('tiny policy: with the oracle fallback most corrupted rollouts are rectifie
   // The fallback was exercised, and the policy wrote some of the repaired steps itself.
   const rewritten = outcomes.flatMap((o) => o.pieces ?? []).filter((p) => p.rewritten).length;
   // Steps beyond the verified prefix that the oracle did not write came from the policy.
-  const policySteps = outcomes.reduce((a, o, i) => a + (o.pieces ? items[i]!.inst.horizon - items[i]!.loc.verifiedPrefix.length - o.pieces.filter((p) => p.rewritten).length : 0), 0);
+  const policySteps = outcomes.reduce((a, o, i) => a + (o.pieces ? items[i]!.task.inst!.horizon - items[i]!.loc.verifiedPrefix.length - o.pieces.filter((p) => p.rewritten).length : 0), 0);
   assert.ok(rewritten > 0, 'the fallback was exercised');
   assert.ok(policySteps > 0, `the policy wrote some of the repaired steps itself (${policySteps})`);
 });
@@ -263,7 +281,7 @@ test('tiny policy: every rectifier variant returns only fully verified trajector
   const items = corruptedItems(N_ITEMS);
   for (const reground of [true, false]) {
     for (const oracleFallback of [true, false]) {
-      const { outcomes } = await rereason(policy, items, { ...OPTS, rounds: 2, oracleFallback, reground, maxNew: 64 }, 3);
+      const { outcomes } = await loop(policy, items, { ...OPTS, rounds: 2, oracleFallback, reground, maxNew: 64 }, 3);
       outcomes.forEach((o, i) => {
         checkOutcome(items[i]!, o, 2, `reground=${reground} fallback=${oracleFallback} item ${i}`);
         if (o.pieces && !oracleFallback) assert.ok(o.pieces.every((p) => !p.rewritten), 'no oracle text without the fallback');
@@ -277,8 +295,8 @@ test('tiny policy: re-grounding changes what the policy conditions on (image re-
   const items = corruptedItems(12);
   const on = spy(policy), off = spy(policy);
   const greedy = { ...OPTS, rounds: 1, oracleFallback: false, temperature: 0, maxNew: 24 };
-  await rereason(on.policy, items, { ...greedy, reground: true }, 0);
-  await rereason(off.policy, items, { ...greedy, reground: false }, 0);
+  await loop(on.policy, items, { ...greedy, reground: true }, 0);
+  await loop(off.policy, items, { ...greedy, reground: false }, 0);
   assert.ok(on.reqs[0]!.every((r) => r.segments.length === 3 && r.segments[2]!.kind === 'image'));
   assert.ok(off.reqs[0]!.every((r) => r.segments.length === 2));
   // Same text context, same greedy decoding: only the re-inserted image differs, and the
@@ -288,7 +306,7 @@ test('tiny policy: re-grounding changes what the policy conditions on (image re-
   // The text segment before the re-inserted image is exactly prompt + verified prefix.
   on.reqs[0]!.forEach((r, i) => {
     const t = TOKENIZER.decode((r.segments[1] as { ids: number[] }).ids);
-    assert.equal(t, items[i]!.inst.question + '\n' + responsePrefix(items[i]!.loc.verifiedPrefix));
+    assert.equal(t, items[i]!.task.inst!.question + '\n' + responsePrefix(items[i]!.loc.verifiedPrefix));
     assert.deepEqual(parseResponse(t.slice(t.indexOf('<think>'))).steps, items[i]!.loc.verifiedPrefix);
   });
 });
@@ -299,7 +317,7 @@ test('tiny policy: re-grounding changes what the policy conditions on (image re-
 test('tiny policy: the re-grounded loop (the default rectifier) rectifies a fair share too', async (t) => {
   const { policy } = await tinyPolicy();
   const items = corruptedItems(N_ITEMS);
-  const run = async (reground: boolean) => (await rereason(policy, items, { ...OPTS, rounds: 4, reground, maxNew: 64 }, 7)).outcomes;
+  const run = async (reground: boolean) => (await loop(policy, items, { ...OPTS, rounds: 4, reground, maxNew: 64 }, 7)).outcomes;
   const [rg, rs] = [await run(true), await run(false)];
   rg.forEach((o, i) => checkOutcome(items[i]!, o, 4, `re-ground item ${i}`));
   const ok = (os: RectifyOutcome[]) => os.filter((o) => o.pieces).length;
@@ -311,13 +329,49 @@ test('tiny policy: the re-grounded loop (the default rectifier) rectifies a fair
 test('scripted: adaptive rewrites a step-0 erosion first, and re-reasons a later one like re-ground', async () => {
   // k* = 0: nothing verified, so the first step comes from the prior before the policy continues.
   const fromStart = new ScriptedPolicy(goldRest);
-  const first = await rereason(fromStart.asPolicy(), [itemAt(0)], { ...OPTS, oracleFirstIfNoPrefix: true }, 0);
+  const first = await loop(fromStart.asPolicy(), [itemAt(0)], { ...OPTS, oracleFirstIfNoPrefix: true }, 0);
   assert.equal(contextText(fromStart.calls[0]!.reqs[0]!), `[IMG]moves LRD\n${responsePrefix(INST.steps.slice(0, 1))}[IMG]`);
   assert.deepEqual(first.outcomes[0]!.pieces!.map((p) => p.rewritten), [false, true, false]);
   checkOutcome(itemAt(0), first.outcomes[0]!, 3, 'adaptive k*=0');
   // k* = 1: a verified prefix exists, so the policy re-reasons from it without a rewrite.
   const later = new ScriptedPolicy(goldRest);
-  const second = await rereason(later.asPolicy(), [itemAt(1)], { ...OPTS, oracleFirstIfNoPrefix: true }, 0);
+  const second = await loop(later.asPolicy(), [itemAt(1)], { ...OPTS, oracleFirstIfNoPrefix: true }, 0);
   assert.equal(contextText(later.calls[0]!.reqs[0]!), `[IMG]moves LRD\n${responsePrefix(INST.steps.slice(0, 1))}[IMG]`);
   assert.ok(second.outcomes[0]!.pieces!.every((p) => !p.rewritten));
+});
+
+// ---------------------------------------------------------------- strategies and the unified rules
+
+test('the rectifier table: each config name is the flags the loop had before the table', () => {
+  const flags = (r: Rectifier) => ({ reground: r.reground, r1k0: r.rewriteFirst(1, 0), r1k2: r.rewriteFirst(1, 2), r2k0: r.rewriteFirst(2, 0) });
+  assert.deepEqual(flags(RECTIFIERS['re-ground']), { reground: true, r1k0: false, r1k2: false, r2k0: false });
+  assert.deepEqual(flags(RECTIFIERS.resample), { reground: false, r1k0: false, r1k2: false, r2k0: false });
+  assert.deepEqual(flags(RECTIFIERS.oracle), { reground: false, r1k0: true, r1k2: true, r2k0: true });
+  assert.deepEqual(flags(RECTIFIERS.adaptive), { reground: true, r1k0: true, r1k2: false, r2k0: false });
+  for (const [name, r] of Object.entries(RECTIFIERS)) assert.equal(r.name, name);
+});
+
+test('kept steps: a response extending them adds its newly verified steps; one that started over replaces them only when longer', () => {
+  const kept: Piece[] = [{ text: 'a\n', rewritten: false }, { text: 'b\n', rewritten: true }];
+  assert.deepEqual(keepVerified(kept, ['a', 'b', 'c']), [...kept, { text: 'c\n', rewritten: false }], 'extends: rewritten marks stay');
+  assert.deepEqual(keepVerified(kept, ['a']), kept, 'a shorter chain never shortens the kept one');
+  assert.deepEqual(keepVerified(kept, ['x', 'y']), kept, 'a different chain of the same length is not taken');
+  assert.deepEqual(keepVerified(kept, ['x', 'y', 'z']), ['x', 'y', 'z'].map((t) => ({ text: t + '\n', rewritten: false })), 'a longer chain replaces, all its own');
+});
+
+test('scripted: all steps verified and only the answer wrong: the prior does not rewrite the answer slot', async () => {
+  // The policy always repeats the wrong answer: with the fallback on, nothing may be rectified
+  // (the loop once written in synth rewrote the answer from the prior here).
+  const pol = new ScriptedPolicy(() => '</think><answer>13</answer>');
+  const loc: Localization = { step: 3, kind: 'logical', verifiedPrefix: [...INST.steps] };
+  const { outcomes } = await loop(pol.asPolicy(), [{ task: instanceTask(INST), loc }], OPTS, 0);
+  assert.deepEqual(outcomes, [{ pieces: null, rounds: 3 }]);
+  pol.calls.forEach((c) => assert.equal(contextText(c.reqs[0]!), `[IMG]moves LRD\n${responsePrefix(INST.steps)}[IMG]`));
+});
+
+test('scripted: items with their own seed continue with seed + round, per row', async () => {
+  const pol = new ScriptedPolicy(goldRest);
+  await loop(pol.asPolicy(), [{ ...itemAt(1), seed: 100 }, itemAt(2)], { ...OPTS, rounds: 1 }, 5);
+  assert.deepEqual(pol.calls[0]!.reqs.map((r) => r.sampling?.seed), [101, undefined]);
+  assert.equal(pol.calls[0]!.opts.seed, 6);
 });

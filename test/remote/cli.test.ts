@@ -106,13 +106,13 @@ describe('ivr serve and ivr synth as processes', () => {
   test('usage errors name the option', async () => {
     const r = await synth(['--endpoint', url, '--model', 'tiny', '--tasks', tasksFile]);
     assert.equal(r.code, 2);
-    assert.match(r.stderr, /--out is required/);
+    assert.match(r.stderr, /required option '--out <file>' not specified/);
     const r2 = await synth(['--endpoint', url, '--model', 'tiny', '--tasks', tasksFile, '--out', '/tmp/x.jsonl', '--localizer', 'oracle']);
     assert.equal(r2.code, 2);
-    assert.match(r2.stderr, /--localizer must be one of verifier, judge/);
+    assert.match(r2.stderr, /option '--localizer <how>' argument .* is invalid\. Allowed choices are verifier, judge/);
     const s = spawnSync(process.execPath, [MAIN, 'serve', '--port', 'abc'], { encoding: 'utf8' });
     assert.equal(s.status, 2);
-    assert.match(s.stderr, /--port must be a number/);
+    assert.match(s.stderr, /option '--port <port>' argument 'abc' is invalid\. Expected an integer in 0\.\.65535/);
   });
 
   test('SIGTERM finishes the request in flight, then the server exits 0', async () => {

@@ -8,18 +8,18 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { TextPolicy } from '../../src/remote/policy.js';
+import type { Reasoner } from '../../src/policy/reasoner.js';
 import { runSynth } from '../../src/remote/synth.js';
 import { loadRemoteTasks, pickImage, type RemoteTask } from '../../src/remote/task.js';
 import { exportInstances, formatResponse, getSplit, goldResponse, verifyResponse } from '../../src/tasks/index.js';
 
-function scriptedPolicy(): TextPolicy {
+function scriptedPolicy(): Reasoner {
   const gold = (t: RemoteTask) => goldResponse(t.inst!);
   return {
     name: 'scripted', promptFormat: 'question',
     imageFor: (t) => pickImage(t).path,
-    sample: async (t, n) => Array.from({ length: n }, () => formatResponse(t.inst!.steps, 'wrong')),
-    continueFrom: async (t, _steps, n) => Array.from({ length: n }, () => gold(t)),
+    sample: async (reqs) => reqs.map((r) => Array.from({ length: r.n }, () => ({ text: formatResponse(r.task.inst!.steps, 'wrong'), tokens: 0 }))),
+    continueFrom: async (reqs) => reqs.map((r) => ({ text: gold(r.task), tokens: 0 })),
   };
 }
 
@@ -33,7 +33,7 @@ test('synth --format llamafactory writes sharegpt demos and merges its dataset_i
     fs.writeFileSync(registry, JSON.stringify({ mine: { file_name: 'mine.json' } }));
     const out = path.join(dir, 'out', 'demos.jsonl');
     const summary = await runSynth(tasks, {
-      out, policy: scriptedPolicy(), localizer: 'verifier', samples: 1, rounds: 1, tau: 1, maxPerInstance: 1, keepCorrect: 0,
+      out, reasoner: scriptedPolicy(), localizer: 'verifier', samples: 1, rounds: 1, tau: 1, maxPerInstance: 1, keepCorrect: 0,
       oracleFallback: false, concurrency: 1, format: 'llamafactory', imagePaths: 'relative', seed: 0, maxErrors: 1, progress: false,
     });
     assert.equal(summary.rectified, insts.length);
@@ -61,7 +61,7 @@ test('synth --format llamafactory writes sharegpt demos and merges its dataset_i
 
     // A resumed run keeps the registry as it is (the entry is rewritten, not duplicated).
     await runSynth(tasks, {
-      out, policy: scriptedPolicy(), localizer: 'verifier', samples: 1, rounds: 1, tau: 1, maxPerInstance: 1, keepCorrect: 0,
+      out, reasoner: scriptedPolicy(), localizer: 'verifier', samples: 1, rounds: 1, tau: 1, maxPerInstance: 1, keepCorrect: 0,
       oracleFallback: false, concurrency: 1, format: 'llamafactory', imagePaths: 'relative', seed: 0, maxErrors: 1, progress: false,
     });
     assert.deepEqual(JSON.parse(fs.readFileSync(registry, 'utf8')), info);
@@ -75,7 +75,7 @@ test('synth --format trl writes no dataset_info.json', async () => {
   try {
     const tasks = loadRemoteTasks(exportInstances(getSplit('grid', 'test', 1), dir, 'tasks').file, path.join(dir, 'render'));
     await runSynth(tasks, {
-      out: path.join(dir, 'demos.jsonl'), policy: scriptedPolicy(), localizer: 'verifier', samples: 1, rounds: 1, tau: 1, maxPerInstance: 1,
+      out: path.join(dir, 'demos.jsonl'), reasoner: scriptedPolicy(), localizer: 'verifier', samples: 1, rounds: 1, tau: 1, maxPerInstance: 1,
       keepCorrect: 0, oracleFallback: false, concurrency: 1, format: 'trl', imagePaths: 'relative', seed: 0, maxErrors: 1, progress: false,
     });
     assert.ok(!fs.existsSync(path.join(dir, 'dataset_info.json')));

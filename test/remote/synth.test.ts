@@ -10,8 +10,8 @@ import * as path from 'node:path';
 import { loadPolicy } from '../../src/model/checkpoint-io.js';
 import { OpenAIClient } from '../../src/remote/client.js';
 import { RemoteJudge } from '../../src/remote/judge.js';
-import { LocalTextPolicy } from '../../src/remote/local-policy.js';
-import { describeModel, RemotePolicy } from '../../src/remote/policy.js';
+import { LocalReasoner } from '../../src/policy/local-reasoner.js';
+import { describeModel, RemoteReasoner } from '../../src/remote/remote-reasoner.js';
 import { createChatServer, type ChatServer } from '../../src/remote/server.js';
 import { runSynth, sidecar, type SynthOptions } from '../../src/remote/synth.js';
 import { loadRemoteTasks } from '../../src/remote/task.js';
@@ -37,11 +37,14 @@ async function synthOptions(endpoint: string, out: string, extra: Partial<SynthO
   const client = new OpenAIClient({ endpoints: [endpoint], retryBaseMs: 10, retryMaxMs: 100, maxRetries: 8 });
   const info = describeModel(await client.models(), MODEL);
   assert.equal(info.promptFormat, 'question', 'our server asks for the bare question');
-  const policy = new RemotePolicy(client, { model: MODEL, promptFormat: info.promptFormat!, imageSize: info.imageSize!, continuation: 'reground', temperature: 1, topP: 1, maxTokens: 200 });
+  const reasoner = new RemoteReasoner(client, { model: MODEL, promptFormat: info.promptFormat!, imageSize: info.imageSize!, temperature: 1, topP: 1, maxTokens: 200 });
   return {
     client,
     opts: {
-      out, policy, localizer: 'verifier', samples: 4, rounds: 3, tau: 1, maxPerInstance: 2, keepCorrect: 1, oracleFallback: true,
+      // Plain continuation: the fixture checkpoint was SFT'd on plain contexts only and writes
+      // garbage after a re-inserted image. The loop once written in synth hid that by letting
+      // the prior rewrite the answer slot; the one loop (ivr/rereason.ts) rewrites steps only.
+      out, reasoner, localizer: 'verifier', rectifier: 'resample', samples: 4, rounds: 3, tau: 1, maxPerInstance: 2, keepCorrect: 1, oracleFallback: true,
       concurrency: 3, format: 'trl', imagePaths: 'absolute', seed: 0, maxErrors: 3, progress: false, ...extra,
     },
   };
@@ -146,17 +149,17 @@ describe('synth against the served checkpoint', () => {
   });
 });
 
-describe('one interface, two backends', () => {
-  test('a local policy behind TextPolicy gives the same demos as the same checkpoint served over HTTP', async () => {
+describe('one port, two reasoners', () => {
+  test('the local reasoner gives the same demos as the same checkpoint served over HTTP', async () => {
     const dir = tempDir('parity');
     const tasks = loadRemoteTasks(tasksFile, path.join(dir, 'render'));
     const remoteOut = path.join(dir, 'remote.jsonl');
     const localOut = path.join(dir, 'local.jsonl');
     // One task at a time, so the server decodes exactly the rows the local run decodes together.
-    const { opts } = await synthOptions(server.url, remoteOut, { concurrency: 1 });
+    const { opts } = await synthOptions(server.url, remoteOut, { concurrency: 1, rectifier: 're-ground' });
     await runSynth(tasks, opts);
-    const local = new LocalTextPolicy(loadPolicy(await trainedCheckpoint(), 1).policy, { name: MODEL, reground: true, temperature: 1, topP: 1, maxTokens: 200 });
-    const s = await runSynth(tasks, { ...opts, out: localOut, policy: local });
+    const local = new LocalReasoner(loadPolicy(await trainedCheckpoint(), 1).policy, { temperature: 1, topP: 1, maxTokens: 200 }, MODEL);
+    const s = await runSynth(tasks, { ...opts, out: localOut, reasoner: local });
     assert.equal(s.instances.errors_this_run, 0);
     assert.ok(s.demos.total >= 1);
     assert.deepEqual(readLines(localOut), readLines(remoteOut));

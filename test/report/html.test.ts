@@ -1,15 +1,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { EROSION_BUCKETS, erosionBuckets, erosionCurve, meanCurve, renderReport, SECTION_IDS } from '../../src/report/html.js';
 import { accuracyCi, longHorizonAccuracy } from '../../src/report/compare.js';
 import { meanCi } from '../../src/report/stats.js';
 import { methodLabel } from '../../src/report/svg.js';
-import { run as reportCli } from '../../src/cli/commands/report.js';
 import { buildResults } from './fixture.js';
 import { checkMarkup, svgsOf } from './svg-check.js';
+
+const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
 
 const pc1 = (v: number) => `${(v * 100).toFixed(1)}%`;
 
@@ -127,22 +130,28 @@ test('longHorizonAccuracy: the upper half of each family\'s horizons', () => {
   assert.equal(longHorizonAccuracy({ ...e, by_horizon: [] }), null);
 });
 
-test('ivr report CLI: writes the HTML; a malformed results.json fails naming the field', async () => {
+test('ivr report CLI: writes the HTML; a malformed results.json fails naming the field', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ivr-report-'));
+  const reportCli = (args: string[]) => spawnSync(process.execPath, [CLI, 'report', ...args], { encoding: 'utf8' });
   try {
     const file = path.join(dir, 'results.json');
     fs.writeFileSync(file, JSON.stringify(buildResults({ methods: ['grpo', 'ivr'], seeds: [0, 1], iters: 8 })));
     const out = path.join(dir, 'r.html');
-    const log = console.log;
-    console.log = () => {};
-    try { assert.equal(await reportCli(['--results', file, '--out', out]), 0); } finally { console.log = log; }
+    let r = reportCli(['--results', file, '--out', out]);
+    assert.equal(r.status, 0, r.stderr);
     assert.match(fs.readFileSync(out, 'utf8'), /<section id="headline">/);
     const bad = JSON.parse(fs.readFileSync(file, 'utf8'));
     bad.runs[1].eval.test.grounding_fidelity = 'n/a';
     fs.writeFileSync(file, JSON.stringify(bad));
-    await assert.rejects(reportCli(['--results', file, '--out', out]), /results\.json: key "runs\[1\]\.eval\.test\.grounding_fidelity" must be a number in \[0, 1\]/);
-    await assert.rejects(reportCli([]), /--results FILE is required/);
-    await assert.rejects(reportCli(['--results', path.join(dir, 'missing.json')]), /no such file/);
+    r = reportCli(['--results', file, '--out', out]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /results\.json: key "runs\[1\]\.eval\.test\.grounding_fidelity" must be a number in \[0, 1\]/);
+    r = reportCli([]);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /required option '--results <file>' not specified/);
+    r = reportCli(['--results', path.join(dir, 'missing.json')]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /results file not found: .*missing\.json/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

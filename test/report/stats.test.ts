@@ -96,9 +96,9 @@ test('validateResults errors name the file and the field', () => {
   let e = errorOf(broken((j) => { j.runs[1].eval.ood.accuracy = '0.5'; }));
   assert.match(e.message, /^out\/results\.json: key "runs\[1\]\.eval\.ood\.accuracy" must be a number in \[0, 1\], got "0\.5"$/);
   e = errorOf(broken((j) => { delete j.commit; }));
-  assert.match(e.message, /key "commit" must be a string, got nothing/);
+  assert.match(e.message, /missing required key "commit" \(a string\)/);
   e = errorOf(broken((j) => { j.kind = 'benchmark'; }));
-  assert.match(e.message, /key "kind" must be "bench" or "ablations", got "benchmark"/);
+  assert.match(e.message, /key "kind" must be one of "bench", "ablations", got "benchmark"/);
   e = errorOf(broken((j) => { j.runs[0].method = 'ppo'; }));
   assert.match(e.message, /key "runs\[0\]\.method" is "ppo", which is not in "methods" \(grpo, ivr\)/);
   e = errorOf(broken((j) => { j.runs[2].eval.test.by_horizon[3].horizon = 2.5; }));
@@ -106,9 +106,9 @@ test('validateResults errors name the file and the field', () => {
   e = errorOf(broken((j) => { j.base.eval.ood.first_error_hist.first = 3; }));
   assert.match(e.message, /key "base\.eval\.ood\.first_error_hist\.first" is not a step index or "none"/);
   e = errorOf(broken((j) => { j.runs[0].curve[2].val_accuracy = 'high'; }));
-  assert.match(e.message, /key "runs\[0\]\.curve\[2\]\.val_accuracy" must be a number, got "high"/);
+  assert.match(e.message, /key "runs\[0\]\.curve\[2\]\.val_accuracy" must be a number or null, got "high"/);
   e = errorOf(broken((j) => { j.summary.ivr.ood = { mean: 0.5 }; }));
-  assert.match(e.message, /key "summary\.ivr\.ood\.ci_low" must be a number, got nothing/);
+  assert.match(e.message, /missing required key "summary\.ivr\.ood\.ci_low" \(a number\)/);
   e = errorOf(broken((j) => { j.runs[3] = { ...j.runs[2] }; }));
   assert.match(e.message, /key "runs\[3\]" repeats method "ivr" seed 0/);
   e = errorOf([1, 2]);

@@ -4,9 +4,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
-  METHODS, loadRlConfig, overlongMaxLen, parseRlConfig, policyLossConfig, rlDefaults,
+  METHODS, generationCap, loadRlConfig, overlongMaxLen, parseRlConfig, policyLossConfig, rlDefaults,
 } from '../../src/rl/config.js';
-import { ConfigError, array, int, nullable, number, object, oneOf, parseWith, string } from '../../src/util/schema.js';
+import { z } from 'zod';
+import { ConfigError, validate, withDefaults } from '../../src/util/schema.js';
+import { MAX_BATCH_SEQUENCES, MAX_TEXT_TOKENS, MAX_THREADS } from '../../src/util/limits.js';
 
 /** Asserts that `fn` throws a ConfigError whose message equals or matches `expected`. */
 function throwsConfig(fn: () => unknown, expected: string | RegExp): void {
@@ -81,17 +83,17 @@ test('missing keys take the method defaults; nested objects merge key by key', (
 
 test('wrong-typed values name the file and the full key path', () => {
   throwsConfig(() => parseRlConfig({ method: 'ivr', ivr: { rounds: 'three' } }, 'configs/grpo.json'),
-    'configs/grpo.json: key "ivr.rounds" must be an integer >= 1, got "three"');
+    'configs/grpo.json: key "ivr.rounds" must be an integer in [1, 64], got "three"');
   throwsConfig(() => parseRlConfig({ clip: { eps_high: true } }, 'c.json'),
     'c.json: key "clip.eps_high" must be a number >= 0, got true');
-  throwsConfig(() => parseRlConfig({ group_size: 2.5 }, 'c.json'), 'c.json: key "group_size" must be an integer >= 2, got 2.5');
-  throwsConfig(() => parseRlConfig({ group_size: 1 }, 'c.json'), /key "group_size" must be an integer >= 2, got 1$/);
+  throwsConfig(() => parseRlConfig({ group_size: 2.5 }, 'c.json'), 'c.json: key "group_size" must be an integer in [2, 256], got 2.5');
+  throwsConfig(() => parseRlConfig({ group_size: 1 }, 'c.json'), /key "group_size" must be an integer in \[2, 256\], got 1$/);
   throwsConfig(() => parseRlConfig({ top_p: 0 }, 'c.json'), 'c.json: key "top_p" must be a number > 0 and <= 1, got 0');
   throwsConfig(() => parseRlConfig({ lr: '1e-5' }, 'c.json'), 'c.json: key "lr" must be a number > 0, got "1e-5"');
   throwsConfig(() => parseRlConfig({ aggregation: 'mean' }, 'c.json'),
     'c.json: key "aggregation" must be one of "seq-mean-token-mean", "token-mean", "seq-mean-token-sum-norm", got "mean"');
   throwsConfig(() => parseRlConfig({ overlong: { max_len: 'x' } }, 'c.json'),
-    'c.json: key "overlong.max_len" must be an integer >= 1 or null, got "x"');
+    'c.json: key "overlong.max_len" must be an integer in [1, 4096] or null, got "x"');
   throwsConfig(() => parseRlConfig({ dynamic_sampling: true }, 'c.json'), 'c.json: key "dynamic_sampling" must be an object, got true');
   throwsConfig(() => parseRlConfig({ method: 'ivr', ivr: { rectifier: 'magic' } }, 'c.json'), /key "ivr.rectifier" must be one of "re-ground", "resample", "oracle", "adaptive", got "magic"/);
   throwsConfig(() => parseRlConfig({ method: 'ivr', ivr: { shaping: 'yes' } }, 'c.json'), 'c.json: key "ivr.shaping" must be true or false, got "yes"');
@@ -176,7 +178,7 @@ test('#12 keys: errors name the field', () => {
   throwsConfig(() => parseRlConfig({ prompts: { min_horizon: 4, curriculum: { start_max_horizon: 3, iterations: 10 } } }, 'c.json'),
     'c.json: key "prompts.curriculum.start_max_horizon" must be >= prompts.min_horizon (4), got 3');
   throwsConfig(() => parseRlConfig({ prompts: { curriculum: { start_max_horizon: 3 } } }, 'c.json'), /missing required key "prompts\.curriculum\.iterations"/);
-  throwsConfig(() => parseRlConfig({ prompts: { curriculum: { start_max_horizon: 3, iterations: 0 } } }, 'c.json'), /key "prompts\.curriculum\.iterations" must be an integer >= 1, got 0/);
+  throwsConfig(() => parseRlConfig({ prompts: { curriculum: { start_max_horizon: 3, iterations: 0 } } }, 'c.json'), /key "prompts\.curriculum\.iterations" must be an integer in \[1, 10000000\], got 0/);
 });
 
 test('loadRlConfig: file errors name the file', () => {
@@ -196,16 +198,45 @@ test('loadRlConfig: file errors name the file', () => {
   }
 });
 
-test('schema helpers: required keys, arrays, nullable objects', () => {
-  const s = object({ name: string({ nonEmpty: true }), sizes: array(int({ min: 1 }), { minLength: 1 }), opt: nullable(object({ k: number() })), kind: oneOf(['a', 'b'] as const) });
-  throwsConfig(() => parseWith(s, { sizes: [1] }, 'f.json'), 'f.json: missing required key "name" (a non-empty string)');
-  throwsConfig(() => parseWith(s, { name: 'x', sizes: [1, 0], opt: null, kind: 'a' }, 'f.json'), 'f.json: key "sizes[1]" must be an integer >= 1, got 0');
-  throwsConfig(() => parseWith(s, { name: 'x', sizes: [], opt: null, kind: 'a' }, 'f.json'), /key "sizes" must be an array of at least 1/);
-  throwsConfig(() => parseWith(s, { name: 'x', sizes: [1], opt: { k: 'no' }, kind: 'a' }, 'f.json'), 'f.json: key "opt.k" must be a number, got "no"');
-  const v = parseWith(s, { name: 'x', sizes: [2, 3], opt: { k: 1.5 }, kind: 'b' }, 'f.json');
+test('validate: required keys, arrays, nullable objects, defaults, every problem listed', () => {
+  const s = z.strictObject({ name: z.string().min(1), sizes: z.array(z.int().min(1)).min(1), opt: z.strictObject({ k: z.number() }).nullable(), kind: z.enum(['a', 'b']) });
+  throwsConfig(() => validate(s, { sizes: [1], opt: null, kind: 'a' }, 'f.json'), 'f.json: missing required key "name" (a non-empty string)');
+  throwsConfig(() => validate(s, { name: 'x', sizes: [1, 0], opt: null, kind: 'a' }, 'f.json'), 'f.json: key "sizes[1]" must be an integer >= 1, got 0');
+  throwsConfig(() => validate(s, { name: 'x', sizes: [], opt: null, kind: 'a' }, 'f.json'), /key "sizes" must be an array of at least 1/);
+  throwsConfig(() => validate(s, { name: 'x', sizes: [1], opt: { k: 'no' }, kind: 'a' }, 'f.json'), 'f.json: key "opt.k" must be a number, got "no"');
+  throwsConfig(() => validate(s, { name: 'x', sizes: [1], opt: 3, kind: 'a' }, 'f.json'), 'f.json: key "opt" must be an object or null, got 3');
+  const v = validate(s, { name: 'x', sizes: [2, 3], opt: { k: 1.5 }, kind: 'b' }, 'f.json');
   assert.deepEqual(v, { name: 'x', sizes: [2, 3], opt: { k: 1.5 }, kind: 'b' });
   // Defaults fill in; arrays replace rather than merge.
-  const d = parseWith(s, { sizes: [9] }, 'f.json', { name: 'dflt', sizes: [1, 2], opt: null, kind: 'a' });
+  const d = validate(s, withDefaults({ name: 'dflt', sizes: [1, 2], opt: null, kind: 'a' }, { sizes: [9] }), 'f.json');
   assert.deepEqual(d, { name: 'dflt', sizes: [9], opt: null, kind: 'a' });
-  throwsConfig(() => parseWith(number(), NaN, 'f.json'), 'f.json: the top level must be a number, got NaN');
+  throwsConfig(() => validate(z.number(), NaN, 'f.json'), 'f.json: the top level must be a number, got NaN');
+  // Several problems are all listed, one per line.
+  throwsConfig(() => parseRlConfig({ lr: -1, group_size: 'x' }, 'c.json'),
+    'c.json: 2 problems:\n  - key "group_size" must be an integer in [2, 256], got "x"\n  - key "lr" must be a number > 0, got -1');
+  // A "__proto__" key is an unknown key, not a prototype.
+  throwsConfig(() => parseRlConfig(JSON.parse('{"__proto__": {"lr": 1}}'), 'c.json'), /unknown key "__proto__"/);
+});
+
+test('#17 row 7: every size knob has an upper bound, named with the key in the error', () => {
+  throwsConfig(() => parseRlConfig({ threads: 100000 }, 'c.json'), `c.json: key "threads" must be an integer in [0, ${MAX_THREADS}], got 100000`);
+  throwsConfig(() => parseRlConfig({ val_size: 100000 }, 'c.json'), 'c.json: key "val_size" must be an integer in [1, 10000], got 100000');
+  throwsConfig(() => parseRlConfig({ group_size: 100000 }, 'c.json'), 'c.json: key "group_size" must be an integer in [2, 256], got 100000');
+  throwsConfig(() => parseRlConfig({ prompts_per_iter: 100000 }, 'c.json'), /key "prompts_per_iter" must be an integer in \[1, 1024\], got 100000/);
+  throwsConfig(() => parseRlConfig({ minibatch_size: 100000 }, 'c.json'), /key "minibatch_size" must be an integer in \[1, 4096\]/);
+  throwsConfig(() => parseRlConfig({ iterations: 1e12 }, 'c.json'), /key "iterations" must be an integer in \[1, 10000000\]/);
+  throwsConfig(() => parseRlConfig({ max_new_tokens: 1e9 }, 'c.json'), `c.json: key "max_new_tokens" must be an integer in [1, ${MAX_TEXT_TOKENS}], got 1000000000`);
+  throwsConfig(() => parseRlConfig({ prompts_per_iter: 1024, group_size: 8 }, 'c.json'),
+    `c.json: key "group_size" times prompts_per_iter (8 × 1024 = 8192 rollouts per iteration) must be <= ${MAX_BATCH_SEQUENCES}`);
+  assert.equal(parseRlConfig({ prompts_per_iter: 512, group_size: 8 }, 'c.json').group_size, 8);
+});
+
+test('#17 row 8: Dr. GRPO divides by the effective generation cap, not the raw max_new_tokens', () => {
+  const cfg = parseRlConfig({ method: 'drgrpo', max_new_tokens: MAX_TEXT_TOKENS }, 'c.json');
+  // A 320-token model cannot generate more than 320 tokens: that is the constant.
+  assert.equal(policyLossConfig(cfg, 320).maxLen, 320);
+  assert.equal(policyLossConfig(parseRlConfig({ method: 'drgrpo', max_new_tokens: 96 }, 'c.json'), 320).maxLen, 96);
+  assert.equal(generationCap(cfg, 320), 320);
+  // The raw 1e9 of the issue is refused at load.
+  assert.throws(() => parseRlConfig({ method: 'drgrpo', max_new_tokens: 1e9 }, 'c.json'), /max_new_tokens/);
 });

@@ -54,11 +54,11 @@ test('wrong types and out-of-range values name the key, the expectation and the 
   rejects({ lr: 0 }, /key "lr" must be a number > 0, got 0/);
   rejects({ steps: 2.5 }, /key "steps" must be an integer/, /got 2\.5/);
   rejects({ model: { dim: '128' } }, /key "model\.dim" must be an integer/, /got "128"/);
-  rejects({ model: { maxText: 8 } }, /key "model\.maxText" must be an integer >= 16, got 8/);
+  rejects({ model: { maxText: 8 } }, /key "model\.maxText" must be an integer in \[16, 4096\], got 8/);
   rejects({ model: 'small' }, /key "model" must be an object/);
   rejects({ families: ['grid', 'maze'] }, /key "families\[1\]" must be one of "grid", "shapes", "chart", got "maze"/);
   rejects({ families: [] }, /key "families"/);
-  rejects({ max_horizon: { grid: 0 } }, /key "max_horizon\.grid" must be an integer >= 1, got 0/);
+  rejects({ max_horizon: { grid: 0 } }, /key "max_horizon\.grid" must be an integer in \[1, 64\], got 0/);
   rejects({ min_lr_frac: 1.5 }, /key "min_lr_frac"/);
   rejects({ threads: -1 }, /key "threads"/);
   rejects([], /top level must be an object/);
@@ -95,12 +95,17 @@ test('CLI: a bad config file is refused before training with a message naming th
     assert.equal(r.status, 1);
     assert.match(r.stderr, /broken\.json: invalid JSON/);
 
+    // A missing or unreadable file is an input error (1); a missing option a usage error (2).
     r = cli(['sft', '--config', path.join(dir, 'missing.json'), '--out', out]);
-    assert.equal(r.status, 2);
-    assert.match(r.stderr, /--config: no such file .*missing\.json/);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /missing\.json: cannot read \(no such file\)/);
+    r = cli(['sft', '--config', dir, '--out', out]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /is a directory, not a config file/);
+    assert.doesNotMatch(r.stderr, /EISDIR/);
     r = cli(['sft', '--out', out]);
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /--config FILE is required/);
+    assert.match(r.stderr, /required option '--config <file>' not specified/);
 
     // A model vocabulary smaller than the tokenizer's is refused (at start, naming the vocab).
     const small = write('small-vocab.json', JSON.stringify({ model: { vocab: 50, dim: 16, layers: 1, heads: 2, maxText: 64, imageSize: 16, patch: 8 }, steps: 1, threads: 1 }));

@@ -39,10 +39,10 @@ test('ivr tasks export --format trl|verl|llamafactory writes each format into on
     assert.equal(readdirSync(join(dir, 'images')).length, 2, 'trl and llamafactory share the large PNGs');
     const bad = ivr('tasks', 'export', '--split', 'test', '--out', dir, '--format', 'csv');
     assert.equal(bad.status, 2);
-    assert.match(bad.stderr, /--format must be one of jsonl, trl, verl, llamafactory, got "csv"/);
+    assert.match(bad.stderr, /option '--format <format>' argument 'csv' is invalid\. Allowed choices are jsonl, trl, verl, llamafactory/);
     const badPrompt = ivr('tasks', 'export', '--split', 'test', '--out', dir, '--format', 'trl', '--prompt', 'long');
     assert.equal(badPrompt.status, 2);
-    assert.match(badPrompt.stderr, /--prompt must be one of instruction, question/);
+    assert.match(badPrompt.stderr, /option '--prompt <style>' argument 'long' is invalid\. Allowed choices are instruction, question/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -61,13 +61,13 @@ test('ivr tasks show prints the scene, question, gold response and answer', () =
 test('ivr tasks reports usage errors clearly', () => {
   const r = ivr('tasks', 'show', '--family', 'maze', '--seed', '1');
   assert.equal(r.status, 2);
-  assert.match(r.stderr, /--family must be one of grid, shapes, chart/);
+  assert.match(r.stderr, /option '--family <id>' argument 'maze' is invalid\. Allowed choices are grid, shapes, chart/);
   const r2 = ivr('tasks', 'export', '--family', 'grid', '--split', 'test', '--n', '2');
   assert.equal(r2.status, 2);
-  assert.match(r2.stderr, /--out DIR is required/);
+  assert.match(r2.stderr, /required option '--out <dir>' not specified/);
   const r3 = ivr('tasks', 'frobnicate');
   assert.equal(r3.status, 2);
-  assert.match(r3.stderr, /unknown subcommand "frobnicate"/);
+  assert.match(r3.stderr, /unknown command 'frobnicate'/);
 });
 
 test('ivr tasks verify judges a response from stdin', () => {

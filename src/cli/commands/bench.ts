@@ -2,51 +2,53 @@
 // `ivr bench --ablations [--variants ivr,ivr-noloc,...]`
 import * as path from 'node:path';
 import os from 'node:os';
+import { Option, type Command } from 'commander';
 import { ABLATIONS, BENCH_METHODS, planAblations, planBench } from '../../bench/plan.js';
 import { runBench } from '../../bench/runner.js';
 import { renderReport } from '../../report/html.js';
 import { atomicWriteFile } from '../../util/fs.js';
-import { parseArgs, usage, UsageError, type OptionSpec } from '../../util/args.js';
+import { commandLine, withExamples } from '../help.js';
+import { integer, listOf } from '../options.js';
 
-const OPTIONS: Record<string, OptionSpec> = {
-  methods: { type: 'string', help: `comma-separated methods (${BENCH_METHODS.join(', ')})`, default: BENCH_METHODS.join(',') },
-  ablations: { type: 'boolean', help: 'run IVR-R1 ablation variants instead of the methods', default: false },
-  variants: { type: 'string', help: `ablation variants (${Object.keys(ABLATIONS).join(', ')})`, default: Object.keys(ABLATIONS).join(',') },
-  seeds: { type: 'number', help: 'independent seeds per method', default: 3 },
-  'budget-tokens': { type: 'number', help: 'rollout-token budget per run (IVR loop tokens count)', default: 60000 },
-  init: { type: 'string', help: 'base checkpoint every method starts from', default: 'checkpoints/base' },
-  configs: { type: 'string', help: 'directory with one config per method', default: 'configs/bench' },
-  out: { type: 'string', help: 'bench directory (results.json, report.html, runs/)', default: 'runs/bench' },
-  jobs: { type: 'number', help: 'runs in parallel (one process each)', default: os.availableParallelism() },
-  'eval-n': { type: 'number', help: 'evaluation instances per family and split (the same instances for every method and seed)', default: 200 },
-  png: { type: 'boolean', help: 'also render report.png with headless Chromium', default: false },
-  quiet: { type: 'boolean', help: 'no progress line', default: false },
-  help: { type: 'boolean', help: 'show this help', default: false },
-};
+interface Options {
+  methods: string[]; ablations?: boolean; variants: string[]; seeds: number; budgetTokens: number; init: string;
+  configs: string; out: string; jobs: number; evalN: number; png?: boolean; quiet?: boolean;
+}
 
-export async function run(argv: string[]): Promise<number> {
-  const { options } = parseArgs(argv, OPTIONS);
-  if (options.help) { console.log(usage('bench [options]', 'Side-by-side RL methods from one base checkpoint under an equal rollout-token budget.', OPTIONS)); return 0; }
-  const seeds = options.seeds as number;
-  const jobs = options.jobs as number;
-  const budget = options['budget-tokens'] as number;
-  if (!Number.isInteger(seeds) || seeds < 1) throw new UsageError('--seeds must be an integer >= 1');
-  if (!Number.isInteger(jobs) || jobs < 1) throw new UsageError('--jobs must be an integer >= 1');
-  if (!(budget > 0)) throw new UsageError('--budget-tokens must be > 0');
-  const split = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
-  const ablations = Boolean(options.ablations);
-  const specs = ablations
-    ? planAblations(split(options.variants as string), seeds, options.configs as string)
-    : planBench(split(options.methods as string), seeds, options.configs as string);
-  const out = options.out as string;
+export function configure(cmd: Command): void {
+  const variants = Object.keys(ABLATIONS);
+  cmd
+    .description('Side-by-side RL methods (or IVR-R1 ablations) from one base checkpoint under an equal rollout-token budget, with seeds and a report.')
+    .addOption(new Option('--methods <methods>', 'comma-separated methods').argParser(listOf(BENCH_METHODS)).default([...BENCH_METHODS], BENCH_METHODS.join(',')))
+    .option('--ablations', 'run IVR-R1 ablation variants instead of the methods')
+    .addOption(new Option('--variants <variants>', 'comma-separated ablation variants').argParser(listOf(variants)).default(variants, variants.join(',')))
+    .option('--seeds <n>', 'independent seeds per method', integer(1), 3)
+    .option('--budget-tokens <n>', 'rollout-token budget per run (IVR loop tokens count)', integer(1), 60000)
+    .option('--init <checkpoint>', 'base checkpoint every method starts from', 'checkpoints/base')
+    .option('--configs <dir>', 'directory with one config per method (<method>.json, .yaml or .yml)', 'configs/bench')
+    .option('--out <dir>', 'bench directory (results.json, report.html, runs/)', 'runs/bench')
+    .option('--jobs <n>', 'runs in parallel (one process each)', integer(1), os.availableParallelism())
+    .option('--eval-n <count>', 'evaluation instances per family and split (the same instances for every method and seed)', integer(1), 200)
+    .option('--png', 'also render report.png with headless Chromium')
+    .option('--quiet', 'no progress line')
+    .action(async (o: Options) => { process.exitCode = await run(o); });
+  withExamples(cmd, [
+    'ivr bench --methods grpo,ivr --seeds 3 --budget-tokens 60000 --out runs/bench-small',
+    'ivr bench --ablations --variants ivr,ivr-noloc,ivr-j1 --seeds 2',
+  ]);
+}
+
+async function run(o: Options): Promise<number> {
+  const specs = o.ablations ? planAblations(o.variants, o.seeds, o.configs) : planBench(o.methods, o.seeds, o.configs);
+  const out = o.out;
   const t0 = performance.now();
   const results = await runBench({
-    kind: ablations ? 'ablations' : 'bench', specs, init: options.init as string, budgetTokens: budget, out, jobs,
-    evalN: options['eval-n'] as number, command: `ivr bench ${argv.join(' ')}`, quiet: Boolean(options.quiet),
+    kind: o.ablations ? 'ablations' : 'bench', specs, init: o.init, budgetTokens: o.budgetTokens, out, jobs: o.jobs,
+    evalN: o.evalN, command: commandLine(), quiet: o.quiet,
   });
   const html = path.join(out, 'report.html');
   atomicWriteFile(html, renderReport(results));
-  if (options.png) {
+  if (o.png) {
     const { renderHtmlToPng } = await import('../../report/render-png.js');
     await renderHtmlToPng(html, path.join(out, 'report.png'));
   }

@@ -2,6 +2,7 @@
 // on held-out instances, trains IVR-R1 from it, evaluates again, prints a before/after
 // table and writes results.json + report.html (the same report as `ivr bench`).
 import * as fs from 'node:fs';
+import type { Command } from 'commander';
 import * as path from 'node:path';
 import { machineLine, commitId, splitEvals } from '../../bench/runner.js';
 import { evaluatePolicy } from '../../eval/evaluate.js';
@@ -17,16 +18,24 @@ import { trainRl } from '../../rl/trainer.js';
 import { ivrAugmenter } from '../../ivr/method.js';
 import { FAMILY_IDS, getSplit } from '../../tasks/index.js';
 import { atomicWriteFile, atomicWriteJson } from '../../util/fs.js';
-import { parseArgs, usage, type OptionSpec } from '../../util/args.js';
+import type { ConfigOverride } from '../../util/config-file.js';
+import { commandLine, withExamples } from '../help.js';
+import { configOverride, integer, SET_OPTION } from '../options.js';
 
-const OPTIONS: Record<string, OptionSpec> = {
-  init: { type: 'string', help: 'base checkpoint', default: 'checkpoints/base' },
-  config: { type: 'string', help: 'IVR-R1 config', default: 'configs/demo.json' },
-  out: { type: 'string', help: 'output directory', default: 'runs/demo' },
-  'eval-n': { type: 'number', help: 'held-out instances per family and split', default: 30 },
-  resume: { type: 'boolean', help: 'continue an interrupted demo in --out', default: false },
-  help: { type: 'boolean', help: 'show this help', default: false },
-};
+interface Options { init: string; config: string; set?: ConfigOverride[]; out: string; evalN: number; resume?: boolean }
+
+export function configure(cmd: Command): void {
+  cmd
+    .description('Train IVR-R1 from the base checkpoint, evaluate before/after on held-out instances, write results.json and report.html.')
+    .option('--init <checkpoint>', 'base checkpoint', 'checkpoints/base')
+    .option('--config <file>', 'IVR-R1 config, .json or .yaml', 'configs/demo.json')
+    .option(SET_OPTION.flags, SET_OPTION.help, configOverride)
+    .option('--out <dir>', 'output directory', 'runs/demo')
+    .option('--eval-n <count>', 'held-out instances per family and split', integer(1), 30)
+    .option('--resume', 'continue an interrupted demo in --out')
+    .action(async (o: Options) => { process.exitCode = await run(o); });
+  withExamples(cmd, ['ivr demo', 'ivr demo --eval-n 60 --set iterations=40 --out runs/demo-long']);
+}
 
 async function heldOut(policy: Policy, n: number, keepInstances = false) {
   const reports = [];
@@ -40,29 +49,26 @@ async function heldOut(policy: Policy, n: number, keepInstances = false) {
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`.padStart(6);
 
-export async function run(argv: string[]): Promise<number> {
-  const { options } = parseArgs(argv, OPTIONS);
-  if (options.help) { console.log(usage('demo [options]', 'Train IVR-R1 from the base checkpoint, evaluate before/after, write a report.', OPTIONS)); return 0; }
-  const out = options.out as string;
-  const init = options.init as string;
-  const n = options['eval-n'] as number;
+async function run(o: Options): Promise<number> {
+  const { out, init, evalN: n } = o;
+  // The config is checked before the (slow) first evaluation.
+  const cfg = loadRlConfig(o.config, { method: 'ivr' }, o.set);
   fs.mkdirSync(out, { recursive: true });
   const t0 = performance.now();
-  console.log(`ivr demo: IVR-R1 from ${init} (config ${options.config}), output in ${out}`);
+  console.log(`ivr demo: IVR-R1 from ${init} (config ${o.config}), output in ${out}`);
   console.log('1/3 evaluating the base policy on held-out test and OOD instances');
   const before = await heldOut(loadPolicy(init).policy, n, true);
   console.log('2/3 training IVR-R1');
-  const cfg = loadRlConfig(options.config as string, { method: 'ivr' });
   const runDir = path.join(out, 'run');
   const tTrain = performance.now();
-  const { policy, run: rd } = await trainRl(cfg, { init, out: runDir, resume: Boolean(options.resume), augmenter: ivrAugmenter(cfg) });
+  const { policy, run: rd } = await trainRl(cfg, { init, out: runDir, resume: o.resume === true, augmenter: ivrAugmenter(cfg) });
   const trainS = (performance.now() - tTrain) / 1000;
   console.log('3/3 evaluating the trained policy');
   const after = await heldOut(policy, n);
 
   const curve = rd.readMetrics().map((r) => ({ ...r, iter: r.iter as number, gen_tokens_total: r.gen_tokens_total as number }));
   const results: BenchResults = {
-    kind: 'bench', created: new Date().toISOString(), command: `ivr demo ${argv.join(' ')}`.trim(), commit: commitId(), machine: machineLine(),
+    kind: 'bench', created: new Date().toISOString(), command: commandLine(), commit: commitId(), machine: machineLine(),
     budget_tokens: curve.at(-1)?.gen_tokens_total ?? 0, methods: ['ivr'], seeds: [cfg.seed], base: { eval: before },
     runs: [{ method: 'ivr', seed: cfg.seed, run_dir: runDir, wall_s: trainS, gen_tokens_total: curve.at(-1)?.gen_tokens_total ?? 0, curve, eval: after }],
     summary: {},

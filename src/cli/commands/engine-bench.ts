@@ -1,27 +1,32 @@
 // `ivr engine-bench`: prints the engine's figures (MatMul peak, train step, ratio).
+import type { Command } from 'commander';
 import { benchMatmul, benchTrainStep, BENCH_BATCH, BENCH_GPT } from '../../engine/bench.js';
 import { defaultThreads } from '../../engine/runtime.js';
 import { benchDecode } from '../../model/decode-bench.js';
-import { parseArgs, usage, type OptionSpec } from '../../util/args.js';
 import { peakRssMiB } from '../../util/memory.js';
+import { withExamples } from '../help.js';
+import { integer } from '../options.js';
 
-const OPTIONS: Record<string, OptionSpec> = {
-  threads: { type: 'number', help: 'onnxruntime intra-op threads', default: undefined },
-  json: { type: 'boolean', help: 'print one JSON object instead of a table', default: false },
-  steps: { type: 'number', help: 'timed train steps (median reported)', default: 12 },
-  help: { type: 'boolean', help: 'show this help', default: false },
-};
+interface Options { threads?: number; json?: boolean; steps: number }
 
-export async function run(argv: string[]): Promise<number> {
-  const { options } = parseArgs(argv, OPTIONS);
-  if (options.help) { console.log(usage('engine-bench [options]', 'Measures onnxruntime MatMul peak and the compiled GPT train step.', OPTIONS)); return 0; }
-  const threads = (options.threads as number | undefined) ?? defaultThreads();
-  const log = options.json ? () => {} : (s: string) => console.log(s);
+export function configure(cmd: Command): void {
+  cmd
+    .description('Measures onnxruntime MatMul peak, the compiled GPT train step and KV-cache decoding.')
+    .option('--threads <n>', 'onnxruntime intra-op threads (default: $IVR_THREADS, else all cores)', integer(1))
+    .option('--json', 'print one JSON object instead of a table')
+    .option('--steps <n>', 'timed train steps (median reported)', integer(1), 12)
+    .action(async (o: Options) => { process.exitCode = await run(o); });
+  withExamples(cmd, ['ivr engine-bench', 'ivr engine-bench --threads 4 --json']);
+}
+
+async function run(o: Options): Promise<number> {
+  const threads = o.threads ?? defaultThreads();
+  const log = o.json ? () => {} : (s: string) => console.log(s);
   log(`ivr engine-bench: ${threads} thread(s)`);
   const mm = [await benchMatmul(6144, 128, 512, threads), await benchMatmul(6144, 512, 128, threads)];
   for (const f of mm) log(`  MatMul [${f.m}x${f.k}]·[${f.k}x${f.n}]: ${f.ms.toFixed(2)} ms, ${f.gflops.toFixed(1)} GFLOP/s`);
   const peak = Math.max(...mm.map((f) => f.gflops));
-  const tr = await benchTrainStep(threads, options.steps as number);
+  const tr = await benchTrainStep(threads, o.steps);
   const ratio = tr.gflops / peak;
   log(`  GPT train step (vocab ${BENCH_GPT.vocab}, d ${BENCH_GPT.dim}, ${BENCH_GPT.layers} layers, ${BENCH_GPT.heads} heads, ctx ${BENCH_GPT.context}, batch ${BENCH_BATCH}, ${tr.params} params):`);
   log(`    ${tr.ms.toFixed(1)} ms/step, ${Math.round(tr.tokensPerS)} tokens/s, ${tr.gflops.toFixed(1)} GFLOP/s (loss ${tr.lossFirst.toFixed(3)} -> ${tr.lossLast.toFixed(3)})`);
@@ -30,7 +35,7 @@ export async function run(argv: string[]): Promise<number> {
   const dec = await benchDecode(threads);
   log(`  decode (default VLM, batch ${dec.batch}, ${dec.newTokens} new tokens): KV cache ${Math.round(dec.kvTokensPerS)} tokens/s (${dec.kvSeconds.toFixed(1)} s), no cache ${Math.round(dec.noKvTokensPerS)} tokens/s (${dec.noKvSeconds.toFixed(1)} s), ${(dec.kvTokensPerS / dec.noKvTokensPerS).toFixed(1)}x`);
   log(`  peak RSS: ${peakRssMiB().toFixed(0)} MiB`);
-  if (options.json) {
+  if (o.json) {
     console.log(JSON.stringify({
       threads, matmul_gflops: peak, matmul: mm, train_step_ms: tr.ms, train_tokens_per_s: tr.tokensPerS,
       train_gflops: tr.gflops, train_flops_per_step: tr.flopsPerStep, train_to_matmul_ratio: ratio, params: tr.params,

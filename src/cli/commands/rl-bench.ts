@@ -4,31 +4,35 @@
 import * as fs from 'node:fs';
 import os from 'node:os';
 import * as path from 'node:path';
+import { Option, type Command } from 'commander';
 import { rlDefaults, METHODS, type RlMethod } from '../../rl/config.js';
 import { trainRl } from '../../rl/trainer.js';
 import { ivrAugmenter } from '../../ivr/method.js';
-import { parseArgs, usage, UsageError, type OptionSpec } from '../../util/args.js';
 import { peakRssMiB } from '../../util/memory.js';
+import { withExamples } from '../help.js';
+import { integer } from '../options.js';
 
-const OPTIONS: Record<string, OptionSpec> = {
-  init: { type: 'string', help: 'checkpoint', default: 'checkpoints/base' },
-  method: { type: 'string', help: 'RL method', default: 'grpo' },
-  prompts: { type: 'number', help: 'prompts per iteration', default: 16 },
-  group: { type: 'number', help: 'samples per prompt', default: 8 },
-  iterations: { type: 'number', help: 'timed iterations (after one warm-up)', default: 2 },
-  json: { type: 'boolean', help: 'print one JSON object', default: false },
-  help: { type: 'boolean', help: 'show this help', default: false },
-};
+interface Options { init: string; method: RlMethod; prompts: number; group: number; iterations: number; json?: boolean }
 
-export async function run(argv: string[]): Promise<number> {
-  const { options } = parseArgs(argv, OPTIONS);
-  if (options.help) { console.log(usage('rl-bench [options]', 'Time split of RL iterations.', OPTIONS)); return 0; }
-  const method = options.method as string;
-  if (!(METHODS as readonly string[]).includes(method)) throw new UsageError(`--method must be one of ${METHODS.join(', ')}`);
-  const cfg = { ...rlDefaults(method as RlMethod), prompts_per_iter: options.prompts as number, group_size: options.group as number, iterations: 1 + (options.iterations as number), val_every: 0, checkpoint_every: 0 };
+export function configure(cmd: Command): void {
+  cmd
+    .description('Time split of RL iterations from a checkpoint (rollout / method / old + ref log-probs / update); the first iteration is a warm-up.')
+    .option('--init <checkpoint>', 'checkpoint', 'checkpoints/base')
+    .addOption(new Option('--method <method>', 'RL method').choices(METHODS).default('grpo'))
+    .option('--prompts <n>', 'prompts per iteration', integer(1), 16)
+    .option('--group <n>', 'samples per prompt', integer(2), 8)
+    .option('--iterations <n>', 'timed iterations (after one warm-up)', integer(1), 2)
+    .option('--json', 'print one JSON object')
+    .action(async (o: Options) => { process.exitCode = await run(o); });
+  withExamples(cmd, ['ivr rl-bench', 'ivr rl-bench --method ivr --prompts 8 --group 4 --json']);
+}
+
+async function run(o: Options): Promise<number> {
+  const method = o.method;
+  const cfg = { ...rlDefaults(method), prompts_per_iter: o.prompts, group_size: o.group, iterations: 1 + o.iterations, val_every: 0, checkpoint_every: 0 };
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ivr-rl-bench-'));
   try {
-    const { run } = await trainRl(cfg, { init: options.init as string, out, resume: false, quiet: Boolean(options.json), augmenter: method === 'ivr' ? ivrAugmenter(cfg) : undefined });
+    const { run } = await trainRl(cfg, { init: o.init, out, resume: false, quiet: o.json, augmenter: method === 'ivr' ? ivrAugmenter(cfg) : undefined });
     const rows = run.readMetrics().slice(1);
     const avg = (k: string) => rows.reduce((a, r) => a + (r[k] as number ?? 0), 0) / rows.length;
     const fig = {
@@ -37,7 +41,7 @@ export async function run(argv: string[]): Promise<number> {
       gen_tokens: avg('gen_tokens'), rollout_tokens_per_s: avg('gen_tokens') / avg('t_rollout_s'),
       peak_rss_mib: peakRssMiB(),
     };
-    if (options.json) console.log(JSON.stringify(fig));
+    if (o.json) console.log(JSON.stringify(fig));
     else {
       const total = fig.t_rollout_s + fig.t_augment_s + fig.t_score_s + fig.t_update_s;
       console.log(`${method}, ${fig.prompts} prompts x ${fig.group_size} samples, mean of ${fig.iterations} iteration(s) after warm-up:`);

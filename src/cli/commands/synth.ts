@@ -2,84 +2,86 @@
 //  [--localizer verifier|judge] [--samples G] [--rounds J] [--api-key K]`:
 // IVR-R1's data side on a model behind an OpenAI-compatible API (src/remote/synth.ts).
 import * as path from 'node:path';
+import { Option, type Command } from 'commander';
 import { OpenAIClient, type ModelInfo } from '../../remote/client.js';
 import { ApiError } from '../../remote/errors.js';
 import { RemoteJudge } from '../../remote/judge.js';
-import { describeModel, RemotePolicy, type Continuation } from '../../remote/policy.js';
+import { describeModel, RemoteReasoner } from '../../remote/remote-reasoner.js';
 import { runSynth, sidecar, type DemoFormat, type LocalizerChoice } from '../../remote/synth.js';
 import { loadRemoteTasks, type PromptFormat } from '../../remote/task.js';
-import { parseArgs, usage, UsageError, type OptionSpec } from '../../util/args.js';
+import { EXIT, UsageError } from '../errors.js';
+import { withExamples } from '../help.js';
+import { commaList, integer, real } from '../options.js';
+import { requireTasks } from '../task-file.js';
 
-const OPTIONS: Record<string, OptionSpec> = {
-  endpoint: { type: 'string', help: 'OpenAI-compatible base URL(s), comma-separated (requests are spread over them)' },
-  model: { type: 'string', help: 'model id at the endpoint' },
-  tasks: { type: 'string', help: 'tasks JSONL (from `ivr tasks export`, or generic {id, question, answer, image} lines)' },
-  out: { type: 'string', help: 'output demonstrations JSONL (appended; resumable)' },
-  localizer: { type: 'string', help: 'verifier (scene prior where the task has one, else the judge) or judge (the judge everywhere)', default: 'verifier' },
-  samples: { type: 'number', help: 'rollouts per task (G)', default: 4 },
-  rounds: { type: 'number', help: 'Re-Reasoning Loop rounds (J)', default: 3 },
-  tau: { type: 'number', help: 'screening threshold: rollouts with reward < tau are rectified', default: 1 },
-  'max-per-task': { type: 'number', help: 'flagged rollouts rectified per task', default: 1 },
-  'keep-correct': { type: 'number', help: 'also write up to this many verified-correct rollouts per task', default: 0 },
-  'oracle-fallback': { type: 'boolean', help: 'after a failed round, rewrite the eroded step from the scene prior', default: false },
-  continuation: { type: 'string', help: 'reground (image attached again + verified facts restated) or prefix (plain assistant-prefix continuation)', default: 'reground' },
-  prompt: { type: 'string', help: 'instruction (self-contained prompt for VLMs), question (the bare question, as the compact model was trained), or auto (ask the endpoint)', default: 'auto' },
-  'image-size': { type: 'number', help: 'send the task image of this width (default: what the endpoint asks for, else the large one)' },
-  temperature: { type: 'number', help: 'sampling temperature', default: 1 },
-  'top-p': { type: 'number', help: 'nucleus mass', default: 1 },
-  'max-tokens': { type: 'number', help: 'reply length limit', default: 1024 },
-  seed: { type: 'number', help: 'base seed (per task: seed + hash(id))', default: 0 },
-  'judge-endpoint': { type: 'string', help: 'judge base URL(s) (default: --endpoint)' },
-  'judge-model': { type: 'string', help: 'judge model id (default: --model)' },
-  'api-key': { type: 'string', help: 'bearer key (default: $OPENAI_API_KEY)' },
-  concurrency: { type: 'number', help: 'tasks in flight (default: 4 per endpoint)' },
-  timeout: { type: 'number', help: 'per-request timeout in seconds', default: 300 },
-  retries: { type: 'number', help: 'retries per request on connection errors, 429 and 5xx', default: 6 },
-  'retry-delay-ms': { type: 'number', help: 'first retry delay (doubles per retry, with jitter)', default: 500 },
-  'max-errors': { type: 'number', help: 'stop after this many failed tasks', default: 20 },
-  format: { type: 'string', help: 'trl (content lists with {"type":"image"}) or llamafactory ("<image>" in the text)', default: 'trl' },
-  'image-paths': { type: 'string', help: 'absolute or relative (to the output file)', default: 'absolute' },
-  limit: { type: 'number', help: 'process at most this many tasks of the file' },
-  json: { type: 'boolean', help: 'print the summary as JSON', default: false },
-  quiet: { type: 'boolean', help: 'no progress bar', default: false },
-  help: { type: 'boolean', help: 'show this help', default: false },
-};
-
-const SUMMARY = 'IVR-R1 data synthesis on a remote model: rollouts, screening, localization, the Re-Reasoning Loop; writes rectified demonstrations (chat messages JSONL + image paths) and DEMOS.summary.json';
-
-function oneOf<T extends string>(name: string, v: unknown, allowed: readonly T[]): T {
-  if (!allowed.includes(v as T)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got "${v}"`);
-  return v as T;
+interface Options {
+  endpoint: string[]; model: string; tasks: string; out: string; localizer: LocalizerChoice; samples: number; rounds: number;
+  tau: number; maxPerTask: number; keepCorrect: number; oracleFallback?: boolean; continuation: 'reground' | 'prefix';
+  prompt: PromptFormat | 'auto'; imageSize?: number; temperature: number; topP: number; maxTokens: number; seed: number;
+  judgeEndpoint?: string[]; judgeModel?: string; apiKey?: string; concurrency?: number; timeout: number; retries: number;
+  retryDelayMs: number; maxErrors: number; format: DemoFormat; imagePaths: 'absolute' | 'relative'; limit?: number;
+  json?: boolean; quiet?: boolean;
 }
 
-export async function run(argv: string[]): Promise<number> {
-  const { options: opt, positional } = parseArgs(argv, OPTIONS);
-  if (opt.help) { console.log(usage('synth --endpoint URL --model NAME --tasks FILE.jsonl --out DEMOS.jsonl [options]', SUMMARY, OPTIONS)); return 0; }
-  if (positional.length) throw new UsageError(`unexpected argument "${positional[0]}"`);
-  for (const k of ['endpoint', 'model', 'tasks', 'out']) if (!opt[k]) throw new UsageError(`--${k} is required (ivr synth --help)`);
-  const int = (k: string, min: number) => {
-    const v = opt[k] as number;
-    if (!Number.isInteger(v) || v < min) throw new UsageError(`--${k} must be an integer >= ${min}, got ${v}`);
-    return v;
-  };
-  const localizer = oneOf<LocalizerChoice>('localizer', opt.localizer, ['verifier', 'judge']);
-  const continuation = oneOf<Continuation>('continuation', opt.continuation, ['reground', 'prefix']);
-  const promptChoice = oneOf<PromptFormat | 'auto'>('prompt', opt.prompt, ['instruction', 'question', 'auto']);
-  const format = oneOf<DemoFormat>('format', opt.format, ['trl', 'llamafactory']);
-  const imagePaths = oneOf<'absolute' | 'relative'>('image-paths', opt['image-paths'], ['absolute', 'relative']);
-  const temperature = opt.temperature as number;
-  if (temperature < 0 || temperature > 2) throw new UsageError('--temperature must be in [0, 2]');
-  const topP = opt['top-p'] as number;
-  if (!(topP > 0 && topP <= 1)) throw new UsageError('--top-p must be in (0, 1]');
-  const endpoints = (opt.endpoint as string).split(',').map((s) => s.trim()).filter(Boolean);
-  const apiKey = (opt['api-key'] as string | undefined) ?? process.env.OPENAI_API_KEY;
-  const quiet = Boolean(opt.quiet || opt.json);
+export function configure(cmd: Command): void {
+  cmd
+    .description('IVR-R1 data synthesis on a remote model: rollouts, screening, localization, the Re-Reasoning Loop; writes rectified demonstrations (chat messages JSONL + image paths) and DEMOS.summary.json. Resumable; SIGINT/SIGTERM finish the tasks in flight, write the summary and exit 130.')
+    .requiredOption('--endpoint <urls>', 'OpenAI-compatible base URL(s), comma-separated (requests are spread over them)', commaList)
+    .requiredOption('--model <id>', 'model id at the endpoint')
+    .requiredOption('--tasks <file>', 'tasks JSONL (from `ivr tasks export`, or generic {id, question, answer, image} lines)')
+    .requiredOption('--out <file>', 'output demonstrations JSONL (appended; resumable)')
+    .addOption(new Option('--localizer <how>', 'verifier (scene prior where the task has one, else the judge) or judge (the judge everywhere)').choices(['verifier', 'judge']).default('verifier'))
+    .option('--samples <g>', 'rollouts per task (G)', integer(1), 4)
+    .option('--rounds <j>', 'Re-Reasoning Loop rounds (J)', integer(1), 3)
+    .option('--tau <reward>', 'screening threshold: rollouts with reward < tau are rectified', real(), 1)
+    .option('--max-per-task <n>', 'flagged rollouts rectified per task', integer(0), 1)
+    .option('--keep-correct <n>', 'also write up to this many verified-correct rollouts per task', integer(0), 0)
+    .option('--oracle-fallback', 'after a failed round, rewrite the eroded step from the scene prior')
+    .addOption(new Option('--continuation <how>', 'reground (image attached again + verified facts restated) or prefix (plain assistant-prefix continuation)').choices(['reground', 'prefix']).default('reground'))
+    .addOption(new Option('--prompt <format>', 'instruction (self-contained prompt for VLMs), question (the bare question, as the compact model was trained), or auto (ask the endpoint)').choices(['instruction', 'question', 'auto']).default('auto'))
+    .option('--image-size <px>', 'send the task image of this width (default: what the endpoint asks for, else the large one)', integer(1))
+    .option('--temperature <t>', 'sampling temperature', real({ min: 0, max: 2 }), 1)
+    .option('--top-p <p>', 'nucleus mass', real({ gt: 0, max: 1 }), 1)
+    .option('--max-tokens <n>', 'reply length limit', integer(1), 1024)
+    .option('--seed <n>', 'base seed (per task: seed + hash(id))', integer(0), 0)
+    .option('--judge-endpoint <urls>', 'judge base URL(s) (default: --endpoint)', commaList)
+    .option('--judge-model <id>', 'judge model id (default: --model)')
+    .option('--api-key <key>', 'bearer key (default: $OPENAI_API_KEY)')
+    .option('--concurrency <n>', 'tasks in flight (default: 4 per endpoint)', integer(1))
+    .option('--timeout <s>', 'per-request timeout in seconds', real({ gt: 0 }), 300)
+    .option('--retries <n>', 'retries per request on connection errors, 429 and 5xx', integer(0), 6)
+    .option('--retry-delay-ms <ms>', 'first retry delay (doubles per retry, with jitter)', integer(0), 500)
+    .option('--max-errors <n>', 'stop after this many failed tasks', integer(1), 20)
+    .addOption(new Option('--format <format>', 'trl (content lists with {"type":"image"}) or llamafactory ("<image>" in the text)').choices(['trl', 'llamafactory']).default('trl'))
+    .addOption(new Option('--image-paths <kind>', 'absolute or relative (to the output file)').choices(['absolute', 'relative']).default('absolute'))
+    .option('--limit <n>', 'process at most this many tasks of the file', integer(1))
+    .option('--json', 'print the summary as JSON')
+    .option('--quiet', 'no progress bar')
+    .action(async (o: Options) => { process.exitCode = await run(o); });
+  withExamples(cmd, [
+    'ivr synth --endpoint http://127.0.0.1:8000/v1 --model base --tasks out/grid-train.jsonl --out demos.jsonl',
+    'ivr synth --endpoint $URL --model qwen2.5-vl-7b --tasks out/chart-train.jsonl --out demos.jsonl --localizer judge --format llamafactory',
+  ]);
+}
+
+async function run(opt: Options): Promise<number> {
+  const { localizer, format, imagePaths, temperature, topP } = opt;
+  // The loop's rectifier: re-ground (image again + verified facts) or resample (plain prefix continuation).
+  const rectifier = opt.continuation === 'reground' ? 're-ground' as const : 'resample' as const;
+  const promptChoice = opt.prompt;
+  // The task file is checked before any request, so a bad or empty file fails at once.
+  const out = opt.out;
+  let tasks = requireTasks(loadRemoteTasks(opt.tasks, path.join(path.dirname(path.resolve(out)), path.basename(out).replace(/\.jsonl$/, '') + '.images')), opt.tasks);
+  if (opt.limit !== undefined) tasks = tasks.slice(0, opt.limit);
+  const endpoints = opt.endpoint;
+  const apiKey = opt.apiKey ?? process.env.OPENAI_API_KEY;
+  const quiet = opt.quiet || opt.json;
   let retries = 0;
   const clientOpts = {
     ...(apiKey ? { apiKey } : {}),
-    timeoutMs: (opt.timeout as number) * 1000,
-    maxRetries: int('retries', 0),
-    retryBaseMs: int('retry-delay-ms', 0),
+    timeoutMs: opt.timeout * 1000,
+    maxRetries: opt.retries,
+    retryBaseMs: opt.retryDelayMs,
     onRetry: (i: { endpoint: string; attempt: number; delayMs: number; error: string }) => {
       retries++;
       if (!quiet && process.env.IVR_DEBUG) console.error(`\nsynth: retry ${i.attempt} on ${i.endpoint} in ${Math.round(i.delayMs)} ms: ${i.error}`);
@@ -89,12 +91,11 @@ export async function run(argv: string[]): Promise<number> {
   let judgeClient: OpenAIClient;
   try {
     client = new OpenAIClient({ endpoints, ...clientOpts });
-    const judgeEndpoints = opt['judge-endpoint'] ? (opt['judge-endpoint'] as string).split(',').map((s) => s.trim()).filter(Boolean) : endpoints;
-    judgeClient = opt['judge-endpoint'] ? new OpenAIClient({ endpoints: judgeEndpoints, ...clientOpts }) : client;
+    judgeClient = opt.judgeEndpoint ? new OpenAIClient({ endpoints: opt.judgeEndpoint, ...clientOpts }) : client;
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
-  const model = opt.model as string;
+  const model = opt.model;
 
   // What the endpoint says about the model: our own server asks for the bare question and a
   // small image; other servers get the instruction prompt and the large image.
@@ -109,33 +110,30 @@ export async function run(argv: string[]): Promise<number> {
   const info = describeModel(listed, model);
   if (!info.found && info.available.length) console.error(`ivr synth: warning: the endpoint lists ${info.available.join(', ')}, not "${model}"; continuing (some servers accept any name)`);
   const promptFormat: PromptFormat = promptChoice === 'auto' ? info.promptFormat ?? 'instruction' : promptChoice;
-  const imageSize = (opt['image-size'] as number | undefined) ?? info.imageSize;
-  const policy = new RemotePolicy(client, {
-    model, promptFormat, continuation, temperature, topP, maxTokens: int('max-tokens', 1),
+  const imageSize = opt.imageSize ?? info.imageSize;
+  const reasoner = new RemoteReasoner(client, {
+    model, promptFormat, temperature, topP, maxTokens: opt.maxTokens,
     ...(imageSize !== undefined ? { imageSize } : {}),
   });
 
-  const out = opt.out as string;
-  let tasks = loadRemoteTasks(opt.tasks as string, path.join(path.dirname(path.resolve(out)), path.basename(out).replace(/\.jsonl$/, '') + '.images'));
-  if (opt.limit !== undefined) tasks = tasks.slice(0, int('limit', 1));
   const needJudge = localizer === 'judge' || tasks.some((t) => !t.inst);
-  const judgeModel = (opt['judge-model'] as string | undefined) ?? model;
+  const judgeModel = opt.judgeModel ?? model;
   const judge = needJudge ? new RemoteJudge(judgeClient, { model: judgeModel }) : undefined;
 
   let stop = false;
   const onSignal = (sig: NodeJS.Signals) => {
-    if (stop) { console.error(`\nivr synth: ${sig} again, exiting now (the output keeps every whole line)`); process.exit(130); }
+    if (stop) { console.error(`\nivr synth: ${sig} again, exiting now (the output keeps every whole line)`); process.exit(EXIT.interrupted); }
     stop = true;
     console.error(`\nivr synth: ${sig}: finishing the tasks in flight, then writing the summary (again to quit now)`);
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   const summary = await runSynth(tasks, {
-    out, policy, localizer, ...(judge ? { judge } : {}),
-    samples: int('samples', 1), rounds: int('rounds', 1), tau: opt.tau as number,
-    maxPerInstance: int('max-per-task', 0), keepCorrect: int('keep-correct', 0), oracleFallback: Boolean(opt['oracle-fallback']),
-    concurrency: opt.concurrency !== undefined ? int('concurrency', 1) : 4 * endpoints.length,
-    format, imagePaths, seed: int('seed', 0), maxErrors: int('max-errors', 1), progress: !quiet,
+    out, reasoner, localizer, rectifier, ...(judge ? { judge } : {}),
+    samples: opt.samples, rounds: opt.rounds, tau: opt.tau,
+    maxPerInstance: opt.maxPerTask, keepCorrect: opt.keepCorrect, oracleFallback: opt.oracleFallback === true,
+    concurrency: opt.concurrency ?? 4 * endpoints.length,
+    format, imagePaths, seed: opt.seed, maxErrors: opt.maxErrors, progress: !quiet,
     shouldStop: () => stop,
     meta: () => ({
       model, endpoints: client.endpoints.map((e) => ({ url: e.url, requests: e.requests, failures: e.failures })),
@@ -158,5 +156,6 @@ export async function run(argv: string[]): Promise<number> {
     for (const e of summary.errors.slice(0, 5)) console.error(`ivr synth: ${e.id}: ${e.message}`);
     if (summary.aborted) console.error(`ivr synth: ${summary.aborted}`);
   }
-  return summary.instances.errors_this_run > 0 || summary.aborted ? 1 : 0;
+  if (stop) return EXIT.interrupted; // the summary is written; a rerun resumes
+  return summary.instances.errors_this_run > 0 || summary.aborted ? EXIT.error : EXIT.ok;
 }

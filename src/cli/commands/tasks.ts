@@ -1,148 +1,114 @@
 // `ivr tasks <export|show|info|validate|verify>`: the embedded benchmark from the command line.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { parseArgs, usage, UsageError, type OptionSpec } from '../../util/args.js';
+import { Option, type Command } from 'commander';
 import {
   FAMILY_IDS, SPLIT_IDS, SPLITS, asciiRaster, asciiRender, encodePng, getFamily, getSplit, goldResponse,
-  isFamilyId, isSplitId, loadInstances, promptText, renderLarge, renderSmall, splitHorizons, verifyResponse,
+  loadInstances, promptText, renderLarge, TaskFileError, renderSmall, splitHorizons, verifyResponse,
   type FamilyId, type Instance, type SplitId,
 } from '../../tasks/index.js';
-import { EXPORT_FORMATS, exportDataset, isExportFormat, PROMPT_STYLES, type PromptStyle } from '../../tasks/export/index.js';
+import { DEFAULT_VLM } from '../../model/config.js';
+import { checkInstanceForModel } from '../../model/instance-check.js';
+import { Tokenizer } from '../../model/tokenizer.js';
+import { EXPORT_FORMATS, exportDataset, PROMPT_STYLES, type ExportFormat, type PromptStyle } from '../../tasks/export/index.js';
+import { UsageError } from '../errors.js';
+import { withExamples } from '../help.js';
+import { integer } from '../options.js';
+import { requireTasks } from '../task-file.js';
 
-const SUMMARY = 'procedural multimodal reasoning tasks: export splits, show / verify instances, validate files';
+interface ExportOptions { format: ExportFormat; prompt: PromptStyle; family: FamilyId | 'all'; split: SplitId | 'all'; n?: number; offset: number; out: string }
+interface InstanceOptions { family: FamilyId; seed: number; horizon?: number }
+interface ShowOptions extends InstanceOptions { raster?: boolean; small?: string; large?: string; json?: boolean }
+interface VerifyOptions extends InstanceOptions { response: string }
+interface ValidateOptions { file: string; skipImages?: boolean }
 
-const SUBCOMMANDS: Record<string, { summary: string; spec: Record<string, OptionSpec>; run: (o: Record<string, string | number | boolean | undefined>) => number }> = {
-  export: {
-    summary: 'write each family and split as a dataset in DIR (ours, TRL, verl or LLaMA-Factory)',
-    spec: {
-      // Per dataset: jsonl <name>.jsonl + small/large PNGs; trl <name>.trl.jsonl; verl <name>.parquet
-      // (PNGs embedded); llamafactory <name>.json + dataset_info.json. trl/llamafactory share images/<id>.large.png.
-      format: { type: 'string', help: 'jsonl (ours), trl (.trl.jsonl), verl (.parquet) or llamafactory (.json + dataset_info.json)', default: 'jsonl' },
-      prompt: { type: 'string', help: 'trl/verl/llamafactory user text: instruction (grammar, format, question) or question', default: 'instruction' },
-      family: { type: 'string', help: `family id (${FAMILY_IDS.join(', ')}) or "all"`, default: 'all' },
-      split: { type: 'string', help: `split id (${SPLIT_IDS.join(', ')}) or "all"` },
-      n: { type: 'number', help: 'instances per family and split (default: the split\'s default size)' },
-      offset: { type: 'number', help: 'index of the first instance in the split', default: 0 },
-      out: { type: 'string', help: 'output directory' },
-      help: { type: 'boolean', help: 'show this help' },
-    },
-    run: runExport,
-  },
-  show: {
-    summary: 'print one instance: ASCII scene, question, gold response, answer',
-    spec: {
-      family: { type: 'string', help: `family id (${FAMILY_IDS.join(', ')})` },
-      seed: { type: 'number', help: 'instance seed' },
-      horizon: { type: 'number', help: 'number of reasoning steps (default: from the seed, in the training range)' },
-      raster: { type: 'boolean', help: 'also print the 48x48 image as characters' },
-      small: { type: 'string', help: 'write the 48x48 PNG to this file' },
-      large: { type: 'string', help: 'write the 384x384 PNG to this file' },
-      json: { type: 'boolean', help: 'print the instance as JSON instead' },
-      help: { type: 'boolean', help: 'show this help' },
-    },
-    run: runShow,
-  },
-  info: {
-    summary: 'families, horizon ranges, split seed ranges and typical text lengths',
-    spec: { help: { type: 'boolean', help: 'show this help' } },
-    run: runInfo,
-  },
-  validate: {
-    summary: 'load a JSONL instance file and check every line',
-    spec: {
-      file: { type: 'string', help: 'the .jsonl file' },
-      'skip-images': { type: 'boolean', help: 'do not check that referenced PNGs exist' },
-      help: { type: 'boolean', help: 'show this help' },
-    },
-    run: runValidate,
-  },
-  verify: {
-    summary: 'verify a response (file or stdin) against an instance and print per-step verdicts',
-    spec: {
-      family: { type: 'string', help: `family id (${FAMILY_IDS.join(', ')})` },
-      seed: { type: 'number', help: 'instance seed' },
-      horizon: { type: 'number', help: 'number of reasoning steps (default: as in show)' },
-      response: { type: 'string', help: 'file with the response text ("-" = stdin)', default: '-' },
-      help: { type: 'boolean', help: 'show this help' },
-    },
-    run: runVerify,
-  },
-};
+const familyOption = () => new Option('--family <id>', 'family id').choices(FAMILY_IDS).makeOptionMandatory();
+const seedOption = () => new Option('--seed <n>', 'instance seed').argParser(integer(0)).makeOptionMandatory();
 
-function help(): string {
-  const width = Math.max(...Object.keys(SUBCOMMANDS).map((k) => k.length));
-  return [`usage: ivr tasks <subcommand> [options]   (ivr tasks <subcommand> --help)`, '', SUMMARY, '', 'subcommands:',
-    ...Object.entries(SUBCOMMANDS).map(([k, s]) => `  ${k.padEnd(width)}  ${s.summary}`)].join('\n');
+export function configure(cmd: Command): void {
+  cmd.description('Procedural multimodal reasoning tasks: export splits as datasets, show / verify instances, validate files.');
+  withExamples(cmd, ['ivr tasks export --split test --n 50 --out out/', 'ivr tasks show --family grid --seed 42', 'ivr tasks export -h']);
+
+  const exp = cmd.command('export')
+    .summary('write each family and split as a dataset in DIR (ours, TRL, verl or LLaMA-Factory)')
+    .description('Write each family and split as a dataset in --out. Per dataset: jsonl <name>.jsonl + small/large PNGs; trl <name>.trl.jsonl; verl <name>.parquet (PNGs embedded); llamafactory <name>.json + dataset_info.json. trl and llamafactory share images/<id>.large.png.')
+    .addOption(new Option('--format <format>', 'jsonl (ours), trl (.trl.jsonl), verl (.parquet) or llamafactory (.json + dataset_info.json)').choices(EXPORT_FORMATS).default('jsonl'))
+    .addOption(new Option('--prompt <style>', 'trl/verl/llamafactory user text: instruction (grammar, format, question) or question').choices(PROMPT_STYLES).default('instruction'))
+    .addOption(new Option('--family <id>', 'family id, or all').choices([...FAMILY_IDS, 'all']).default('all'))
+    .addOption(new Option('--split <id>', 'split id, or all').choices([...SPLIT_IDS, 'all']).makeOptionMandatory())
+    .option('--n <count>', 'instances per family and split (default: the split\'s default size)', integer(0))
+    .option('--offset <index>', 'index of the first instance in the split', integer(0), 0)
+    .requiredOption('--out <dir>', 'output directory')
+    .action((o: ExportOptions, c: Command) => { process.exitCode = runExport(o, c.getOptionValueSource('prompt') === 'cli'); });
+  withExamples(exp, [
+    'ivr tasks export --split all --out data/',
+    'ivr tasks export --family grid --split train --n 1000 --format verl --out data/verl',
+  ]);
+
+  const show = cmd.command('show')
+    .summary('print one instance: ASCII scene, question, gold response, answer')
+    .description('Print one instance: ASCII scene, question, gold response and answer; optionally its PNGs.')
+    .addOption(familyOption())
+    .addOption(seedOption())
+    .option('--horizon <steps>', 'number of reasoning steps (default: from the seed, in the training range)', integer(1))
+    .option('--raster', 'also print the 48x48 image as characters')
+    .option('--small <file>', 'write the 48x48 PNG to this file')
+    .option('--large <file>', 'write the 384x384 PNG to this file')
+    .option('--json', 'print the instance as JSON instead')
+    .action((o: ShowOptions) => { process.exitCode = runShow(o); });
+  withExamples(show, ['ivr tasks show --family grid --seed 42 --horizon 5', 'ivr tasks show --family chart --seed 7 --large chart.png --json']);
+
+  const info = cmd.command('info')
+    .summary('families, horizon ranges, split seed ranges and typical text lengths')
+    .description('Families, horizon ranges, split seed ranges and typical text lengths.')
+    .action(() => { process.exitCode = runInfo(); });
+  withExamples(info, ['ivr tasks info']);
+
+  const validate = cmd.command('validate')
+    .summary('load a JSONL instance file and check every line')
+    .description('Load a JSONL instance file and check every line (the checks ivr eval relies on); an empty file is an error.')
+    .requiredOption('--file <file>', 'the .jsonl file')
+    .option('--skip-images', 'do not check that referenced PNGs exist')
+    .action((o: ValidateOptions) => { process.exitCode = runValidate(o); });
+  withExamples(validate, ['ivr tasks validate --file data/grid-test.jsonl']);
+
+  const verify = cmd.command('verify')
+    .summary('verify a response (file or stdin) against an instance and print per-step verdicts')
+    .description('Verify a response (file or stdin) against an instance and print per-step verdicts; exit 1 when it does not verify.')
+    .addOption(familyOption())
+    .addOption(seedOption())
+    .option('--horizon <steps>', 'number of reasoning steps (default: as in show)', integer(1))
+    .option('--response <file>', 'file with the response text ("-" = stdin)', '-')
+    .action((o: VerifyOptions) => { process.exitCode = runVerify(o); });
+  withExamples(verify, ['ivr tasks verify --family chart --seed 9 --horizon 4 --response reply.txt', 'echo "..." | ivr tasks verify --family grid --seed 1']);
 }
 
-export async function run(argv: string[]): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (!sub || sub === '--help' || sub === '-h' || sub === 'help') { console.log(help()); return 0; }
-  const cmd = SUBCOMMANDS[sub];
-  if (!cmd) throw new UsageError(`tasks: unknown subcommand "${sub}" (known: ${Object.keys(SUBCOMMANDS).join(', ')})`);
-  const { positional, options } = parseArgs(rest, cmd.spec);
-  if (options.help) { console.log(usage(`tasks ${sub} [options]`, cmd.summary, cmd.spec)); return 0; }
-  if (positional.length > 0) throw new UsageError(`tasks ${sub}: unexpected argument "${positional[0]}"`);
-  return cmd.run(options);
-}
-
-function familyList(v: unknown): FamilyId[] {
-  if (v === 'all') return [...FAMILY_IDS];
-  if (!isFamilyId(v)) throw new UsageError(`--family must be one of ${FAMILY_IDS.join(', ')} or all, got ${JSON.stringify(v ?? '')}`);
-  return [v];
-}
-
-function oneFamily(v: unknown): FamilyId {
-  if (!isFamilyId(v)) throw new UsageError(`--family must be one of ${FAMILY_IDS.join(', ')}${v === undefined ? ' (required)' : `, got ${JSON.stringify(v)}`}`);
-  return v;
-}
-
-function intOption(o: Record<string, unknown>, name: string, min: number, required: boolean): number | undefined {
-  const v = o[name];
-  if (v === undefined) {
-    if (required) throw new UsageError(`--${name} is required`);
-    return undefined;
-  }
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) throw new UsageError(`--${name} must be an integer >= ${min}, got ${v}`);
-  return v;
-}
-
-function runExport(o: Record<string, string | number | boolean | undefined>): number {
-  const families = familyList(o.family);
-  if (o.split === undefined) throw new UsageError(`--split is required (${SPLIT_IDS.join(', ')} or all)`);
-  const splits: SplitId[] = o.split === 'all' ? [...SPLIT_IDS] : isSplitId(o.split) ? [o.split] : (() => { throw new UsageError(`--split must be one of ${SPLIT_IDS.join(', ')} or all, got ${JSON.stringify(o.split)}`); })();
-  if (typeof o.out !== 'string' || o.out.length === 0) throw new UsageError('--out DIR is required');
-  const format = o.format ?? 'jsonl';
-  if (!isExportFormat(format)) throw new UsageError(`--format must be one of ${EXPORT_FORMATS.join(', ')}, got ${JSON.stringify(format)}`);
-  const prompt = o.prompt ?? 'instruction';
-  if (!(PROMPT_STYLES as readonly unknown[]).includes(prompt)) throw new UsageError(`--prompt must be one of ${PROMPT_STYLES.join(', ')}, got ${JSON.stringify(prompt)}`);
-  if (format === 'jsonl' && o.prompt !== undefined && o.prompt !== 'instruction') throw new UsageError('--prompt applies to --format trl, verl and llamafactory (the jsonl format stores the question and the instance itself)');
-  const n = intOption(o, 'n', 0, false);
-  const offset = intOption(o, 'offset', 0, false) ?? 0;
+function runExport(o: ExportOptions, promptGiven: boolean): number {
+  const families: FamilyId[] = o.family === 'all' ? [...FAMILY_IDS] : [o.family];
+  const splits: SplitId[] = o.split === 'all' ? [...SPLIT_IDS] : [o.split];
+  if (o.format === 'jsonl' && promptGiven && o.prompt !== 'instruction') throw new UsageError('--prompt applies to --format trl, verl and llamafactory (the jsonl format stores the question and the instance itself)');
   for (const family of families) {
     for (const split of splits) {
-      const count = n ?? SPLITS[split].defaultSize;
+      const count = o.n ?? SPLITS[split].defaultSize;
       const t0 = Date.now();
-      const res = exportDataset(format, getSplit(family, split, count, offset), o.out, `${family}-${split}`, { prompt: prompt as PromptStyle });
-      console.log(`${res.file}: ${res.count} instances (horizons ${splitHorizons(family, split).join('-')}, seeds ${SPLITS[split].seedBase + offset}..${SPLITS[split].seedBase + offset + count - 1}) in ${Date.now() - t0} ms`);
+      const res = exportDataset(o.format, getSplit(family, split, count, o.offset), o.out, `${family}-${split}`, { prompt: o.prompt });
+      console.log(`${res.file}: ${res.count} instances (horizons ${splitHorizons(family, split).join('-')}, seeds ${SPLITS[split].seedBase + o.offset}..${SPLITS[split].seedBase + o.offset + count - 1}) in ${Date.now() - t0} ms`);
     }
   }
   return 0;
 }
 
-function instanceFromOptions(o: Record<string, unknown>): Instance {
-  const family = oneFamily(o.family);
-  const seed = intOption(o, 'seed', 0, true)!;
-  const fam = getFamily(family);
+function instanceFromOptions(o: InstanceOptions): Instance {
+  const fam = getFamily(o.family);
   const [lo, hi] = fam.horizons.train;
-  const horizon = intOption(o, 'horizon', 1, false) ?? lo + (seed % (hi - lo + 1));
-  if (horizon < fam.horizonLimits[0] || horizon > fam.horizonLimits[1]) throw new UsageError(`--horizon for ${family} must be in ${fam.horizonLimits.join('..')}, got ${horizon}`);
-  return fam.generate(seed, horizon);
+  const horizon = o.horizon ?? lo + (o.seed % (hi - lo + 1));
+  if (horizon < fam.horizonLimits[0] || horizon > fam.horizonLimits[1]) throw new UsageError(`--horizon for ${o.family} must be in ${fam.horizonLimits.join('..')}, got ${horizon}`);
+  return fam.generate(o.seed, horizon);
 }
 
-function runShow(o: Record<string, string | number | boolean | undefined>): number {
+function runShow(o: ShowOptions): number {
   const inst = instanceFromOptions(o);
-  if (typeof o.small === 'string') writeFileSync(o.small, encodePng(renderSmall(inst)));
-  if (typeof o.large === 'string') writeFileSync(o.large, encodePng(renderLarge(inst)));
+  if (o.small !== undefined) writeFileSync(o.small, encodePng(renderSmall(inst)));
+  if (o.large !== undefined) writeFileSync(o.large, encodePng(renderLarge(inst)));
   if (o.json) { console.log(JSON.stringify(inst, null, 2)); return 0; }
   const lines = [`${inst.id}  (family ${inst.family}, seed ${inst.seed}, horizon ${inst.horizon})`, '', asciiRender(inst), ''];
   if (o.raster) lines.push(asciiRaster(renderSmall(inst)), '');
@@ -178,18 +144,29 @@ function runInfo(): number {
   return 0;
 }
 
-function runValidate(o: Record<string, string | number | boolean | undefined>): number {
-  if (typeof o.file !== 'string') throw new UsageError('--file is required');
-  const insts = loadInstances(o.file, { checkImages: !o['skip-images'] });
+function runValidate(o: ValidateOptions): number {
+  const insts = requireTasks(loadInstances(o.file, { checkImages: !o.skipImages }), o.file);
+  // The checks `ivr eval` relies on (images the model reads, gold answer within its text
+  // context), for the default model, each naming file and line.
+  const lineOf = new Map<string, number>();
+  readFileSync(o.file, 'utf8').split('\n').forEach((l, i) => { if (l.trim()) lineOf.set((JSON.parse(l) as { id: string }).id, i + 1); });
+  const tok = new Tokenizer();
+  const problems = insts.flatMap((inst) => checkInstanceForModel(o.skipImages ? { ...inst, images: undefined } : inst, DEFAULT_VLM, tok)
+    .map((p) => new TaskFileError(o.file, lineOf.get(inst.id) ?? 0, p.field, p.detail).message));
+  if (problems.length) {
+    for (const p of problems) console.error(p);
+    console.error(`${o.file}: ${problems.length} problem${problems.length === 1 ? '' : 's'} for the model (imageSize ${DEFAULT_VLM.imageSize}, maxText ${DEFAULT_VLM.maxText})`);
+    return 1;
+  }
   const byFamily = new Map<string, number>();
   for (const i of insts) byFamily.set(i.family, (byFamily.get(i.family) ?? 0) + 1);
-  console.log(`${o.file}: ${insts.length} valid instances (${[...byFamily.entries()].map(([f, n]) => `${f} ${n}`).join(', ') || 'none'})`);
+  console.log(`${o.file}: ${insts.length} valid instances (${[...byFamily.entries()].map(([f, n]) => `${f} ${n}`).join(', ')})`);
   return 0;
 }
 
-function runVerify(o: Record<string, string | number | boolean | undefined>): number {
+function runVerify(o: VerifyOptions): number {
   const inst = instanceFromOptions(o);
-  const text = readFileSync(o.response === '-' || o.response === undefined ? 0 : String(o.response), 'utf8');
+  const text = readFileSync(o.response === '-' ? 0 : o.response, 'utf8');
   const v = verifyResponse(inst, text);
   const lines = [`${inst.id}: ${inst.question}`];
   for (const s of v.steps) lines.push(`  ${String(s.index + 1).padStart(2)} ${s.kind.padEnd(7)} ${s.text}${s.reason ? `   (${s.reason})` : ''}`);

@@ -1,33 +1,44 @@
-// `ivr train --method M --init CHECKPOINT --config FILE [--out RUN_DIR] [--resume]`
+// `ivr train --method M --init CHECKPOINT --config FILE [--set k=v] [--out RUN_DIR] [--resume]`
+import { Option, type Command } from 'commander';
 import { loadRlConfig, METHODS, type RlMethod } from '../../rl/config.js';
 import { trainRl } from '../../rl/trainer.js';
-import { parseArgs, usage, UsageError, type OptionSpec } from '../../util/args.js';
+import type { ConfigOverride } from '../../util/config-file.js';
+import { withExamples } from '../help.js';
+import { configOverride, integer, SET_OPTION } from '../options.js';
 
-const OPTIONS: Record<string, OptionSpec> = {
-  method: { type: 'string', help: `one of ${METHODS.join(', ')} (must agree with the config's "method")` },
-  init: { type: 'string', help: 'checkpoint to start from (e.g. checkpoints/base)', default: 'checkpoints/base' },
-  config: { type: 'string', help: 'RL config JSON (see configs/)' },
-  out: { type: 'string', help: 'run directory (default runs/<method>)' },
-  resume: { type: 'boolean', help: 'continue the run in --out from its last checkpoint', default: false },
-  force: { type: 'boolean', help: 'start over in --out although it holds a checkpoint, another kind of run or a run with checkpoints (overwrites config.json, deletes metrics.jsonl and checkpoints/)', default: false },
-  'budget-tokens': { type: 'number', help: 'stop after this many generated rollout tokens (IVR loop tokens included)' },
-  quiet: { type: 'boolean', help: 'no progress line', default: false },
-  help: { type: 'boolean', help: 'show this help', default: false },
-};
+interface Options {
+  method?: RlMethod; init: string; config: string; set?: ConfigOverride[]; out?: string;
+  resume?: boolean; force?: boolean; budgetTokens?: number; quiet?: boolean;
+}
 
-export async function run(argv: string[]): Promise<number> {
-  const { options } = parseArgs(argv, OPTIONS);
-  if (options.help) { console.log(usage('train --method M --init CKPT --config FILE [--out DIR] [--resume]', 'RL post-training: GRPO, Dr. GRPO, DAPO, LUFFY or IVR-R1.', OPTIONS)); return 0; }
-  const method = options.method as string | undefined;
-  if (method !== undefined && !(METHODS as readonly string[]).includes(method)) throw new UsageError(`--method must be one of ${METHODS.join(', ')}, got "${method}"`);
-  if (!options.config) throw new UsageError('--config FILE is required');
-  const cfg = loadRlConfig(options.config as string, { method: method as RlMethod | undefined });
-  const out = (options.out as string | undefined) ?? `runs/${cfg.method}`;
+export function configure(cmd: Command): void {
+  cmd
+    .description('RL post-training: GRPO, Dr. GRPO, DAPO, LUFFY or IVR-R1, from a checkpoint, with a JSON or YAML config.')
+    .addOption(new Option('--method <method>', 'RL method (must agree with the config\'s "method")').choices(METHODS))
+    .option('--init <checkpoint>', 'checkpoint to start from', 'checkpoints/base')
+    .requiredOption('--config <file>', 'RL config, .json or .yaml (see configs/)')
+    .option(SET_OPTION.flags, SET_OPTION.help, configOverride)
+    .option('--out <dir>', 'run directory (default: runs/<method>)')
+    .option('--resume', 'continue the run in --out from its last checkpoint')
+    .option('--force', 'start over in --out although it holds a checkpoint, another kind of run or a run with checkpoints (overwrites config.json, deletes metrics.jsonl and checkpoints/)')
+    .option('--budget-tokens <n>', 'stop after this many generated rollout tokens (IVR loop tokens included)', integer(1))
+    .option('--quiet', 'no progress line')
+    .action(async (o: Options) => { process.exitCode = await run(o); });
+  withExamples(cmd, [
+    'ivr train --method grpo --config configs/grpo.json --out runs/grpo',
+    'ivr train --config configs/ivr.json --set ivr.rounds=2 --set lr=5e-5 --out runs/ivr-j2',
+    'ivr train --method dapo --config my-dapo.yaml --budget-tokens 60000',
+    'ivr train --config configs/ivr.json --out runs/ivr --resume',
+  ]);
+}
+
+async function run(o: Options): Promise<number> {
+  const cfg = loadRlConfig(o.config, { method: o.method }, o.set);
+  const out = o.out ?? `runs/${cfg.method}`;
   const augmenter = cfg.method === 'ivr' ? (await import('../../ivr/method.js')).ivrAugmenter(cfg) : undefined;
   const t0 = performance.now();
   const { run } = await trainRl(cfg, {
-    init: options.init as string, out, resume: Boolean(options.resume), force: Boolean(options.force), quiet: Boolean(options.quiet),
-    budgetTokens: options['budget-tokens'] as number | undefined, augmenter,
+    init: o.init, out, resume: o.resume === true, force: o.force, quiet: o.quiet, budgetTokens: o.budgetTokens, augmenter,
   });
   const rows = run.readMetrics();
   const last = rows.at(-1);

@@ -1,0 +1,132 @@
+// Config files: JSON or YAML (chosen by the file's extension) plus `key.path=value`
+// overrides, merged into one plain object before a config's own parser validates it.
+//
+// The parser is given the file name as its source, so its errors name the file and the full
+// key path; an error at a key that came from an override is re-labelled with that override,
+// so the user is pointed at what they typed rather than at a file that never held the key.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import YAML from 'yaml';
+import { ConfigError, parseJsonText, type Issue } from './schema.js';
+
+export const CONFIG_EXTENSIONS = ['.json', '.yaml', '.yml'] as const;
+
+/** One `key.path=value` override, its value already parsed. */
+export interface ConfigOverride {
+  /** The dotted key path, e.g. "ivr.rounds". */
+  key: string;
+  value: unknown;
+  /** As written, for messages: "ivr.rounds=2". */
+  text: string;
+}
+
+const KEY_PATH = /^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*$/;
+
+/**
+ * Parses `key.path=value`. The value is read as YAML, so `3`, `1e-4`, `true`, `null`,
+ * `[grid, chart]` and `{a: 1}` (and JSON) become what they look like; anything else is a
+ * string. Throws an Error saying what is wrong with the text.
+ */
+export function parseOverride(text: string): ConfigOverride {
+  const eq = text.indexOf('=');
+  if (eq < 0) throw new Error(`Expected key.path=value, got ${JSON.stringify(text)}`);
+  const key = text.slice(0, eq).trim();
+  const valueText = text.slice(eq + 1);
+  if (!KEY_PATH.test(key)) throw new Error(`Expected key.path=value: ${JSON.stringify(key)} is not a key path (keys separated by dots, e.g. ivr.rounds)`);
+  // An empty value is more likely a slip than a wish for null; say how to write either.
+  if (valueText.trim() === '') throw new Error(`Expected key.path=value: ${key}= has no value (write ${key}=null for null, ${key}="" for an empty string)`);
+  let value: unknown;
+  try {
+    value = YAML.parse(valueText);
+  } catch (e) {
+    throw new Error(`The value of ${key} is not valid YAML/JSON (${(e as Error).message.split('\n')[0]})`);
+  }
+  return { key, value, text };
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * Applies overrides in order to a copy of `raw`. Missing objects on the way are created, and
+ * a non-object on the way (null, a number) is replaced, so that `prompts.curriculum.x=1`
+ * works where the file says `curriculum: null`. A top level that is not an object is left
+ * alone for the config's parser to reject.
+ */
+export function applyOverrides(raw: unknown, overrides: readonly ConfigOverride[]): unknown {
+  if (overrides.length === 0 || !isPlainObject(raw)) return raw;
+  const out = structuredClone(raw);
+  for (const o of overrides) {
+    const keys = o.key.split('.');
+    let node = out;
+    for (const k of keys.slice(0, -1)) {
+      if (!isPlainObject(node[k])) node[k] = {};
+      node = node[k] as Record<string, unknown>;
+    }
+    node[keys.at(-1)!] = structuredClone(o.value);
+  }
+  return out;
+}
+
+/** An error about the file as a whole (it cannot be read, or is not JSON/YAML). */
+function fileError(file: string, detail: string, code: string): ConfigError {
+  return new ConfigError(file, { path: '', message: detail, detail, code });
+}
+
+function readError(file: string, e: unknown): ConfigError {
+  const code = (e as NodeJS.ErrnoException).code;
+  const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (e as Error).message;
+  return fileError(file, `cannot read (${why})`, 'unreadable');
+}
+
+/** Reads a config file into a plain value: `.json` as JSON, `.yaml`/`.yml` as YAML. */
+export function readConfigFile(file: string): unknown {
+  const ext = path.extname(file).toLowerCase();
+  let text: string;
+  try {
+    if (fs.statSync(file).isDirectory()) {
+      throw fileError(file, `is a directory, not a config file (give a ${CONFIG_EXTENSIONS.join(', ')} file)`, 'unreadable');
+    }
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw e instanceof ConfigError ? e : readError(file, e);
+  }
+  if (ext === '.json') return parseJsonText(text, file);
+  if (ext === '.yaml' || ext === '.yml') {
+    try {
+      return YAML.parse(text);
+    } catch (e) {
+      // The parser's message ends with a source excerpt; its first line has the position.
+      throw fileError(file, `invalid YAML: ${(e as Error).message.split('\n')[0]}`, 'invalid_yaml');
+    }
+  }
+  throw fileError(file, `unknown config format ${JSON.stringify(ext || '(no extension)')}: name the file ${CONFIG_EXTENSIONS.join(', ')}`, 'unknown_format');
+}
+
+/** The override responsible for a problem at `errorPath` (`a.b[2].c`): the last one at,
+ *  under or above it. */
+function overrideAt(errorPath: string, overrides: readonly ConfigOverride[]): ConfigOverride | undefined {
+  const within = (inner: string, outer: string) => inner === outer || inner.startsWith(`${outer}.`) || inner.startsWith(`${outer}[`);
+  return [...overrides].reverse().find((o) => within(errorPath, o.key) || (errorPath !== '' && within(o.key, errorPath)));
+}
+
+/**
+ * Reads `file`, applies `overrides` and validates the merged object with `parse(raw, source)`
+ * (the config's own parser). A problem at an overridden key names the override, e.g.
+ *   configs/ivr.json: --set ivr.roundz=3: unknown key "ivr.roundz" (did you mean "ivr.rounds"?)
+ */
+export function loadConfig<T>(file: string, overrides: readonly ConfigOverride[], parse: (raw: unknown, source: string) => T): T {
+  const merged = applyOverrides(readConfigFile(file), overrides);
+  try {
+    return parse(merged, file);
+  } catch (e) {
+    if (!(e instanceof ConfigError) || overrides.length === 0) throw e;
+    const issues: Issue[] = e.issues.map((i) => {
+      const o = overrideAt(i.path, overrides);
+      return o ? { ...i, message: `--set ${o.text}: ${i.message}` } : i;
+    });
+    if (issues.every((i, k) => i === e.issues[k])) throw e;
+    throw new ConfigError(e.source, issues);
+  }
+}
