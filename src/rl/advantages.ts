@@ -22,6 +22,15 @@
 //   variant (§3, for reasoning tasks with several samples per prompt) first subtracts the
 //   group mean, then normalizes over the batch.
 //
+// - Asymmetric weighting of negatives: Arnal et al. 2025, "Asymmetric REINFORCE for
+//   off-Policy Reinforcement Learning: Balancing positive and negative rewards" (arXiv
+//   2506.20520): lowering the baseline, i.e. giving negative samples less weight than positive
+//   ones, keeps training stable where the symmetric estimator drives the policy's likelihood
+//   of everything down. Measured here (#12): one GRPO step on a small policy lowers negative
+//   responses by 0.022 nats/token but raises positive ones by only 0.005, and over steps the
+//   positives and a gold demonstration lose likelihood too. `scaleNegatives` multiplies
+//   Â_i < 0 by λ ∈ [0, 1] (λ = 1: the estimator unchanged).
+//
 // How the reference frameworks do it, and where we differ on purpose:
 // - verl (trainer/ppo/core_algos.py, compute_grpo_outcome_advantage) uses
 //   (r − mean) / (torch.std(r) + 1e-6), torch.std being the *unbiased* (n−1) estimator;
@@ -210,4 +219,10 @@ export function tokenAdvantages(seqAdv: number, tokenCount: number, fromToken?: 
     for (let i = 0; i < cut; i++) out[i] = 0;
   }
   return out;
+}
+
+/** Negative advantages times λ (asymmetric weighting, Arnal et al. 2025); positives unchanged. */
+export function scaleNegatives(advantages: readonly (readonly number[])[], lambda: number): number[][] {
+  if (!(lambda >= 0 && lambda <= 1)) throw new RangeError(`scaleNegatives: λ must be in [0, 1], got ${lambda}`);
+  return advantages.map((g) => g.map((a) => (a < 0 ? a * lambda : a)));
 }

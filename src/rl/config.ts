@@ -81,6 +81,8 @@ const rlSchema = z.strictObject({
   /** 'grpo' = (r − mean)/(std + eps), 'drgrpo' = r − mean, 'rloo' = r − mean of the others,
    *  'reinforce++' = batch-whitened r, 'reinforce++-baseline' = batch-whitened r − group mean. */
   advantage: z.enum(ADVANTAGE_MODES),
+  /** λ multiplying negative advantages (1 = symmetric; < 1 favours positive samples, see advantages.ts). */
+  negative_scale: z.number().min(0).max(1),
   /** Outcome reward composition (rewards.ts). */
   reward: z.strictObject({
     mode: z.enum(REWARD_MODES),
@@ -162,6 +164,7 @@ const BASE: Omit<RlConfig, 'method'> = {
   weight_decay: 0.0,
   max_grad_norm: 1.0,
   advantage: 'grpo',
+  negative_scale: 1,
   reward: { mode: 'accuracy', format_bonus: 0.1 },
   clip: { eps_low: 0.2, eps_high: 0.2, dual_c: null },
   beta: 0.04,

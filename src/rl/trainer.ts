@@ -9,7 +9,7 @@ import type { Policy } from '../model/policy.js';
 import { FAMILY_IDS, getSplit, type FamilyId, type Instance } from '../tasks/index.js';
 import { RunDir } from '../train/run-dir.js';
 import { Progress } from '../util/progress.js';
-import { computeAdvantages, isZeroVariance } from './advantages.js';
+import { computeAdvantages, isZeroVariance, scaleNegatives } from './advantages.js';
 import type { Augmenter } from './augment.js';
 import type { RlConfig } from './config.js';
 import { accuracyBy, groupOutcomes, summarize } from './diagnostics.js';
@@ -148,7 +148,8 @@ async function rlLoop(cfg: RlConfig, opts: TrainOptions, run: RunDir): Promise<{
     }
     const adv = computeAdvantages(
       groups.map((g) => g.samples.map((s) => s.reward)), groups.map((g) => g.samples.map((s) => s.responseIds.length)), cfg.advantage);
-    groups.forEach((g, i) => g.samples.forEach((s, j) => { s.advantage = adv.advantages[i]![j]!; }));
+    const advantages = cfg.negative_scale < 1 ? scaleNegatives(adv.advantages, cfg.negative_scale) : adv.advantages;
+    groups.forEach((g, i) => g.samples.forEach((s, j) => { s.advantage = advantages[i]![j]!; }));
 
     // 5. Update.
     const t3 = performance.now();

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  scaleNegatives,
   batchAdvantages, computeAdvantages, dynamicSamplingKeep, groupAdvantages, isZeroVariance, overlongPenalty, tokenAdvantages, unbiasedStd,
 } from '../../src/rl/advantages.js';
 
@@ -153,4 +154,10 @@ test('REINFORCE++ with baseline: group mean first, then batch whitening; equal r
   close(batchAdvantages([[1, 0]], [[1, 0]], 'reinforce++').advantages, [[0, 0]], 0);
   assert.throws(() => batchAdvantages([[1, 0]], [[1]], 'reinforce++'), /same nesting/);
   assert.throws(() => batchAdvantages([[1, 0]], [[1, -1]], 'reinforce++'), /length \[0\]\[1\]/);
+});
+
+test('scaleNegatives: negatives times λ, positives and zeros unchanged; λ outside [0, 1] refused', () => {
+  assert.deepEqual(scaleNegatives([[1.5, -0.5, 0, -1]], 0.3), [[1.5, -0.5 * 0.3, 0, -0.3]]);
+  assert.deepEqual(scaleNegatives([[-2, 2]], 1), [[-2, 2]]);
+  assert.throws(() => scaleNegatives([[1]], 1.5), /λ must be in \[0, 1\]/);
 });
