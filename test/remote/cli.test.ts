@@ -68,7 +68,18 @@ describe('ivr serve and ivr synth as processes', () => {
   test('ivr synth writes demos and a summary, and a rerun resumes', async () => {
     const dir = tempDir('cli-synth');
     const out = path.join(dir, 'demos.jsonl');
-    const common = ['--endpoint', url, '--model', 'tiny', '--tasks', tasksFile, '--samples', '3', '--rounds', '3', '--oracle-fallback', '--json', '--retry-delay-ms', '20'];
+    // What the fixture can do, as in synth.test.ts. It memorised 4 tasks, SFT'd on plain
+    // contexts only: after a re-inserted image (the default --continuation reground) it writes
+    // garbage even on the tasks it memorised, and on unseen tasks it cannot conclude even from
+    // all the gold steps. The loop once written in synth hid that: with --oracle-fallback it
+    // rewrote the answer slot from the prior, so every unseen task came out "rectified" by
+    // round 3 whatever the model wrote. The one loop (ivr/rereason.ts, shared with RL) rewrites
+    // steps only (test/ivr/rereason.test.ts pins that). So: plain continuation; τ just above 1
+    // also flags right-answer rollouts with a format error (reward 1 + 0.1 · 0), which the fixture
+    // re-reasons from their verified prefix; and verified-correct rollouts are kept, so demos
+    // are written whatever the sampled rollouts are. The unseen tasks still go through the loop.
+    const common = ['--endpoint', url, '--model', 'tiny', '--tasks', tasksFile, '--samples', '3', '--rounds', '3', '--oracle-fallback',
+      '--continuation', 'prefix', '--tau', '1.05', '--keep-correct', '1', '--json', '--retry-delay-ms', '20'];
     const args = [...common, '--out', out];
     const r1 = await synth(args);
     assert.equal(r1.code, 0, r1.stderr);
@@ -79,6 +90,9 @@ describe('ivr serve and ivr synth as processes', () => {
     const lines = fs.readFileSync(out, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
     assert.equal(lines.length, s1.demos.total);
     assert.ok(lines.length >= 1);
+    assert.ok(s1.attempted >= 2, 'the unseen tasks have flagged rollouts');
+    assert.ok(s1.rectified <= s1.attempted && s1.attempted <= s1.flagged);
+    assert.equal(lines.filter((l) => l.source === 'rectified').length, s1.demos.rectified);
     for (const d of lines) {
       const inst = INSTANCES.find((i) => i.id === d.id)!;
       assert.ok(verifyResponse(inst, d.messages[1].content[0].text).complete);

@@ -3,22 +3,20 @@
 // IVR-R1's data side on a model behind an OpenAI-compatible API (src/remote/synth.ts).
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
-import { OpenAIClient, type ModelInfo } from '../../remote/client.js';
-import { ApiError } from '../../remote/errors.js';
 import { RemoteJudge } from '../../remote/judge.js';
-import { describeModel, RemoteReasoner } from '../../remote/remote-reasoner.js';
 import { runSynth, sidecar, type DemoFormat, type LocalizerChoice } from '../../remote/synth.js';
-import { loadRemoteTasks, type PromptFormat } from '../../remote/task.js';
-import { EXIT, UsageError } from '../errors.js';
+import { loadRemoteTasks } from '../../remote/task.js';
+import { EXIT } from '../errors.js';
 import { withExamples } from '../help.js';
 import { commaList, integer, real } from '../options.js';
+import { addRemoteModelOptions, openClient, remoteReasoner, type RemoteModelOptions } from '../remote-model.js';
 import { requireTasks } from '../task-file.js';
 
-interface Options {
+interface Options extends RemoteModelOptions {
   endpoint: string[]; model: string; tasks: string; out: string; localizer: LocalizerChoice; samples: number; rounds: number;
   tau: number; maxPerTask: number; keepCorrect: number; oracleFallback?: boolean; continuation: 'reground' | 'prefix';
-  prompt: PromptFormat | 'auto'; imageSize?: number; temperature: number; topP: number; maxTokens: number; seed: number;
-  judgeEndpoint?: string[]; judgeModel?: string; apiKey?: string; concurrency?: number; timeout: number; retries: number;
+  temperature: number; topP: number; maxTokens: number; seed: number;
+  judgeEndpoint?: string[]; judgeModel?: string; concurrency?: number; timeout: number; retries: number;
   retryDelayMs: number; maxErrors: number; format: DemoFormat; imagePaths: 'absolute' | 'relative'; limit?: number;
   json?: boolean; quiet?: boolean;
 }
@@ -27,7 +25,8 @@ export function configure(cmd: Command): void {
   cmd
     .description('IVR-R1 data synthesis on a remote model: rollouts, screening, localization, the Re-Reasoning Loop; writes rectified demonstrations (chat messages JSONL + image paths) and DEMOS.summary.json. Resumable; SIGINT/SIGTERM finish the tasks in flight, write the summary and exit 130.')
     .requiredOption('--endpoint <urls>', 'OpenAI-compatible base URL(s), comma-separated (requests are spread over them)', commaList)
-    .requiredOption('--model <id>', 'model id at the endpoint')
+    .requiredOption('--model <id>', 'model id at the endpoint');
+  addRemoteModelOptions(cmd)
     .requiredOption('--tasks <file>', 'tasks JSONL (from `ivr tasks export`, or generic {id, question, answer, image} lines)')
     .requiredOption('--out <file>', 'output demonstrations JSONL (appended; resumable)')
     .addOption(new Option('--localizer <how>', 'verifier (scene prior where the task has one, else the judge) or judge (the judge everywhere)').choices(['verifier', 'judge']).default('verifier'))
@@ -38,15 +37,12 @@ export function configure(cmd: Command): void {
     .option('--keep-correct <n>', 'also write up to this many verified-correct rollouts per task', integer(0), 0)
     .option('--oracle-fallback', 'after a failed round, rewrite the eroded step from the scene prior')
     .addOption(new Option('--continuation <how>', 'reground (image attached again + verified facts restated) or prefix (plain assistant-prefix continuation)').choices(['reground', 'prefix']).default('reground'))
-    .addOption(new Option('--prompt <format>', 'instruction (self-contained prompt for VLMs), question (the bare question, as the compact model was trained), or auto (ask the endpoint)').choices(['instruction', 'question', 'auto']).default('auto'))
-    .option('--image-size <px>', 'send the task image of this width (default: what the endpoint asks for, else the large one)', integer(1))
     .option('--temperature <t>', 'sampling temperature', real({ min: 0, max: 2 }), 1)
     .option('--top-p <p>', 'nucleus mass', real({ gt: 0, max: 1 }), 1)
     .option('--max-tokens <n>', 'reply length limit', integer(1), 1024)
     .option('--seed <n>', 'base seed (per task: seed + hash(id))', integer(0), 0)
     .option('--judge-endpoint <urls>', 'judge base URL(s) (default: --endpoint)', commaList)
     .option('--judge-model <id>', 'judge model id (default: --model)')
-    .option('--api-key <key>', 'bearer key (default: $OPENAI_API_KEY)')
     .option('--concurrency <n>', 'tasks in flight (default: 4 per endpoint)', integer(1))
     .option('--timeout <s>', 'per-request timeout in seconds', real({ gt: 0 }), 300)
     .option('--retries <n>', 'retries per request on connection errors, 429 and 5xx', integer(0), 6)
@@ -68,17 +64,14 @@ async function run(opt: Options): Promise<number> {
   const { localizer, format, imagePaths, temperature, topP } = opt;
   // The loop's rectifier: re-ground (image again + verified facts) or resample (plain prefix continuation).
   const rectifier = opt.continuation === 'reground' ? 're-ground' as const : 'resample' as const;
-  const promptChoice = opt.prompt;
   // The task file is checked before any request, so a bad or empty file fails at once.
   const out = opt.out;
   let tasks = requireTasks(loadRemoteTasks(opt.tasks, path.join(path.dirname(path.resolve(out)), path.basename(out).replace(/\.jsonl$/, '') + '.images')), opt.tasks);
   if (opt.limit !== undefined) tasks = tasks.slice(0, opt.limit);
   const endpoints = opt.endpoint;
-  const apiKey = opt.apiKey ?? process.env.OPENAI_API_KEY;
   const quiet = opt.quiet || opt.json;
   let retries = 0;
   const clientOpts = {
-    ...(apiKey ? { apiKey } : {}),
     timeoutMs: opt.timeout * 1000,
     maxRetries: opt.retries,
     retryBaseMs: opt.retryDelayMs,
@@ -87,34 +80,10 @@ async function run(opt: Options): Promise<number> {
       if (!quiet && process.env.IVR_DEBUG) console.error(`\nsynth: retry ${i.attempt} on ${i.endpoint} in ${Math.round(i.delayMs)} ms: ${i.error}`);
     },
   };
-  let client: OpenAIClient;
-  let judgeClient: OpenAIClient;
-  try {
-    client = new OpenAIClient({ endpoints, ...clientOpts });
-    judgeClient = opt.judgeEndpoint ? new OpenAIClient({ endpoints: opt.judgeEndpoint, ...clientOpts }) : client;
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
+  const client = openClient(endpoints, opt, clientOpts);
+  const judgeClient = opt.judgeEndpoint ? openClient(opt.judgeEndpoint, opt, clientOpts) : client;
   const model = opt.model;
-
-  // What the endpoint says about the model: our own server asks for the bare question and a
-  // small image; other servers get the instruction prompt and the large image.
-  let listed: ModelInfo[] = [];
-  try {
-    listed = await client.models();
-  } catch (e) {
-    // A server without GET /models is still usable; an unreachable one is not.
-    if (!(e instanceof ApiError) || e.status === 0 || e.status >= 500 || e.status === 401) throw e;
-    console.error(`ivr synth: warning: GET /models failed (${e.message}); assuming an external VLM`);
-  }
-  const info = describeModel(listed, model);
-  if (!info.found && info.available.length) console.error(`ivr synth: warning: the endpoint lists ${info.available.join(', ')}, not "${model}"; continuing (some servers accept any name)`);
-  const promptFormat: PromptFormat = promptChoice === 'auto' ? info.promptFormat ?? 'instruction' : promptChoice;
-  const imageSize = opt.imageSize ?? info.imageSize;
-  const reasoner = new RemoteReasoner(client, {
-    model, promptFormat, temperature, topP, maxTokens: opt.maxTokens,
-    ...(imageSize !== undefined ? { imageSize } : {}),
-  });
+  const reasoner = await remoteReasoner(client, model, opt, { temperature, topP, maxTokens: opt.maxTokens }, 'ivr synth');
 
   const needJudge = localizer === 'judge' || tasks.some((t) => !t.inst);
   const judgeModel = opt.judgeModel ?? model;
