@@ -54,6 +54,10 @@ test('NaN weights in a copy of checkpoints/base: refused, naming the tensor', ()
   const victim = tensors[3]!;
   (victim.data as Float32Array)[7] = NaN;
   saveSafetensors(file, tensors, metadata);
+  // checkpoints/base records its weights' sha256: the edited file is refused for that first
+  assert.throws(() => loadPolicy(dir, 1), /sha256 [0-9a-f]+ differs from "[0-9a-f]+" recorded in .*config\.json/);
+  // without the checksum (an older checkpoint), the finite check names the tensor
+  editJson(path.join(dir, 'config.json'), (j) => { delete j.weights_sha256; });
   assert.throws(() => loadPolicy(dir, 1), new RegExp(`weights are not finite[^]*tensor "${victim.name.replace(/\./g, '\\.')}" has 1 non-finite value .* \\(first: NaN at index 7\\)`));
 });
 
