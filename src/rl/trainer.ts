@@ -131,9 +131,13 @@ async function rlLoop(cfg: RlConfig, opts: TrainOptions, run: RunDir): Promise<{
     // 3. Log-probs under the sampling policy (same graph family as the update) and reference.
     const t2 = performance.now();
     const base = rowsOf(groups);
-    const old = base.length ? await responseLogps(policy, base) : [];
+    // With one epoch in one minibatch, the policy being updated is the one that sampled: its
+    // log-probs come out of the update's own forward pass (stop-gradient) and the scoring pass
+    // is skipped, as TRL does for num_iterations = 1. KL in the reward needs them before that.
+    const oldFromUpdate = cfg.epochs === 1 && base.length <= cfg.minibatch_size && cfg.kl.placement !== 'reward';
+    const old = base.length && !oldFromUpdate ? await responseLogps(policy, base) : null;
     const refLp = ref && base.length ? await responseLogps(ref, base) : null;
-    const rows: TrainRow[] = base.map((r, i) => ({ ...r, oldLogp: old[i]!, refLogp: refLp ? refLp[i]! : null }));
+    const rows: TrainRow[] = base.map((r, i) => ({ ...r, oldLogp: old ? old[i]! : null, refLogp: refLp ? refLp[i]! : null }));
     const tScore = (performance.now() - t2) / 1000;
 
     // 4. KL in the reward (verl's use_kl_in_reward; rewards.ts), then advantages over each
@@ -141,7 +145,7 @@ async function rlLoop(cfg: RlConfig, opts: TrainOptions, run: RunDir): Promise<{
     const klPenalties: number[] = [];
     if (cfg.kl.placement === 'reward' && refLp) {
       for (const r of rows) {
-        const p = klRewardPenalty(r.oldLogp, r.refLogp!, r.sample.offPolicy, cfg.kl.estimator, cfg.beta);
+        const p = klRewardPenalty(r.oldLogp!, r.refLogp!, r.sample.offPolicy, cfg.kl.estimator, cfg.beta);
         r.sample.reward -= p;
         klPenalties.push(p);
       }

@@ -20,8 +20,9 @@ export interface TrainRow {
   patches: Float32Array;
   promptIds: number[];
   sample: Sample;
-  /** log-probs of the response tokens under the sampling policy / the reference. */
-  oldLogp: Float32Array;
+  /** log-probs of the response tokens under the sampling policy (null: the policy being
+   *  updated is the sampling policy, so the update's own log-probs serve, stop-gradient) / the reference. */
+  oldLogp: Float32Array | null;
   refLogp: Float32Array | null;
 }
 
@@ -35,12 +36,20 @@ export async function responseLogps(policy: Policy, rows: { patches: Float32Arra
   return scored.map((lp, i) => lp.slice(rows[i]!.promptIds.length - 1));
 }
 
+/** Whether the rows leave the old log-probs to the update's own forward pass (all or none may). */
+function oldFromUpdate(rows: readonly TrainRow[]): boolean {
+  const without = rows.filter((r) => r.oldLogp === null).length;
+  if (without !== 0 && without !== rows.length) throw new Error(`update: ${without} of ${rows.length} rows lack old log-probs; give all or none`);
+  return without === rows.length;
+}
+
 export class RlUpdater {
-  private readonly steps = new Map<number, Promise<TrainStep>>();
+  private readonly steps = new Map<string, Promise<TrainStep>>();
   constructor(private readonly policy: Policy, private readonly cfg: RlConfig) {}
 
-  private step(T: number): Promise<TrainStep> {
-    let s = this.steps.get(T);
+  private step(T: number, oldFromUpdate: boolean): Promise<TrainStep> {
+    const key = `${T}:${oldFromUpdate}`;
+    let s = this.steps.get(key);
     if (!s) {
       const c = this.policy.cfg;
       const reg = new ParamRegistry();
@@ -51,9 +60,10 @@ export class RlUpdater {
       // Dr. GRPO divides by the generation cap this model can actually reach.
       const lossCfg = policyLossConfig(this.cfg, c.maxText);
       const useRef = lossCfg.beta > 0;
+      const logp = o.tokenLogProbs(logits, targets);
       const pl = policyLoss({
-        logp: o.tokenLogProbs(logits, targets),
-        oldLogp: o.input('old_logp', ['B', T]),
+        logp,
+        oldLogp: oldFromUpdate ? o.stopGradient(logp) : o.input('old_logp', ['B', T]),
         refLogp: useRef ? o.input('ref_logp', ['B', T]) : undefined,
         advantages: o.input('adv', ['B', T]),
         mask,
@@ -69,7 +79,7 @@ export class RlUpdater {
         registry: reg, loss: pl.loss, metrics,
         adamw: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: this.cfg.weight_decay, maxGradNorm: this.cfg.max_grad_norm },
       }, { threads: this.policy.threads });
-      this.steps.set(T, s);
+      this.steps.set(key, s);
     }
     return s;
   }
@@ -98,7 +108,7 @@ export class RlUpdater {
       r.sample.responseIds.forEach((_, i) => {
         const at = b * T + p0 + i;
         mask[at] = 1;
-        old[at] = r.oldLogp[i]!;
+        if (r.oldLogp) old[at] = r.oldLogp[i]!;
         ref[at] = r.refLogp ? r.refLogp[i]! : 0;
         adv[at] = tokAdv[i]!;
         off[at] = r.sample.offPolicy[i]!;
@@ -106,14 +116,18 @@ export class RlUpdater {
     });
     const f: Record<string, HostTensor> = {
       patches: { data: patches, shape: [B, N, P] }, ids: { data: ids, shape: [B, T] }, targets: { data: targets, shape: [B, T] },
-      mask: { data: mask, shape: [B, T] }, old_logp: { data: old, shape: [B, T] }, adv: { data: adv, shape: [B, T] }, off_policy: { data: off, shape: [B, T] },
+      mask: { data: mask, shape: [B, T] }, adv: { data: adv, shape: [B, T] }, off_policy: { data: off, shape: [B, T] },
     };
+    if (!oldFromUpdate(rows)) f.old_logp = { data: old, shape: [B, T] };
     if (policyLossConfig(this.cfg).beta > 0) f.ref_logp = { data: ref, shape: [B, T] };
     return { T, feeds: f };
   }
 
   /** μ epochs of shuffled minibatches; returns metrics averaged over optimizer steps (`*_max` / `*_min`: the extreme over steps). */
   async update(rows: TrainRow[], state: AdamState, lr: number, seed: number, useStepCredit: boolean): Promise<Record<string, number>> {
+    if (oldFromUpdate(rows) && (this.cfg.epochs > 1 || rows.length > this.cfg.minibatch_size)) {
+      throw new Error('update: old log-probs may come from the update itself only for one epoch in one minibatch (later steps need the sampling policy\'s)');
+    }
     const rng = new Rng(seed);
     const sums: Record<string, number> = {};
     let n = 0;
@@ -122,7 +136,7 @@ export class RlUpdater {
       for (let s = 0; s < order.length; s += this.cfg.minibatch_size) {
         const mb = order.slice(s, s + this.cfg.minibatch_size).map((i) => rows[i]!);
         const { T, feeds } = this.feeds(mb, useStepCredit);
-        const r = await (await this.step(T)).run(this.policy.params, state, feeds, lr);
+        const r = await (await this.step(T, oldFromUpdate(mb))).run(this.policy.params, state, feeds, lr);
         sums.loss = (sums.loss ?? 0) + r.loss;
         sums.grad_norm = (sums.grad_norm ?? 0) + r.gradNorm;
         for (const [k, v] of Object.entries(r.metrics)) {
