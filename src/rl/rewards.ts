@@ -7,6 +7,12 @@
 // - 'accuracy+format': r = accuracy + format_bonus · format (the DeepSeek-R1 style format
 //                      reward, Guo et al. 2025 §2.2.2)
 // - 'format-gate':     r = accuracy · format (no credit for a right answer in a broken format)
+// - 'verified':        r = 1 only when the answer is right AND every step holds against the
+//                      scene (tasks/verify.ts `complete`): a process-verified outcome reward
+//                      (cf. Lightman et al. 2023, "Let's Verify Step by Step", where step
+//                      labels beat outcome labels). Measured here (#12): the base's right
+//                      answers are often guesses (pass@8 54% against greedy 19% on val, with
+//                      answer spaces of a dozen values), and GRPO on accuracy reinforced them.
 // The default is 'accuracy' by measurement (issue #12): with std-normalized group advantages
 // a group whose rollouts are all wrong but differ in format turns the 0.1 bonus into ±1
 // advantages, so GRPO learned the format and lost accuracy (23.3% → 17.5% test); with the
@@ -22,11 +28,14 @@
 // of π, so the estimators do not apply to them (the same rule as the loss's KL term).
 import type { KlEstimator } from './losses.js';
 
-export type RewardMode = 'accuracy' | 'accuracy+format' | 'format-gate';
-export const REWARD_MODES: readonly RewardMode[] = ['accuracy', 'accuracy+format', 'format-gate'];
+export type RewardMode = 'accuracy' | 'accuracy+format' | 'format-gate' | 'verified';
+export const REWARD_MODES: readonly RewardMode[] = ['accuracy', 'accuracy+format', 'format-gate', 'verified'];
 
-/** The composed outcome reward of one response (components 0 or 1; see the header). */
-export function composeReward(mode: RewardMode, formatBonus: number, accuracy: number, format: number): number {
+/**
+ * The composed outcome reward of one response (components 0 or 1; see the header).
+ * `verified`: the whole chain holds and the answer is right (needed by mode 'verified').
+ */
+export function composeReward(mode: RewardMode, formatBonus: number, accuracy: number, format: number, verified?: number): number {
   if (!Number.isFinite(accuracy) || !Number.isFinite(format)) throw new RangeError(`composeReward: components must be finite, got accuracy ${accuracy}, format ${format}`);
   if (mode === 'accuracy') return accuracy;
   if (mode === 'accuracy+format') {
@@ -34,6 +43,10 @@ export function composeReward(mode: RewardMode, formatBonus: number, accuracy: n
     return accuracy + formatBonus * format;
   }
   if (mode === 'format-gate') return accuracy * format;
+  if (mode === 'verified') {
+    if (verified === undefined) throw new Error('composeReward: mode "verified" needs the verification of the steps');
+    return verified;
+  }
   throw new Error(`composeReward: unknown mode "${String(mode)}"`);
 }
 

@@ -39,20 +39,22 @@ export interface Group {
 }
 
 /** The configured reward composition (rewards.ts), plus DAPO's soft overlong punishment when enabled. */
-export function shapedReward(cfg: RlConfig, inst: Instance, text: string, length: number): { reward: number; accuracy: number; format: number } {
+export function shapedReward(cfg: RlConfig, inst: Instance, text: string, length: number, verification?: Verification): { reward: number; accuracy: number; format: number } {
   const { accuracy, format } = reward(inst, text); // only the components; the composition is ours
-  let total = composeReward(cfg.reward.mode, cfg.reward.format_bonus, accuracy, format);
+  const complete = cfg.reward.mode === 'verified' ? Number((verification ?? verifyResponse(inst, text)).complete) : undefined;
+  let total = composeReward(cfg.reward.mode, cfg.reward.format_bonus, accuracy, format, complete);
   if (cfg.overlong.enabled) total += cfg.overlong.penalty_factor * overlongPenalty(length, overlongMaxLen(cfg), cfg.overlong.cache_len);
   return { reward: total, accuracy, format };
 }
 
 export function makeSample(cfg: RlConfig, policy: Policy, inst: Instance, kind: SampleKind, responseIds: number[], finished: boolean, offPolicy?: Uint8Array): Sample {
   const text = policy.tokenizer.decode(responseIds);
-  const r = shapedReward(cfg, inst, text, responseIds.length);
+  const verification = verifyResponse(inst, text);
+  const r = shapedReward(cfg, inst, text, responseIds.length, verification);
   return {
     kind, responseIds, responseText: text, finished,
     reward: r.reward, accuracy: r.accuracy, format: r.format,
-    verification: verifyResponse(inst, text),
+    verification,
     offPolicy: offPolicy ?? new Uint8Array(responseIds.length),
     creditFrom: 0,
     advantage: 0,

@@ -5,7 +5,7 @@ import { composeReward, klPerToken, klRewardPenalty } from '../../src/rl/rewards
 import { accuracyBy, groupOutcomes, summarize } from '../../src/rl/diagnostics.js';
 import { parseRlConfig } from '../../src/rl/config.js';
 import { shapedReward } from '../../src/rl/rollout.js';
-import { getSplit, goldResponse } from '../../src/tasks/index.js';
+import { corruptStep, formatResponse, getSplit, goldResponse, Rng } from '../../src/tasks/index.js';
 
 const near = (a: number, b: number, what: string, tol = 1e-12) => assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
 
@@ -83,4 +83,24 @@ test('diagnostics: summarize, all-correct / all-wrong groups, accuracy by family
   assert.equal(s.max, 3);
   assert.deepEqual(groupOutcomes([[1, 1], [0, 0, 0], [1, 0], [], [1]]), { allCorrect: 2, allWrong: 1, groups: 5 });
   assert.deepEqual(accuracyBy([{ key: 'grid', accuracy: 1 }, { key: 'chart', accuracy: 0 }, { key: 'grid', accuracy: 0 }]), { grid: 0.5, chart: 0 });
+});
+
+test("reward mode 'verified': a right answer counts only when every step holds against the scene", () => {
+  const cfg = parseRlConfig({ reward: { mode: 'verified' } }, 't');
+  const rng = new Rng(3);
+  let checked = 0;
+  for (const inst of getSplit('chart', 'train', 40)) {
+    const gold = goldResponse(inst);
+    assert.equal(shapedReward(cfg, inst, gold, 10).reward, 1, 'the gold chain');
+    // a visual error in step 0 with the gold answer kept: accuracy 1, but not verified
+    const bad = corruptStep(inst, 0, 'visual', rng);
+    if (bad === null) continue;
+    const lucky = formatResponse([bad, ...inst.steps.slice(1)], inst.answer);
+    const r = shapedReward(cfg, inst, lucky, 10);
+    assert.equal(r.accuracy, 1, 'the answer is right');
+    assert.equal(r.reward, 0, 'a guessed answer after a false step earns nothing');
+    checked++;
+  }
+  assert.ok(checked >= 10, `${checked} corrupted chains checked`);
+  assert.throws(() => composeReward('verified', 0.1, 1, 1), /needs the verification/);
 });
