@@ -158,7 +158,7 @@ test('#12 keys: defaults (reward = accuracy only) and every method shares them',
 
 test('#12 keys: errors name the field', () => {
   throwsConfig(() => parseRlConfig({ reward: { mode: 'format' } }, 'c.json'),
-    'c.json: key "reward.mode" must be one of "accuracy", "accuracy+format", "format-gate", got "format"');
+    'c.json: key "reward.mode" must be one of "accuracy", "accuracy+format", "format-gate", "verified", got "format"');
   throwsConfig(() => parseRlConfig({ reward: { format_bonus: -0.1 } }, 'c.json'), 'c.json: key "reward.format_bonus" must be a number >= 0, got -0.1');
   throwsConfig(() => parseRlConfig({ advantage: 'ppo' }, 'c.json'), /key "advantage" must be one of "grpo", "drgrpo", "rloo", "reinforce\+\+", "reinforce\+\+-baseline", got "ppo"/);
   throwsConfig(() => parseRlConfig({ kl: { estimator: 'k4' } }, 'c.json'), 'c.json: key "kl.estimator" must be one of "k1", "k2", "k3", got "k4"');
