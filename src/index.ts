@@ -86,28 +86,28 @@ export function sftDefaults(): SftConfig {
 }
 
 // ---- Serving: an OpenAI-compatible chat-completions server over a policy ------------------
-export { ChatServer, createChatServer } from './remote/server.js';
-export type { ChatServerOptions, ModelCard } from './remote/server.js';
+export { ChatServer, createChatServer } from './serve/server.js';
+export type { ChatServerOptions, ModelCard } from './serve/server.js';
 
 // ---- Remote models: OpenAI-compatible client, reasoners, IVR-R1 data synthesis ------------
-export { OpenAIClient } from './remote/client.js';
+export { OpenAIClient } from './client/client.js';
 export type {
   ClientOptions, ChatBody, ChatMessageIn, ContentPart, ChatChoice, ChatCompletion, ModelInfo,
-} from './remote/client.js';
-export { ApiError } from './remote/errors.js';
+} from './client/client.js';
+export { ApiError } from './client/errors.js';
 // The reasoner port: what ivr (the Re-Reasoning Loop, synthesis) and eval drive, behind which
 // the local compact model and a remote VLM are interchangeable.
 export type { Reasoner, SampleRequest, ContinueRequest, BatchOptions, Reply, SamplingParams } from './policy/reasoner.js';
 export type { ReasonTask } from './policy/task.js';
 export { instanceTask } from './policy/task.js';
 export { LocalReasoner } from './policy/local-reasoner.js';
-export { RemoteReasoner, describeModel } from './remote/remote-reasoner.js';
-export type { RemoteReasonerOptions, EndpointModel } from './remote/remote-reasoner.js';
-export { RemoteJudge, type RemoteJudgeOptions } from './remote/judge.js';
-export { loadRemoteTasks, fromInstance } from './remote/task.js';
-export type { RemoteTask, TaskImage, PromptFormat } from './remote/task.js';
-export { runSynth } from './remote/synth.js';
-export type { SynthOptions, SynthSummary, DemoFormat, LocalizerChoice } from './remote/synth.js';
+export { RemoteReasoner, describeModel } from './client/remote-reasoner.js';
+export type { RemoteReasonerOptions, EndpointModel } from './client/remote-reasoner.js';
+export { RemoteJudge, type RemoteJudgeOptions } from './client/judge.js';
+export { loadRemoteTasks, fromInstance } from './client/task.js';
+export type { RemoteTask, TaskImage, PromptFormat } from './client/task.js';
+export { runSynth } from './ivr/synth.js';
+export type { SynthOptions, SynthSummary, DemoFormat, LocalizerChoice } from './ivr/synth.js';
 
 // ---- Benches and the report --------------------------------------------------------------
 export { runBench, type BenchOptions } from './bench/runner.js';

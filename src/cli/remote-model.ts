@@ -1,14 +1,14 @@
 // A model behind an OpenAI-compatible API, opened the one way `ivr synth` and
 // `ivr eval --endpoint` both use: the options that say how to talk to it, the client, and
-// the reasoner (src/remote/remote-reasoner.ts) with the prompt format and image size the
+// the reasoner (src/client/remote-reasoner.ts) with the prompt format and image size the
 // endpoint asks for. Our own `ivr serve` advertises the bare question and its small image;
 // other servers get the self-contained instruction prompt and the large image.
 import { Option, type Command } from 'commander';
 import type { SamplingParams } from '../policy/reasoner.js';
-import { OpenAIClient, type ClientOptions, type ModelInfo } from '../remote/client.js';
-import { ApiError } from '../remote/errors.js';
-import { describeModel, RemoteReasoner } from '../remote/remote-reasoner.js';
-import type { PromptFormat } from '../remote/task.js';
+import { OpenAIClient, type ClientOptions, type ModelInfo } from '../client/client.js';
+import { ApiError } from '../client/errors.js';
+import { describeModel, RemoteReasoner } from '../client/remote-reasoner.js';
+import type { PromptFormat } from '../client/task.js';
 import { UsageError } from './errors.js';
 import { integer } from './options.js';
 

@@ -1,6 +1,7 @@
 // Errors in the OpenAI wire format: {"error": {"message", "type", "param", "code"}}.
-// The server throws ApiError for every request it refuses; the client raises ApiError for
-// every non-2xx reply it gives up on, so both sides speak one error vocabulary.
+// The client raises ApiError for every non-2xx reply it gives up on; the server
+// (src/serve/) throws it for every request it refuses, so both sides speak one error
+// vocabulary. The server's own shorthands for 400s are in src/serve/errors.ts.
 
 export type ApiErrorType = 'invalid_request_error' | 'authentication_error' | 'not_found_error' | 'rate_limit_error' | 'server_error' | 'api_connection_error';
 
@@ -25,16 +26,6 @@ export class ApiError extends Error {
   toBody(): ErrorBody {
     return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
   }
-}
-
-/** A 400 for a request field: names the field in both the message and `param`. */
-export function badParam(param: string, message: string, code = 'invalid_value'): ApiError {
-  return new ApiError(400, `${param}: ${message}`, 'invalid_request_error', param, code);
-}
-
-/** A 400 for a parameter value this server understands but does not implement. */
-export function unsupported(param: string, message: string): ApiError {
-  return new ApiError(400, `${param}: ${message}`, 'invalid_request_error', param, 'unsupported_value');
 }
 
 /** Reads an OpenAI-style error body (or anything else) into a message, for client errors. */

@@ -16,7 +16,7 @@ import {
 } from '../tasks/index.js';
 
 export type RemoteTask = ReasonTask;
-export { normalizeTaskAnswer, pickImage, taskPrompt, type PromptFormat, type TaskImage } from '../policy/task.js';
+export { pickImage, type PromptFormat, type TaskImage } from '../policy/task.js';
 
 function pngSize(file: string): { width: number; height: number } {
   const fd = fs.openSync(file, 'r');

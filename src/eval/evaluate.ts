@@ -105,7 +105,7 @@ export async function evaluatePolicy(policy: Policy, instances: Instance[], opts
  */
 export async function evaluateReasoner(
   reasoner: Reasoner, instances: Instance[], opts: EvalOptions, lengthOf?: (text: string) => number,
-  /** A remote reasoner needs image files: e.g. remote/task.ts fromInstance(inst, renderDir). */
+  /** A remote reasoner needs image files: e.g. client/task.ts fromInstance(inst, renderDir). */
   taskOf: (inst: Instance) => ReasonTask = instanceTask,
 ): Promise<EvalReport> {
   const k = Math.max(1, opts.samples);

@@ -48,7 +48,7 @@ export const noLocalizer: Localizer = {
 /** The localizers an RL config names (`ivr.localizer`); the judge needs a model, so it is built by judgeLocalizer. */
 export const LOCALIZERS = { verifier: verifierLocalizer, none: noLocalizer } as const satisfies Record<string, Localizer>;
 
-/** What a judge model says about a response's steps (remote/judge.ts RemoteJudge is one). */
+/** What a judge model says about a response's steps (client/judge.ts RemoteJudge is one). */
 export interface StepJudge {
   firstError(task: ReasonTask, steps: readonly string[], answer: string | null): Promise<{ first_error_step: number | null; kind: StepKind | null }>;
 }

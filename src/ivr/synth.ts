@@ -14,18 +14,18 @@
 // With --format llamafactory the output is also registered in dataset_info.json beside it
 // (merged with the entries already there), so LLaMA-Factory can train on it by name.
 import * as path from 'node:path';
-import { judgeLocalizer, verifierLocalizer, type JudgeCheck, type Localizer, type StepJudge } from '../ivr/localize.js';
-import { rectifierFor, type RectifierName } from '../ivr/rectifiers.js';
-import { rereason, type RectifyItem } from '../ivr/rereason.js';
-import { rewardScreen } from '../ivr/screen.js';
 import type { Reasoner } from '../policy/reasoner.js';
 import { taskOutcome, taskPrompt, type ReasonTask } from '../policy/task.js';
 import { composeReward, type RewardMode } from '../rl/rewards.js';
 import { FORMAT_BONUS, hashString } from '../tasks/index.js';
 import { registerDataFile } from '../tasks/export/llamafactory.js';
 import { atomicWriteJson } from '../util/fs.js';
+import { appendRecords, openJsonl } from '../util/jsonl-out.js';
 import { Progress } from '../util/progress.js';
-import { appendRecords, openJsonl } from './jsonl-out.js';
+import { judgeLocalizer, verifierLocalizer, type JudgeCheck, type Localizer, type StepJudge } from './localize.js';
+import { rectifierFor, type RectifierName } from './rectifiers.js';
+import { rereason, type RectifyItem } from './rereason.js';
+import { rewardScreen } from './screen.js';
 
 /** Screening reward: the tasks' own outcome reward (accuracy + FORMAT_BONUS · format), so τ
  * means what it meant before the RL default composition changed (rl/rewards.ts). */

@@ -5,7 +5,8 @@ import { ParamRegistry } from '../engine/params.js';
 import { Rng } from '../util/rng.js';
 import { compile, type CompiledGraph } from '../engine/runtime.js';
 import { DEFAULT_VLM, numPatches, patchDim, type VlmConfig } from './config.js';
-import { Policy, roundUp } from './policy.js';
+import { roundUp } from './batch.js';
+import { Policy } from './policy.js';
 import { sampleToken } from './sampling.js';
 import { forwardFull } from './vlm.js';
 

@@ -29,7 +29,7 @@ export interface LayoutBatch {
   tokens: number;
 }
 
-export function buildLayouts(rows: LayoutRow[], cfg: VlmConfig, bucket: (n: number) => number): LayoutBatch {
+export function buildLayouts(rows: readonly LayoutRow[], cfg: VlmConfig, bucket: (n: number) => number): LayoutBatch {
   const N = numPatches(cfg);
   const B = rows.length;
   const T = bucket(Math.max(...rows.map((r) => r.text.length)));

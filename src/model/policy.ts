@@ -1,6 +1,7 @@
 // The compact VLM as a policy: parameters + tokenizer + compiled graphs for scoring and
 // for KV-cached sampling. RL and IVR-R1 talk to models only through this surface (and
-// its remote twin), so they never see the engine.
+// its remote twin), so they never see the engine; their losses reach the weights through
+// model/objective.ts, their batches are packed by model/batch.ts.
 import * as o from '../engine/ops.js';
 import { ParamRegistry, ParamStore, type ParamSpec } from '../engine/params.js';
 import { Rng } from '../util/rng.js';
@@ -10,7 +11,7 @@ import { KvCache } from './kv-cache.js';
 import { sampleToken, topTokens, type SamplingOptions } from './sampling.js';
 import { Tokenizer } from './tokenizer.js';
 import { embedImage, embedText, forwardChunk, forwardFull, forwardLayout } from './vlm.js';
-import { buildLayouts } from './layout.js';
+import { LENGTH_BUCKET, packLayoutRows, packRows, roundUp } from './batch.js';
 import { tokenLogProbs } from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
 
@@ -49,10 +50,6 @@ export interface Generation {
   /** True when the row stopped on </answer> or <eos> rather than the length limit. */
   finished: boolean;
 }
-
-/** Text lengths are padded up to a multiple of this, so few distinct graphs get compiled. */
-export const LENGTH_BUCKET = 16;
-export const roundUp = (n: number, k = LENGTH_BUCKET) => Math.max(k, Math.ceil(n / k) * k);
 
 export class Policy {
   private readonly graphs = new Map<string, Promise<CompiledGraph>>();
@@ -120,23 +117,9 @@ export class Policy {
     const out: Float32Array[] = [];
     for (let s = 0; s < items.length; s += batchSize) {
       const rows = items.slice(s, s + batchSize);
-      const T = roundUp(Math.max(...rows.map((r) => r.text.length - 1)));
-      if (T > this.cfg.maxText) throw new Error(`score: ${T} text tokens exceed maxText ${this.cfg.maxText}`);
-      const B = rows.length;
-      const ids = new BigInt64Array(B * T);
-      const targets = new BigInt64Array(B * T);
-      const pd = numPatches(this.cfg) * patchDim(this.cfg);
-      const patches = new Float32Array(B * pd);
-      rows.forEach((r, b) => {
-        patches.set(r.patches, b * pd);
-        for (let t = 0; t < r.text.length - 1; t++) { ids[b * T + t] = BigInt(r.text[t]!); targets[b * T + t] = BigInt(r.text[t + 1]!); }
-      });
+      const { T, feeds } = packRows(rows.map((r) => ({ patches: r.patches, text: r.text, responseFrom: r.text.length })), this.cfg, { label: 'score' });
       const g = await this.scoreGraph(T);
-      const res = await g.run(this.paramFeeds(g, {
-        patches: { data: patches, shape: [B, numPatches(this.cfg), patchDim(this.cfg)] },
-        ids: { data: ids, shape: [B, T] },
-        targets: { data: targets, shape: [B, T] },
-      }));
+      const res = await g.run(this.paramFeeds(g, { patches: feeds.patches!, ids: feeds.ids!, targets: feeds.targets! }));
       const logp = res.logp!.data as Float32Array;
       rows.forEach((r, b) => out.push(logp.slice(b * T, b * T + r.text.length - 1)));
     }
@@ -152,20 +135,15 @@ export class Policy {
   async scoreLayouts(items: { patches: Float32Array; text: number[]; insertAt: number | null }[]): Promise<Float32Array[]> {
     const cfg = this.cfg;
     const N = numPatches(cfg);
-    const P = patchDim(cfg);
-    const lay = buildLayouts(items.map((it) => ({ text: it.text, lossFrom: 1, insertAt: it.insertAt })), cfg, (n) => roundUp(n));
-    const B = items.length;
+    const lay = packLayoutRows(items.map((it) => ({ patches: it.patches, text: it.text, lossFrom: 1, insertAt: it.insertAt })), cfg, (n) => roundUp(n));
     const g = await this.graph(`layout-score:${lay.T}:${lay.L}`, () => {
       const reg = new ParamRegistry();
-      const logits = forwardLayout(reg.scope('vlm'), cfg, o.input('patches', ['B', N, P]), o.input('ids', ['B', lay.T], 'int64'), o.input('order', ['B', lay.L], 'int64'), o.input('bias', ['B', 1, lay.L, lay.L]), o.input('textDistance', ['B', 1, lay.L, lay.L]));
+      const logits = forwardLayout(reg.scope('vlm'), cfg, o.input('patches', ['B', N, patchDim(cfg)]), o.input('ids', ['B', lay.T], 'int64'), o.input('order', ['B', lay.L], 'int64'), o.input('bias', ['B', 1, lay.L, lay.L]), o.input('textDistance', ['B', 1, lay.L, lay.L]));
       return { logp: tokenLogProbs(logits, o.input('targets', ['B', lay.L], 'int64')) };
     });
-    const patches = new Float32Array(B * N * P);
-    items.forEach((it, b) => patches.set(it.patches, b * N * P));
-    const res = await g.run(this.paramFeeds(g, {
-      patches: { data: patches, shape: [B, N, P] }, ids: { data: lay.ids, shape: [B, lay.T] }, order: { data: lay.order, shape: [B, lay.L] },
-      bias: { data: lay.bias, shape: [B, 1, lay.L, lay.L] }, textDistance: { data: lay.textDistance, shape: [B, 1, lay.L, lay.L] }, targets: { data: lay.targets, shape: [B, lay.L] },
-    }));
+    const feeds = { ...lay.feeds };
+    delete feeds.mask; // scoring reads every position
+    const res = await g.run(this.paramFeeds(g, feeds));
     const logp = res.logp!.data as Float32Array;
     return items.map((it, b) => {
       const out = new Float32Array(it.text.length - 1).fill(NaN);

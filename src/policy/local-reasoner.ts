@@ -1,5 +1,5 @@
 // The compact VLM behind the reasoner port. It builds exactly the inputs `ivr serve` builds
-// for the same chat messages (remote/chat-template.ts): [image, text(<bos> + question + "\n"
+// for the same chat messages (serve/chat-template.ts): [image, text(<bos> + question + "\n"
 // + prefix)], plus the image again after the prefix when re-grounding, so a task run here and
 // the same checkpoint served over HTTP give the same text for the same seeds.
 import * as fs from 'node:fs';

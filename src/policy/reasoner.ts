@@ -1,6 +1,6 @@
 // The reasoner port (DESIGN §2): the one seam between what reasons and what uses reasoning.
 // ivr/ (the Re-Reasoning Loop, `ivr synth`) and eval/ talk to models only through it, so the
-// local compact VLM (local-reasoner.ts) and any OpenAI-compatible VLM (remote/remote-reasoner.ts)
+// local compact VLM (local-reasoner.ts) and any OpenAI-compatible VLM (client/remote-reasoner.ts)
 // are interchangeable there. It is text-level: responses in, responses out. RL keeps its
 // token-level local policy (model/policy.ts), since gradients need the model.
 //

@@ -1,19 +1,16 @@
-// The policy update: one compiled graph per padded length (forward → per-token log-probs →
-// policy loss of losses.ts → backward → AdamW), run over shuffled minibatches for μ epochs.
+// The policy update: the policy loss of losses.ts on the model's per-token log-probs, handed
+// to the model as an objective (model/objective.ts compiles forward → loss → backward →
+// AdamW, one step per padded length), run over shuffled minibatches for μ epochs.
 import * as o from '../engine/ops.js';
 import type { AdamState } from '../engine/optim.js';
-import { ParamRegistry } from '../engine/params.js';
 import { Rng } from '../util/rng.js';
-import type { HostTensor } from '../engine/runtime.js';
-import { TrainStep } from '../engine/train-step.js';
-import { numPatches, patchDim } from '../model/config.js';
-import { Policy, roundUp } from '../model/policy.js';
-import { forwardFull } from '../model/vlm.js';
+import { packRows, type PackedBatch } from '../model/batch.js';
+import { trainOn, type Objective } from '../model/objective.js';
+import type { Policy } from '../model/policy.js';
 import { tokenAdvantages } from './advantages.js';
 import { policyLossConfig, type RlConfig } from './config.js';
 import { policyLoss, tokenEntropy } from './losses.js';
 import type { Group, Sample } from './rollout.js';
-import type { Tensor } from '../engine/tensor.js';
 
 /** One sequence of the update batch, with everything the loss needs per token. */
 export interface TrainRow {
@@ -44,83 +41,55 @@ function oldFromUpdate(rows: readonly TrainRow[]): boolean {
 }
 
 export class RlUpdater {
-  private readonly steps = new Map<string, Promise<TrainStep>>();
+  private readonly objectives = new Map<boolean, Objective>();
   constructor(private readonly policy: Policy, private readonly cfg: RlConfig) {}
 
-  private step(T: number, oldFromUpdate: boolean): Promise<TrainStep> {
-    const key = `${T}:${oldFromUpdate}`;
-    let s = this.steps.get(key);
-    if (!s) {
-      const c = this.policy.cfg;
-      const reg = new ParamRegistry();
-      const ids = o.input('ids', ['B', T], 'int64');
-      const targets = o.input('targets', ['B', T], 'int64');
-      const mask = o.input('mask', ['B', T]);
-      const logits = forwardFull(reg.scope('vlm'), c, o.input('patches', ['B', numPatches(c), patchDim(c)]), ids);
+  /** The policy loss as an objective; `oldFromUpdate`: the old log-probs are the update's own (stop-gradient). */
+  private objective(oldFromUpdate: boolean): Objective {
+    let obj = this.objectives.get(oldFromUpdate);
+    if (!obj) {
       // Dr. GRPO divides by the generation cap this model can actually reach.
-      const lossCfg = policyLossConfig(this.cfg, c.maxText);
-      const useRef = lossCfg.beta > 0;
-      const logp = o.tokenLogProbs(logits, targets);
-      const pl = policyLoss({
-        logp,
-        oldLogp: oldFromUpdate ? o.stopGradient(logp) : o.input('old_logp', ['B', T]),
-        refLogp: useRef ? o.input('ref_logp', ['B', T]) : undefined,
-        advantages: o.input('adv', ['B', T]),
-        mask,
-        offPolicyMask: o.input('off_policy', ['B', T]),
-        // The entropy bonus differentiates through the logits; at coefficient 0 the
-        // entropy only feeds the metric, through a stop-gradient.
-        entropy: tokenEntropy(lossCfg.entropyCoef ? logits : o.stopGradient(logits)),
-        cfg: lossCfg,
-      });
-      const metrics: Record<string, Tensor> = {};
-      for (const [k, v] of Object.entries(pl.metrics)) if (v) metrics[k] = v;
-      s = TrainStep.compile({
-        registry: reg, loss: pl.loss, metrics,
+      const lossCfg = policyLossConfig(this.cfg, this.policy.cfg.maxText);
+      obj = {
+        key: `rl-policy:${JSON.stringify(lossCfg)}:old-from-update=${oldFromUpdate}`,
         adamw: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: this.cfg.weight_decay, maxGradNorm: this.cfg.max_grad_norm },
-      }, { threads: this.policy.threads });
-      this.steps.set(key, s);
+        loss: (g) => {
+          const pl = policyLoss({
+            logp: g.logp,
+            oldLogp: oldFromUpdate ? o.stopGradient(g.logp) : g.input('old_logp'),
+            refLogp: lossCfg.beta > 0 ? g.input('ref_logp') : undefined,
+            advantages: g.input('adv'),
+            mask: g.mask,
+            offPolicyMask: g.input('off_policy'),
+            // The entropy bonus differentiates through the logits; at coefficient 0 the
+            // entropy only feeds the metric, through a stop-gradient.
+            entropy: tokenEntropy(lossCfg.entropyCoef ? g.logits : o.stopGradient(g.logits)),
+            cfg: lossCfg,
+          });
+          return { loss: pl.loss, metrics: { ...pl.metrics } };
+        },
+      };
+      this.objectives.set(oldFromUpdate, obj);
     }
-    return s;
+    return obj;
   }
 
-  /** Host tensors for a minibatch of rows. Advantages are per token (step-level credit). */
-  feeds(rows: TrainRow[], useStepCredit: boolean): { T: number; feeds: Record<string, HostTensor> } {
-    const c = this.policy.cfg;
-    const B = rows.length;
-    const T = roundUp(Math.max(...rows.map((r) => r.promptIds.length + r.sample.responseIds.length - 1)));
-    const N = numPatches(c);
-    const P = patchDim(c);
-    const patches = new Float32Array(B * N * P);
-    const ids = new BigInt64Array(B * T);
-    const targets = new BigInt64Array(B * T);
-    const mask = new Float32Array(B * T);
-    const old = new Float32Array(B * T);
-    const ref = new Float32Array(B * T);
-    const adv = new Float32Array(B * T);
-    const off = new Float32Array(B * T);
-    rows.forEach((r, b) => {
-      patches.set(r.patches, b * N * P);
-      const text = [...r.promptIds, ...r.sample.responseIds];
-      const p0 = r.promptIds.length - 1; // position whose target is the first response token
-      const tokAdv = tokenAdvantages(r.sample.advantage, r.sample.responseIds.length, useStepCredit ? r.sample.creditFrom : undefined);
-      for (let t = 0; t < text.length - 1; t++) { ids[b * T + t] = BigInt(text[t]!); targets[b * T + t] = BigInt(text[t + 1]!); }
-      r.sample.responseIds.forEach((_, i) => {
-        const at = b * T + p0 + i;
-        mask[at] = 1;
-        if (r.oldLogp) old[at] = r.oldLogp[i]!;
-        ref[at] = r.refLogp ? r.refLogp[i]! : 0;
-        adv[at] = tokAdv[i]!;
-        off[at] = r.sample.offPolicy[i]!;
-      });
-    });
-    const f: Record<string, HostTensor> = {
-      patches: { data: patches, shape: [B, N, P] }, ids: { data: ids, shape: [B, T] }, targets: { data: targets, shape: [B, T] },
-      mask: { data: mask, shape: [B, T] }, adv: { data: adv, shape: [B, T] }, off_policy: { data: off, shape: [B, T] },
-    };
-    if (!oldFromUpdate(rows)) f.old_logp = { data: old, shape: [B, T] };
-    if (policyLossConfig(this.cfg).beta > 0) f.ref_logp = { data: ref, shape: [B, T] };
-    return { T, feeds: f };
+  /** The packed minibatch (model/batch.ts). Advantages are per token (step-level credit). */
+  feeds(rows: TrainRow[], useStepCredit: boolean): PackedBatch {
+    const extras = ['adv', 'off_policy'];
+    if (!oldFromUpdate(rows)) extras.push('old_logp');
+    if (policyLossConfig(this.cfg).beta > 0) extras.push('ref_logp');
+    return packRows(rows.map((r) => ({
+      patches: r.patches,
+      text: [...r.promptIds, ...r.sample.responseIds],
+      responseFrom: r.promptIds.length,
+      extras: {
+        adv: tokenAdvantages(r.sample.advantage, r.sample.responseIds.length, useStepCredit ? r.sample.creditFrom : undefined),
+        off_policy: r.sample.offPolicy,
+        old_logp: r.oldLogp,
+        ref_logp: r.refLogp,
+      },
+    })), this.policy.cfg, { extras, label: 'update' });
   }
 
   /** μ epochs of shuffled minibatches; returns metrics averaged over optimizer steps (`*_max` / `*_min`: the extreme over steps). */
@@ -135,8 +104,7 @@ export class RlUpdater {
       const order = rng.shuffled([...rows.keys()]);
       for (let s = 0; s < order.length; s += this.cfg.minibatch_size) {
         const mb = order.slice(s, s + this.cfg.minibatch_size).map((i) => rows[i]!);
-        const { T, feeds } = this.feeds(mb, useStepCredit);
-        const r = await (await this.step(T, oldFromUpdate(mb))).run(this.policy.params, state, feeds, lr);
+        const r = await trainOn(this.policy, this.objective(oldFromUpdate(mb)), this.feeds(mb, useStepCredit), state, lr);
         sums.loss = (sums.loss ?? 0) + r.loss;
         sums.grad_norm = (sums.grad_norm ?? 0) + r.gradNorm;
         for (const [k, v] of Object.entries(r.metrics)) {

@@ -25,10 +25,11 @@
 //
 // Anything else (two questions, several images, text without an image) is a 400 that says
 // which layout is expected.
+import { ApiError } from '../client/errors.js';
 import { numPatches, type VlmConfig } from '../model/config.js';
 import { patchify } from '../model/image.js';
 import type { Tokenizer } from '../model/tokenizer.js';
-import { ApiError, badParam } from './errors.js';
+import { badParam } from './errors.js';
 import { decodeImageUrl } from './image-url.js';
 import type { ChatMessage, Part } from './request.js';
 

@@ -10,8 +10,9 @@
 // (["text"]). Any other field is rejected, as the OpenAI API does, so a typo never passes
 // silently.
 import { z } from 'zod';
+import { ApiError } from '../client/errors.js';
 import { validate, ValidationError } from '../util/schema.js';
-import { ApiError, badParam, unsupported } from './errors.js';
+import { badParam, unsupported } from './errors.js';
 
 export type Role = 'system' | 'developer' | 'user' | 'assistant';
 

@@ -7,9 +7,11 @@
 //   GET  /metrics                  batching, request and dropped-stream counters, memory (JSON)
 //   GET  /health                   liveness (no API key needed)
 //
-// How messages map to the model: see chat-template.ts. Concurrent requests share decode
-// steps (scheduler.ts); responses carry x-ivr-batch-id / x-ivr-batch-rows headers saying
-// which batch served them and how many rows it decoded together.
+// This file is the HTTP side (routes, auth, Host check, body limits, error replies,
+// shutdown). How messages map to the model: chat-template.ts. A completion apart from HTTP
+// (decode rows, stop strings, the reply body): completion.ts; streaming it: sse.ts.
+// Concurrent requests share decode steps (scheduler.ts); responses carry x-ivr-batch-id /
+// x-ivr-batch-rows headers saying which batch served them and how many rows it decoded together.
 //
 // Robustness: every refused request gets a 4xx with an OpenAI error body naming the
 // problem (bad JSON, wrong types, unsupported values, bad images, body too
@@ -22,15 +24,17 @@
 // server never grants, web pages cannot drive it. Clients that hang up mid-reply are
 // logged and counted (droppedStreams / droppedRequests in /metrics). close() stops
 // accepting, finishes queued and running requests, then closes connections.
-import { createHash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Generation, Policy } from '../model/policy.js';
-import { ApiError } from './errors.js';
+import { ApiError } from '../client/errors.js';
+import type { Policy } from '../model/policy.js';
 import { toModelInput } from './chat-template.js';
+import { Completion } from './completion.js';
 import { checkHost, hostPolicy, type HostPolicy } from './host-check.js';
 import { parseChatRequest, type ChatRequest } from './request.js';
-import { BatchScheduler, type BatchInfo, type RowSpec } from './scheduler.js';
+import { BatchScheduler, type BatchInfo } from './scheduler.js';
+import { CompletionStream, sseData } from './sse.js';
 
 export interface ChatServerOptions {
   policy: Policy;
@@ -62,19 +66,6 @@ export interface ModelCard {
   max_model_len: number;
   /** How this model wants its input (remote clients adapt to it; see chat-template.ts). */
   ivr: { image_size: number; prompt_format: 'question'; max_text: number; reground: boolean };
-}
-
-interface ChoiceState {
-  index: number;
-  text: string;
-  /** End offset in `text` of each kept token, and the token's entry for logprobs. */
-  tokens: { end: number; id: number; logp: number; top: { token: number; logp: number }[] }[];
-  /** Length of the reply content (text before a matched stop string). */
-  contentEnd: number | null;
-  stopped: boolean;
-  /** Streaming: characters and tokens already sent. */
-  emitted: number;
-  emittedTokens: number;
 }
 
 const sha = (s: string) => createHash('sha256').update(s).digest();
@@ -180,7 +171,7 @@ export class ChatServer {
     const err = e instanceof ApiError ? e : new ApiError(500, `internal error: ${(e as Error)?.message ?? String(e)}`, 'server_error', null, 'internal_error');
     if (res.headersSent) {
       // Mid-stream: the status line is gone; say it as an SSE error event and end.
-      if (!res.writableEnded) { res.write(`data: ${JSON.stringify(err.toBody())}\n\n`); res.end(); }
+      if (!res.writableEnded) { res.write(sseData(err.toBody())); res.end(); }
       return;
     }
     const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/json' };
@@ -275,7 +266,29 @@ export class ChatServer {
     });
   }
 
+  /** POST /v1/chat/completions: the request, its generation (batched), then one JSON reply or an SSE stream. */
   private async chatCompletion(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const cr = await this.readChatRequest(req);
+    const policy = this.opts.policy;
+    const input = toModelInput(cr.messages, policy.cfg, policy.tokenizer, cr.continueFinalMessage);
+    const completion = new Completion(cr, input, policy.tokenizer, { maxText: policy.cfg.maxText, model: this.opts.modelName, fingerprint: this.fingerprint });
+    this.stats.completions++;
+    const gone = hangUpFlag(res);
+    const stream = cr.stream ? new CompletionStream(res, completion, gone) : null;
+    const rows = completion.rows({ gone, onText: stream ? (c) => stream.flush(c, false) : undefined });
+    const job = this.scheduler.submit(rows, (b) => { if (stream && !gone()) stream.start(batchHeaders(b)); });
+    res.on('close', () => { if (!res.writableFinished) job.cancel(); });
+    const { gens, batch } = await job.done;
+    if (stream) {
+      if (!gone()) stream.end(gens);
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json', ...batchHeaders(batch), ...(this.closing ? { connection: 'close' } : {}) });
+    res.end(JSON.stringify(completion.body(gens)));
+  }
+
+  /** The HTTP side of a chat request: a JSON Content-Type, a body within the limit, valid JSON, a valid request for the served model. */
+  private async readChatRequest(req: http.IncomingMessage): Promise<ChatRequest> {
     // Required, not just checked when present: a browser can POST text/plain cross-origin
     // without a preflight, so a missing or other type is how a web page would reach us.
     const ctype = req.headers['content-type'];
@@ -291,120 +304,20 @@ export class ChatServer {
     }
     const cr = parseChatRequest(body, { maxN: this.opts.maxN });
     if (cr.model !== this.opts.modelName) throw this.modelNotFound(cr.model);
-    const policy = this.opts.policy;
-    const input = toModelInput(cr.messages, policy.cfg, policy.tokenizer, cr.continueFinalMessage);
-    const room = policy.cfg.maxText - input.ids.length;
-    const maxNew = Math.min(cr.maxTokens ?? room, room);
-    this.stats.completions++;
-
-    const tok = policy.tokenizer;
-    const maxStop = Math.max(0, ...cr.stop.map((s) => s.length));
-    let gone = false;
-    res.on('close', () => { if (!res.writableFinished) gone = true; });
-    const choices: ChoiceState[] = Array.from({ length: cr.n }, (_, index) => ({ index, text: '', tokens: [], contentEnd: null, stopped: false, emitted: 0, emittedTokens: 0 }));
-    const id = 'chatcmpl-' + randomBytes(12).toString('hex');
-    const created = Math.floor(Date.now() / 1000);
-    const base = { id, created, model: this.opts.modelName, system_fingerprint: this.fingerprint };
-
-    const sse = (obj: unknown) => { if (!gone && !res.writableEnded) res.write(`data: ${JSON.stringify(obj)}\n\n`); };
-    const chunk = (choicesPart: unknown[], usage?: unknown) => sse({ ...base, object: 'chat.completion.chunk', choices: choicesPart, ...(cr.includeUsage ? { usage: usage ?? null } : {}) });
-    const logprobEntries = (c: ChoiceState, from: number, to: number) => c.tokens.slice(from, to).map((t) => this.logprobEntry(t.id, t.logp, t.top, cr.topLogprobs));
-    /** Streams the part of the text that can no longer turn into a stop string. */
-    const flush = (c: ChoiceState, final: boolean) => {
-      const safe = c.contentEnd ?? (final ? c.text.length : Math.max(c.emitted, c.text.length - Math.max(0, maxStop - 1)));
-      let nTok = c.emittedTokens;
-      while (nTok < c.tokens.length && c.tokens[nTok]!.end <= safe) nTok++;
-      if (safe > c.emitted) {
-        chunk([{ index: c.index, delta: { content: c.text.slice(c.emitted, safe) }, logprobs: cr.logprobs ? { content: logprobEntries(c, c.emittedTokens, nTok), refusal: null } : null, finish_reason: null }]);
-        c.emitted = safe;
-        c.emittedTokens = nTok;
-      }
-    };
-
-    const rows: RowSpec[] = choices.map((c) => ({
-      patches: input.patches, ids: input.ids, reground: input.reground, maxNew,
-      temperature: cr.temperature, topP: cr.topP,
-      // Every row gets its own seed, so its text never depends on which requests shared the batch.
-      seed: cr.seed !== undefined ? cr.seed + c.index : randomInt(0, 2 ** 31),
-      topLogprobs: cr.logprobs ? cr.topLogprobs : 0,
-      onToken: (token, logp, top) => {
-        if (gone) return 'stop';
-        if (token === tok.eos || token === tok.pad || token === tok.bos) return; // never text
-        c.text += tok.decode([token]);
-        c.tokens.push({ end: c.text.length, id: token, logp, top });
-        if (maxStop > 0) {
-          const searchFrom = Math.max(0, c.text.length - tok.decode([token]).length - maxStop + 1);
-          let cut = -1;
-          for (const s of cr.stop) {
-            const at = c.text.indexOf(s, searchFrom);
-            if (at >= 0 && (cut < 0 || at < cut)) cut = at;
-          }
-          if (cut >= 0) { c.contentEnd = cut; c.stopped = true; }
-        }
-        if (cr.stream) flush(c, false);
-        return c.stopped ? 'stop' : undefined;
-      },
-    }));
-
-    const onStart = (b: BatchInfo) => {
-      if (!cr.stream || gone) return;
-      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', ...this.batchHeaders(b) });
-      chunk(choices.map((c) => ({ index: c.index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null })));
-    };
-    const job = this.scheduler.submit(rows, onStart);
-    res.on('close', () => { if (!res.writableFinished) job.cancel(); });
-    const { gens, batch } = await job.done;
-    const finish = (c: ChoiceState, g: Generation): 'stop' | 'length' => (c.stopped || g.finished ? 'stop' : 'length');
-    const completionTokens = gens.reduce((a, g) => a + g.tokens.length, 0);
-    const usage = { prompt_tokens: input.promptTokens, completion_tokens: completionTokens, total_tokens: input.promptTokens + completionTokens };
-    if (cr.stream) {
-      if (gone) return;
-      choices.forEach((c, i) => {
-        flush(c, true);
-        chunk([{ index: c.index, delta: {}, logprobs: null, finish_reason: finish(c, gens[i]!) }]);
-      });
-      if (cr.includeUsage) sse({ ...base, object: 'chat.completion.chunk', choices: [], usage });
-      res.end('data: [DONE]\n\n');
-      return;
-    }
-    const out = {
-      ...base,
-      object: 'chat.completion',
-      choices: choices.map((c, i) => {
-        const end = c.contentEnd ?? c.text.length;
-        const kept = c.tokens.filter((t) => t.end <= end);
-        return {
-          index: c.index,
-          message: { role: 'assistant', content: c.text.slice(0, end), refusal: null },
-          logprobs: cr.logprobs ? { content: kept.map((t) => this.logprobEntry(t.id, t.logp, t.top, cr.topLogprobs)), refusal: null } : null,
-          finish_reason: finish(c, gens[i]!),
-        };
-      }),
-      usage,
-    };
-    res.writeHead(200, { 'content-type': 'application/json', ...this.batchHeaders(batch), ...(this.closing ? { connection: 'close' } : {}) });
-    res.end(JSON.stringify(out));
+    return cr;
   }
+}
 
-  private batchHeaders(b: BatchInfo): Record<string, string> {
-    return { 'x-ivr-batch-id': String(b.id), 'x-ivr-batch-rows': String(b.rows), 'x-ivr-batch-requests': String(b.requests) };
-  }
+/** Becomes true when the client hangs up before the reply is finished. */
+function hangUpFlag(res: http.ServerResponse): () => boolean {
+  let gone = false;
+  res.on('close', () => { if (!res.writableFinished) gone = true; });
+  return () => gone;
+}
 
-  private tokenText(id: number): string {
-    const tok = this.opts.policy.tokenizer;
-    if (id === tok.eos) return '<eos>';
-    if (id === tok.bos) return '<bos>';
-    if (id === tok.pad) return '<pad>';
-    return tok.decode([id]);
-  }
-
-  private logprobEntry(id: number, logp: number, top: { token: number; logp: number }[], k: number) {
-    const token = this.tokenText(id);
-    return {
-      token, logprob: logp, bytes: [...Buffer.from(token, 'utf8')],
-      top_logprobs: top.slice(0, k).map((t) => { const s = this.tokenText(t.token); return { token: s, logprob: t.logp, bytes: [...Buffer.from(s, 'utf8')] }; }),
-    };
-  }
+/** Which batch served a reply: its id, rows decoded together and requests sharing it. */
+function batchHeaders(b: BatchInfo): Record<string, string> {
+  return { 'x-ivr-batch-id': String(b.id), 'x-ivr-batch-rows': String(b.rows), 'x-ivr-batch-requests': String(b.requests) };
 }
 
 /** An empty key would silently mean "no authentication"; refuse it rather than guess. */
@@ -427,5 +340,3 @@ function decodePathPart(s: string): string {
 export function createChatServer(options: ChatServerOptions): ChatServer {
   return new ChatServer(options);
 }
-
-export type { ChatRequest };

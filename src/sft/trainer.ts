@@ -1,15 +1,12 @@
 // Supervised fine-tuning on gold solutions: the base policy that RL starts from.
 import * as o from '../engine/ops.js';
 import { AdamState } from '../engine/optim.js';
-import { ParamRegistry } from '../engine/params.js';
-import { TrainStep } from '../engine/train-step.js';
 import { evaluatePolicy } from '../eval/evaluate.js';
+import { packLayoutRows, packRows, roundUp, type PackedBatch, type PackedLayoutBatch } from '../model/batch.js';
 import { loadPolicy, savePolicy } from '../model/checkpoint-io.js';
-import { numPatches, patchDim } from '../model/config.js';
 import { exampleIds, instancePatches } from '../model/episode.js';
-import { Policy, roundUp } from '../model/policy.js';
-import { forwardFull, forwardLayout } from '../model/vlm.js';
-import { buildLayouts } from '../model/layout.js';
+import { trainOn, trainStep, type CompiledStep, type Objective, type StepResult } from '../model/objective.js';
+import { Policy } from '../model/policy.js';
 import { Rng, nameSeed } from '../util/rng.js';
 import { getSplit, goldResponse, responsePrefix, type FamilyId, type Instance } from '../tasks/index.js';
 import { RunDir } from '../train/run-dir.js';
@@ -18,44 +15,19 @@ import { Progress } from '../util/progress.js';
 import type { SftConfig } from './config.js';
 import { sftInstance } from './data.js';
 
-/** Host tensors of one SFT batch: loss on the response tokens (and <eos>) only. */
-export function sftBatch(policy: Policy, items: { inst: Instance; response: string }[]) {
-  const cfg = policy.cfg;
-  const ex = items.map((it) => ({ ...exampleIds(it.inst, it.response, policy.tokenizer), patches: instancePatches(it.inst, cfg) }));
-  const T = roundUp(Math.max(...ex.map((e) => e.text.length - 1)));
-  if (T > cfg.maxText) throw new Error(`SFT example of ${T} tokens exceeds maxText ${cfg.maxText}`);
-  const B = items.length;
-  const N = numPatches(cfg);
-  const P = patchDim(cfg);
-  const patches = new Float32Array(B * N * P);
-  const ids = new BigInt64Array(B * T);
-  const targets = new BigInt64Array(B * T);
-  const mask = new Float32Array(B * T);
-  let tokens = 0;
-  ex.forEach((e, b) => {
-    patches.set(e.patches, b * N * P);
-    for (let t = 0; t < e.text.length - 1; t++) {
-      ids[b * T + t] = BigInt(e.text[t]!);
-      targets[b * T + t] = BigInt(e.text[t + 1]!);
-      if (t + 1 >= e.promptLen) { mask[b * T + t] = 1; tokens++; }
-    }
-  });
-  return {
-    T, tokens,
-    feeds: {
-      patches: { data: patches, shape: [B, N, P] },
-      ids: { data: ids, shape: [B, T] },
-      targets: { data: targets, shape: [B, T] },
-      mask: { data: mask, shape: [B, T] },
-    },
-  };
+/** One SFT batch (model/batch.ts): loss on the response tokens (and <eos>) only. */
+export function sftBatch(policy: Policy, items: { inst: Instance; response: string }[]): PackedBatch {
+  return packRows(items.map((it) => {
+    const ex = exampleIds(it.inst, it.response, policy.tokenizer);
+    return { patches: instancePatches(it.inst, policy.cfg), text: ex.text, responseFrom: ex.promptLen };
+  }), policy.cfg, { label: 'SFT example' });
 }
 
 /**
  * A batch in the layout form: some examples get the image re-inserted at a step boundary
  * (where the Re-Reasoning Loop re-grounds), chosen by a per-example seeded draw.
  */
-export function sftLayoutBatch(policy: Policy, items: { inst: Instance; response: string; key: number }[], regroundProb: number, seed: number) {
+export function sftLayoutBatch(policy: Policy, items: { inst: Instance; response: string; key: number }[], regroundProb: number, seed: number): PackedLayoutBatch {
   const cfg = policy.cfg;
   const tok = policy.tokenizer;
   const rows = items.map((it) => {
@@ -68,60 +40,31 @@ export function sftLayoutBatch(policy: Policy, items: { inst: Instance; response
     }
     return { text: ex.text, lossFrom: ex.promptLen, insertAt, patches: instancePatches(it.inst, cfg) };
   });
-  const lay = buildLayouts(rows, cfg, (n) => roundUp(n, 32));
-  const B = items.length;
-  const N = numPatches(cfg);
-  const P = patchDim(cfg);
-  const patches = new Float32Array(B * N * P);
-  rows.forEach((r, b) => patches.set(r.patches, b * N * P));
+  return packLayoutRows(rows, cfg, (n) => roundUp(n, 32));
+}
+
+/** Next-token cross-entropy on the response tokens, as an objective the model compiles. */
+export function sftObjective(adamw: { weightDecay: number; maxGradNorm: number }): Objective {
   return {
-    T: lay.T, L: lay.L, tokens: lay.tokens,
-    feeds: {
-      patches: { data: patches, shape: [B, N, P] },
-      ids: { data: lay.ids, shape: [B, lay.T] },
-      order: { data: lay.order, shape: [B, lay.L] },
-      bias: { data: lay.bias, shape: [B, 1, lay.L, lay.L] },
-      textDistance: { data: lay.textDistance, shape: [B, 1, lay.L, lay.L] },
-      targets: { data: lay.targets, shape: [B, lay.L] },
-      mask: { data: lay.mask, shape: [B, lay.L] },
-    },
+    key: 'sft-cross-entropy',
+    adamw: { beta1: 0.9, beta2: 0.95, eps: 1e-8, ...adamw },
+    loss: (g) => ({ loss: o.crossEntropy(g.logits, g.targets, g.mask) }),
   };
 }
 
-/** Compiled SFT steps, one per padded text length. */
+/** Compiled SFT steps, one per padded text length (and layout length for the layout form). */
 export class SftStepper {
-  private readonly steps = new Map<number, Promise<TrainStep>>();
-  constructor(private readonly policy: Policy, private readonly adamw: { weightDecay: number; maxGradNorm: number }) {}
-
-  /** The layout-form step (re-grounded examples), one per (text, sequence) length. */
-  getLayout(T: number, L: number): Promise<TrainStep> {
-    const key = T * 100000 + L;
-    let s = this.steps.get(-key);
-    if (!s) {
-      const reg = new ParamRegistry();
-      const cfg = this.policy.cfg;
-      const logits = forwardLayout(reg.scope('vlm'), cfg, o.input('patches', ['B', numPatches(cfg), patchDim(cfg)]), o.input('ids', ['B', T], 'int64'), o.input('order', ['B', L], 'int64'), o.input('bias', ['B', 1, L, L]), o.input('textDistance', ['B', 1, L, L]));
-      const loss = o.crossEntropy(logits, o.input('targets', ['B', L], 'int64'), o.input('mask', ['B', L]));
-      s = TrainStep.compile({ registry: reg, loss, adamw: { beta1: 0.9, beta2: 0.95, eps: 1e-8, ...this.adamw } }, { threads: this.policy.threads });
-      this.steps.set(-key, s);
-    }
-    return s;
+  private readonly objective: Objective;
+  constructor(private readonly policy: Policy, adamw: { weightDecay: number; maxGradNorm: number }) {
+    this.objective = sftObjective(adamw);
   }
 
-  get(T: number): Promise<TrainStep> {
-    let s = this.steps.get(T);
-    if (!s) {
-      const reg = new ParamRegistry();
-      const cfg = this.policy.cfg;
-      const patches = o.input('patches', ['B', numPatches(cfg), patchDim(cfg)]);
-      const ids = o.input('ids', ['B', T], 'int64');
-      const targets = o.input('targets', ['B', T], 'int64');
-      const mask = o.input('mask', ['B', T]);
-      const loss = o.crossEntropy(forwardFull(reg.scope('vlm'), cfg, patches, ids), targets, mask);
-      s = TrainStep.compile({ registry: reg, loss, adamw: { beta1: 0.9, beta2: 0.95, eps: 1e-8, ...this.adamw } }, { threads: this.policy.threads });
-      this.steps.set(T, s);
-    }
-    return s;
+  /** The full-form step for text length T. */
+  get(T: number): Promise<CompiledStep> { return trainStep(this.policy, this.objective, { T }); }
+
+  /** One optimizer step on a batch of either form (the layout form: re-grounded examples). */
+  run(batch: PackedBatch | PackedLayoutBatch, state: AdamState, lr: number): Promise<StepResult> {
+    return trainOn(this.policy, this.objective, batch, state, lr);
   }
 }
 
@@ -192,17 +135,8 @@ async function sftLoop(cfg: SftConfig, opts: SftOptions, run: RunDir): Promise<{
     });
     const lr = cosineLr(step, cfg.steps, cfg.lr, cfg.warmup, cfg.min_lr_frac);
     const ts = performance.now();
-    let batch: { tokens: number };
-    let r;
-    if (cfg.reground_prob > 0) {
-      const b = sftLayoutBatch(policy, items, cfg.reground_prob, cfg.seed);
-      batch = b;
-      r = await (await stepper.getLayout(b.T, b.L)).run(policy.params, state, b.feeds, lr);
-    } else {
-      const b = sftBatch(policy, items);
-      batch = b;
-      r = await (await stepper.get(b.T)).run(policy.params, state, b.feeds, lr);
-    }
+    const batch = cfg.reground_prob > 0 ? sftLayoutBatch(policy, items, cfg.reground_prob, cfg.seed) : sftBatch(policy, items);
+    const r = await stepper.run(batch, state, lr);
     const stepS = (performance.now() - ts) / 1000;
     tokensSeen += batch.tokens;
     trainedTokens += batch.tokens;

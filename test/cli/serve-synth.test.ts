@@ -9,8 +9,8 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { verifyResponse } from '../../src/tasks/index.js';
-import { loadRemoteTasks } from '../../src/remote/task.js';
-import { exportTasks, pngDataUrl, tempDir, trainedCheckpoint, TRAIN_INSTANCES, UNSEEN_INSTANCES } from './fixture.js';
+import { loadRemoteTasks } from '../../src/client/task.js';
+import { exportTasks, pngDataUrl, tempDir, trainedCheckpoint, TRAIN_INSTANCES, UNSEEN_INSTANCES } from '../helpers/remote-fixture.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
 const INSTANCES = [...TRAIN_INSTANCES.slice(0, 2), ...UNSEEN_INSTANCES];

@@ -4,12 +4,12 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
-import { OpenAIClient, normalizeEndpoint } from '../../src/remote/client.js';
-import { ApiError } from '../../src/remote/errors.js';
-import { JudgeError, RemoteJudge, parseJudgeReply } from '../../src/remote/judge.js';
-import { fromInstance } from '../../src/remote/task.js';
+import { OpenAIClient, normalizeEndpoint } from '../../src/client/client.js';
+import { ApiError } from '../../src/client/errors.js';
+import { JudgeError, RemoteJudge, parseJudgeReply } from '../../src/client/judge.js';
+import { fromInstance } from '../../src/client/task.js';
 import { generateInstance } from '../../src/tasks/index.js';
-import { completion, listen, readJson, tempDir, type Running } from './fixture.js';
+import { completion, listen, readJson, tempDir, type Running } from '../helpers/remote-fixture.js';
 
 const open: Running[] = [];
 after(async () => { await Promise.all(open.map((s) => s.close())); });

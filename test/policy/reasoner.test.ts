@@ -9,12 +9,12 @@ import { loadPolicy } from '../../src/model/checkpoint-io.js';
 import type { Policy } from '../../src/model/policy.js';
 import { LocalReasoner } from '../../src/policy/local-reasoner.js';
 import type { Reasoner } from '../../src/policy/reasoner.js';
-import { OpenAIClient } from '../../src/remote/client.js';
-import { joinContinuation, RemoteReasoner } from '../../src/remote/remote-reasoner.js';
-import { createChatServer, type ChatServer } from '../../src/remote/server.js';
-import { fromInstance, type RemoteTask } from '../../src/remote/task.js';
+import { OpenAIClient } from '../../src/client/client.js';
+import { joinContinuation, RemoteReasoner } from '../../src/client/remote-reasoner.js';
+import { createChatServer, type ChatServer } from '../../src/serve/server.js';
+import { fromInstance, type RemoteTask } from '../../src/client/task.js';
 import { goldResponse, responsePrefix } from '../../src/tasks/index.js';
-import { tempDir, trainedCheckpoint, TRAIN_INSTANCES, UNSEEN_INSTANCES } from '../remote/fixture.js';
+import { tempDir, trainedCheckpoint, TRAIN_INSTANCES, UNSEEN_INSTANCES } from '../helpers/remote-fixture.js';
 
 const INSTANCES = [...TRAIN_INSTANCES, ...UNSEEN_INSTANCES];
 const SAMPLING = { temperature: 1, topP: 1, maxTokens: 60 };

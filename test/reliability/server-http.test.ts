@@ -10,9 +10,9 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadPolicy } from '../../src/model/checkpoint-io.js';
 import type { Policy } from '../../src/model/policy.js';
-import { createChatServer, type ChatServer } from '../../src/remote/server.js';
+import { createChatServer, type ChatServer } from '../../src/serve/server.js';
 import { generateInstance } from '../../src/tasks/index.js';
-import { exportTasks, pngDataUrl, tempDir, untrainedCheckpoint } from '../remote/fixture.js';
+import { exportTasks, pngDataUrl, tempDir, untrainedCheckpoint } from '../helpers/remote-fixture.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
 const MODEL = 'tiny';

@@ -11,12 +11,12 @@ import { deflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { loadPolicy } from '../../src/model/checkpoint-io.js';
 import { resizeArea } from '../../src/model/image.js';
-import { createChatServer, type ChatServer } from '../../src/remote/server.js';
+import { createChatServer, type ChatServer } from '../../src/serve/server.js';
 import { IMAGE_LIMITS, ImageLimitError } from '../../src/tasks/render/image-limits.js';
 import { decodeJpeg } from '../../src/tasks/render/jpeg.js';
 import { decodePng, encodePng } from '../../src/tasks/render/png.js';
 import { generateInstance } from '../../src/tasks/index.js';
-import { exportTasks, tempDir, untrainedCheckpoint } from '../remote/fixture.js';
+import { exportTasks, tempDir, untrainedCheckpoint } from '../helpers/remote-fixture.js';
 
 const MODEL = 'tiny';
 let server: ChatServer;

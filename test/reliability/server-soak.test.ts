@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { untrainedCheckpoint } from '../remote/fixture.js';
+import { untrainedCheckpoint } from '../helpers/remote-fixture.js';
 
 const SCRIPT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../scripts/soak-serve.mjs');
 

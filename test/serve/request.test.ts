@@ -2,8 +2,8 @@
 // and whose message says what was expected and what came (the zod schema's wording).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError } from '../../src/remote/errors.js';
-import { parseChatRequest } from '../../src/remote/request.js';
+import { ApiError } from '../../src/client/errors.js';
+import { parseChatRequest } from '../../src/serve/request.js';
 
 const LIMITS = { maxN: 8 };
 const user = { role: 'user', content: [{ type: 'image_url', image_url: { url: 'data:image/png;base64,AAAA' } }, { type: 'text', text: 'q' }] };

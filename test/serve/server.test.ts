@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import OpenAI from 'openai';
 import { loadPolicy } from '../../src/model/checkpoint-io.js';
-import { createChatServer, type ChatServer } from '../../src/remote/server.js';
+import { createChatServer, type ChatServer } from '../../src/serve/server.js';
 import { generateInstance } from '../../src/tasks/index.js';
-import { exportTasks, pngDataUrl, tempDir, untrainedCheckpoint } from './fixture.js';
+import { exportTasks, pngDataUrl, tempDir, untrainedCheckpoint } from '../helpers/remote-fixture.js';
 
 const MODEL = 'tiny';
 let server: ChatServer;

@@ -8,7 +8,7 @@ import { Option, type Command } from 'commander';
 import { evaluatePolicy, evaluateReasoner, type EvalOptions, type EvalReport } from '../../eval/evaluate.js';
 import { evalJson } from '../../eval/json.js';
 import { loadPolicy } from '../../model/checkpoint-io.js';
-import { fromInstance } from '../../remote/task.js';
+import { fromInstance } from '../../client/task.js';
 import { FAMILY_IDS, SPLIT_IDS, getSplit, loadInstances, type FamilyId, type Instance, type SplitId } from '../../tasks/index.js';
 import { formatErosionTable, formatEvalTable } from '../../eval/table.js';
 import { UsageError } from '../errors.js';

@@ -1,10 +1,10 @@
 // `ivr serve --checkpoint PATH [--host 127.0.0.1] [--port N] [--api-key K]`: an
-// OpenAI-compatible API for a checkpoint (src/remote/server.ts; message mapping in
-// src/remote/chat-template.ts).
+// OpenAI-compatible API for a checkpoint (src/serve/server.ts; message mapping in
+// src/serve/chat-template.ts).
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { loadPolicy } from '../../model/checkpoint-io.js';
-import { createChatServer } from '../../remote/server.js';
+import { createChatServer } from '../../serve/server.js';
 import { UsageError } from '../errors.js';
 import { withExamples } from '../help.js';
 import { commaList, integer, real } from '../options.js';

@@ -1,11 +1,11 @@
 // `ivr synth --endpoint URL[,URL2] --model NAME --tasks FILE.jsonl --out DEMOS.jsonl
 //  [--localizer verifier|judge] [--samples G] [--rounds J] [--api-key K]`:
-// IVR-R1's data side on a model behind an OpenAI-compatible API (src/remote/synth.ts).
+// IVR-R1's data side on a model behind an OpenAI-compatible API (src/ivr/synth.ts).
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
-import { RemoteJudge } from '../../remote/judge.js';
-import { runSynth, sidecar, type DemoFormat, type LocalizerChoice } from '../../remote/synth.js';
-import { loadRemoteTasks } from '../../remote/task.js';
+import { RemoteJudge } from '../../client/judge.js';
+import { runSynth, sidecar, type DemoFormat, type LocalizerChoice } from '../../ivr/synth.js';
+import { loadRemoteTasks } from '../../client/task.js';
 import { EXIT } from '../errors.js';
 import { withExamples } from '../help.js';
 import { commaList, integer, real } from '../options.js';
