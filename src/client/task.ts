@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ReasonTask } from '../policy/task.js';
 import {
-  encodePng, getFamily, isFamilyId, parseInstanceRecord, FieldError, TaskFileError,
+  encodePng, getFamily, isFamilyId, parseInstanceRecord, readJsonlRecords, FieldError,
   type FamilyId, type Instance,
 } from '../tasks/index.js';
 
@@ -35,37 +35,9 @@ function pngSize(file: string): { width: number; height: number } {
  * Throws TaskFileError naming the file, line and field on the first bad line.
  */
 export function loadRemoteTasks(file: string, renderDir: string): RemoteTask[] {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new TaskFileError(file, 0, null, `cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  const baseDir = path.dirname(path.resolve(file));
-  const out: RemoteTask[] = [];
-  const seen = new Map<string, number>();
-  text.split('\n').forEach((raw, i) => {
-    const line = raw.replace(/\r$/, '');
-    if (!line.trim()) return;
-    let value: unknown;
-    try {
-      value = JSON.parse(line);
-    } catch (e) {
-      throw new TaskFileError(file, i + 1, null, `invalid JSON (${(e as Error).message})`);
-    }
-    let task: RemoteTask;
-    try {
-      task = value && typeof value === 'object' && 'scene' in value ? fromInstance(parseInstanceRecord(value, baseDir), renderDir) : fromGeneric(value, baseDir);
-    } catch (e) {
-      if (e instanceof FieldError) throw new TaskFileError(file, i + 1, e.field, e.detail);
-      throw new TaskFileError(file, i + 1, null, (e as Error).message);
-    }
-    const prev = seen.get(task.id);
-    if (prev !== undefined) throw new TaskFileError(file, i + 1, 'id', `duplicate id ${JSON.stringify(task.id)} (first on line ${prev})`);
-    seen.set(task.id, i + 1);
-    out.push(task);
-  });
-  return out;
+  return readJsonlRecords(file, (value, baseDir) => (value && typeof value === 'object' && 'scene' in value
+    ? fromInstance(parseInstanceRecord(value, baseDir), renderDir)
+    : fromGeneric(value, baseDir)));
 }
 
 /** A task for an instance; its PNGs are rendered into renderDir when it has none on disk. */

@@ -12,7 +12,7 @@ export { SPLITS, getSplit, splitEntry, splitHorizons, isSplitId, type SplitSpec 
 export { parseResponse, formatResponse, responsePrefix, type ParsedResponse } from './format.js';
 export { promptText, goldResponse, instructionPrompt, verifyResponse, reward, oracleStep, FORMAT_BONUS, type Verification } from './verify.js';
 export { encodePng, decodePng } from './render/png.js';
-export { exportInstances, loadInstances, parseInstanceRecord, writeFileAtomic, imagePaths, TaskFileError, type InstanceRecord } from './io.js';
+export { exportInstances, loadInstances, readJsonlRecords, parseInstanceRecord, imagePaths, TaskFileError, type InstanceRecord } from './io.js';
 export { asciiRender, asciiRaster } from './ascii.js';
 export { Rng, deriveSeed, hashString } from '../util/rng.js';
 export type { GridScene } from './families/grid.js';

@@ -11,7 +11,7 @@
 // and field on the first problem: bad JSON, a missing field or one of the wrong type, an
 // unknown family, a scene or question that does not fit the family, gold steps/answer that
 // do not match the scene and question, or a referenced image that does not exist / is not a PNG.
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { FamilyId, Instance, SplitId } from './types.js';
 import { FieldError } from './types.js';
@@ -20,6 +20,7 @@ import { FAMILY_IDS, SPLIT_IDS } from './types.js';
 import { getFamily } from './registry.js';
 import { issue, toIssues, ValidationError } from '../util/schema.js';
 import { encodePng } from './render/png.js';
+import { atomicWriteFile } from '../util/fs.js';
 import { goldResponse, promptText } from './verify.js';
 
 /** One JSONL line. `prompt` and `response` are convenience copies (ignored by the loader). */
@@ -49,14 +50,6 @@ export class TaskFileError extends ValidationError {
   get field(): string | null { return this.path || null; }
 }
 
-/** Write `data` to `path` atomically (write a temporary file beside it, then rename). */
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${Date.now().toString(36)}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
-
 /** Relative image paths of an instance inside an export directory. */
 export function imagePaths(id: string): { small: string; large: string } {
   return { small: `images/${id}.small.png`, large: `images/${id}.large.png` };
@@ -76,8 +69,8 @@ export function exportInstances(instances: readonly Instance[], dir: string, nam
     ids.add(inst.id);
     const fam = getFamily(inst.family);
     const images = imagePaths(inst.id);
-    writeFileAtomic(join(dir, images.small), encodePng(fam.renderSmall(inst)));
-    writeFileAtomic(join(dir, images.large), encodePng(fam.renderLarge(inst)));
+    atomicWriteFile(join(dir, images.small), encodePng(fam.renderSmall(inst)));
+    atomicWriteFile(join(dir, images.large), encodePng(fam.renderLarge(inst)));
     const rec: InstanceRecord = {
       id: inst.id, family: inst.family, ...(inst.split ? { split: inst.split } : {}), seed: inst.seed, horizon: inst.horizon,
       question: inst.question, scene: inst.scene, steps: inst.steps, answer: inst.answer, images,
@@ -86,7 +79,7 @@ export function exportInstances(instances: readonly Instance[], dir: string, nam
     lines.push(JSON.stringify(rec));
   }
   const file = join(dir, `${name}.jsonl`);
-  writeFileAtomic(file, lines.map((l) => l + '\n').join(''));
+  atomicWriteFile(file, lines.map((l) => l + '\n').join(''));
   return { file, count: instances.length };
 }
 
@@ -160,11 +153,12 @@ export function parseInstanceRecord(value: unknown, baseDir: string, options: { 
 }
 
 /**
- * Load and validate a JSONL instance file (blank lines are skipped). Image paths in the
- * records are resolved relative to the file and must exist unless `checkImages` is false.
- * Throws TaskFileError (file, 1-based line, field) on the first bad line, and on duplicate ids.
+ * The one reader of JSONL record files (instances here, remote tasks in client/task.ts):
+ * blank lines are skipped, each line is parsed and handed to `parse` with the file's
+ * directory, and ids must be unique. Throws TaskFileError (file, 1-based line, field) on the
+ * first bad line: unreadable file, invalid JSON, a FieldError from `parse`, or a repeated id.
  */
-export function loadInstances(file: string, options: { checkImages?: boolean } = {}): Instance[] {
+export function readJsonlRecords<T extends { id: string }>(file: string, parse: (value: unknown, baseDir: string) => T): T[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -172,7 +166,7 @@ export function loadInstances(file: string, options: { checkImages?: boolean } =
     throw new TaskFileError(file, 0, null, `cannot read file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
   const baseDir = dirname(resolve(file));
-  const out: Instance[] = [];
+  const out: T[] = [];
   const ids = new Map<string, number>();
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
@@ -184,17 +178,26 @@ export function loadInstances(file: string, options: { checkImages?: boolean } =
     } catch (e) {
       throw new TaskFileError(file, i + 1, null, `invalid JSON (${(e as Error).message})`);
     }
-    let inst: Instance;
+    let record: T;
     try {
-      inst = parseInstanceRecord(value, baseDir, options);
+      record = parse(value, baseDir);
     } catch (e) {
       if (e instanceof FieldError) throw new TaskFileError(file, i + 1, e.field, e.detail);
       throw new TaskFileError(file, i + 1, null, (e as Error).message);
     }
-    const prev = ids.get(inst.id);
-    if (prev !== undefined) throw new TaskFileError(file, i + 1, 'id', `duplicate id ${JSON.stringify(inst.id)} (first on line ${prev})`);
-    ids.set(inst.id, i + 1);
-    out.push(inst);
+    const prev = ids.get(record.id);
+    if (prev !== undefined) throw new TaskFileError(file, i + 1, 'id', `duplicate id ${JSON.stringify(record.id)} (first on line ${prev})`);
+    ids.set(record.id, i + 1);
+    out.push(record);
   }
   return out;
+}
+
+/**
+ * Load and validate a JSONL instance file (blank lines are skipped). Image paths in the
+ * records are resolved relative to the file and must exist unless `checkImages` is false.
+ * Throws TaskFileError (file, 1-based line, field) on the first bad line, and on duplicate ids.
+ */
+export function loadInstances(file: string, options: { checkImages?: boolean } = {}): Instance[] {
+  return readJsonlRecords(file, (value, baseDir) => parseInstanceRecord(value, baseDir, options));
 }
