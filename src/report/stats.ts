@@ -1,7 +1,7 @@
-// Means and 95% confidence intervals over seeds (Student's t), per-method summaries of a
-// bench (the shape check of a results.json is re-exported from results-schema.ts).
+// Means and 95% confidence intervals over seeds (Student's t) and the grouping of a bench's runs by
+// method (the shape check of a results.json is re-exported from results-schema.ts).
 import { studentTQuantile } from './student-t.js';
-import { type AggregateMetric, type Ci, type RunResult, type SplitName } from './results.js';
+import type { Ci, RunResult } from './results.js';
 
 /**
  * t_{0.975, df}, exact for every df (fractional Welch df included): the two-sided 95%
@@ -57,17 +57,6 @@ export function diffCi(a: readonly number[], b: readonly number[]): Ci {
 /** Whether an interval has an actual width to show (n >= 2). */
 export function hasInterval(ci: Ci): boolean {
   return ci.n >= 2;
-}
-
-/**
- * Per method (in order of first appearance), the mean and 95% CI over seeds of one metric of
- * the final evaluation on `split` (accuracy by default).
- */
-export function summarize(runs: readonly RunResult[], split: SplitName, metric: AggregateMetric = 'accuracy'): Record<string, Ci> {
-  const by = groupRuns(runs);
-  const out: Record<string, Ci> = {};
-  for (const [method, rs] of by) out[method] = meanCi(rs.map((r) => r.eval[split][metric]));
-  return out;
 }
 
 /** Runs grouped by method, in order of first appearance, each group sorted by seed. */

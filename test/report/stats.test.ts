@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { diffCi, meanCi, summarize, t975, validateResults, ResultsError, variance } from '../../src/report/stats.js';
+import { diffCi, meanCi, t975, validateResults, ResultsError, variance } from '../../src/report/stats.js';
 import { summarizeAll } from '../../src/report/compare.js';
+import { bootstrapAccuracy } from '../../src/report/bootstrap.js';
 import { buildResults } from './fixture.js';
 
 const close = (a: number, b: number, eps = 1e-9) => assert.ok(Math.abs(a - b) <= eps, `${a} != ${b}`);
@@ -58,20 +59,21 @@ test('diffCi: Welch interval (hand-computed) and degenerate cases', () => {
   assert.deepEqual(diffCi([1, 1], [0, 0]), { mean: 1, ci_low: 1, ci_high: 1, n: 2 });
 });
 
-test('summarize / summarizeAll: per method, in order, from the final evaluations', () => {
-  const r = buildResults({ outcomes: false });
-  const s = summarize(r.runs, 'ood');
-  assert.deepEqual(Object.keys(s), r.methods);
-  for (const m of r.methods) {
-    const accs = r.runs.filter((x) => x.method === m).map((x) => x.eval.ood.accuracy);
-    assert.deepEqual(s[m], meanCi(accs));
-    assert.equal(s[m]!.n, 3);
+test('summarizeAll: per method, in order; seed intervals without outcomes, instance × seed bootstrap with them', () => {
+  const old = buildResults({ outcomes: false });
+  const s = summarizeAll(old.runs);
+  assert.deepEqual(Object.keys(s), old.methods);
+  for (const m of old.methods) {
+    for (const split of ['test', 'ood'] as const) {
+      const accs = old.runs.filter((x) => x.method === m).map((x) => x.eval[split].accuracy);
+      assert.deepEqual(s[m]![split], meanCi(accs));
+    }
   }
-  const g = summarize(r.runs, 'test', 'grounding_fidelity');
-  close(g.ivr!.mean, r.runs.filter((x) => x.method === 'ivr').reduce((a, x) => a + x.eval.test.grounding_fidelity, 0) / 3);
-  const all = summarizeAll(r.runs);
-  assert.deepEqual(all.grpo, { test: summarize(r.runs, 'test').grpo, ood: s.grpo });
-  assert.deepEqual(r.summary, all);
+  assert.deepEqual(old.summary, s);
+  const r = buildResults();
+  const ivr = summarizeAll(r.runs).ivr!.test;
+  assert.deepEqual(ivr, bootstrapAccuracy(r.runs.filter((x) => x.method === 'ivr').map((x) => x.eval.test.correct!)));
+  assert.equal(ivr.n, r.runs[0]!.eval.test.correct!.length, 'the interval is over instances');
 });
 
 test('validateResults accepts the fixture (and a JSON round trip of it)', () => {
