@@ -2,8 +2,7 @@
 // A Group is the unit every advantage estimator and every IVR-R1 strategy works on.
 import { instancePatches, promptIds } from '../model/episode.js';
 import type { Policy } from '../model/policy.js';
-import { reward, type Instance, type Verification } from '../tasks/index.js';
-import { verifyResponse } from '../tasks/index.js';
+import { verifyResponse, type Instance, type Verification } from '../tasks/index.js';
 import { overlongPenalty } from './advantages.js';
 import { overlongMaxLen, type RlConfig } from './config.js';
 import { composeReward } from './rewards.js';
@@ -39,10 +38,11 @@ export interface Group {
 }
 
 /** The configured reward composition (rewards.ts), plus DAPO's soft overlong punishment when enabled. */
-export function shapedReward(cfg: RlConfig, inst: Instance, text: string, length: number, verification?: Verification): { reward: number; accuracy: number; format: number } {
-  const { accuracy, format } = reward(inst, text); // only the components; the composition is ours
-  const complete = cfg.reward.mode === 'verified' ? Number((verification ?? verifyResponse(inst, text)).complete) : undefined;
-  let total = composeReward(cfg.reward.mode, cfg.reward.format_bonus, accuracy, format, complete);
+export function shapedReward(cfg: RlConfig, inst: Instance, text: string, length: number, verification: Verification = verifyResponse(inst, text)): { reward: number; accuracy: number; format: number } {
+  // Only the verifier's components; the composition is ours (one verification per response).
+  const accuracy = Number(verification.answerCorrect);
+  const format = Number(verification.formatValid);
+  let total = composeReward(cfg.reward.mode, cfg.reward.format_bonus, accuracy, format, Number(verification.complete));
   if (cfg.overlong.enabled) total += cfg.overlong.penalty_factor * overlongPenalty(length, overlongMaxLen(cfg), cfg.overlong.cache_len);
   return { reward: total, accuracy, format };
 }
