@@ -1,5 +1,7 @@
-// The only module that imports onnxruntime-node. It turns IR outputs into a cached
-// InferenceSession and runs it on host typed arrays (inputs are passed zero-copy).
+// The only module that imports onnxruntime-node. It turns IR outputs into an ONNX graph,
+// runs it on host typed arrays (inputs are passed zero-copy) through an InferenceSession,
+// and keeps those sessions in one bounded, least-recently-used cache: every padded length,
+// batch shape and graph kind is its own session, and an RL run meets dozens of them.
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import * as ort from 'onnxruntime-node';
@@ -24,13 +26,19 @@ const ORT_TYPE: Record<DType, ort.Tensor.Type> = { float32: 'float32', float64: 
 const ARRAY_OF: Record<DType, string> = { float32: 'Float32Array', float64: 'Float64Array', int64: 'BigInt64Array', int32: 'Int32Array', bool: 'Uint8Array' };
 
 export class CompiledGraph {
+  private readonly inputSet: Set<string>;
+
   constructor(
-    private readonly session: ort.InferenceSession,
     readonly graph: EmittedGraph,
-  ) {}
+    private readonly key: string,
+    private readonly threads: number,
+  ) {
+    this.inputSet = new Set(graph.inputs.map((i) => i.name));
+  }
 
   get inputNames(): string[] { return this.graph.inputs.map((i) => i.name); }
   get outputNames(): string[] { return this.graph.outputs.map((o) => o.name); }
+  hasInput(name: string): boolean { return this.inputSet.has(name); }
 
   /** Runs the graph. Every declared input must be fed; extra feeds are an error. */
   async run(feeds: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
@@ -42,10 +50,16 @@ export class CompiledGraph {
       checkFeed(spec, f, symbols);
       ortFeeds[spec.name] = new ort.Tensor(ORT_TYPE[spec.dtype], f.data as never, f.shape);
     }
-    for (const name of Object.keys(feeds)) {
-      if (!this.graph.inputs.some((i) => i.name === name)) throw new Error(`run: unknown input "${name}" (inputs: ${this.inputNames.join(', ')})`);
+    for (const name in feeds) {
+      if (!this.inputSet.has(name)) throw new Error(`run: unknown input "${name}" (inputs: ${this.inputNames.join(', ')})`);
     }
-    const result = await this.session.run(ortFeeds);
+    const entry = await acquireSession(this.key, this.graph.bytes, this.threads);
+    let result: ort.InferenceSession.OnnxValueMapType;
+    try {
+      result = await (await entry.session).run(ortFeeds);
+    } finally {
+      releaseSession(entry);
+    }
     const out: Record<string, HostTensor> = {};
     for (const o of this.graph.outputs) {
       const t = result[o.name]!;
@@ -72,34 +86,89 @@ function checkFeed(spec: { name: string; shape: Dim[]; dtype: DType }, f: HostTe
   if (f.data.length !== n) throw new Error(`run: input "${spec.name}" has ${f.data.length} values for shape [${f.shape}]`);
 }
 
-const sessionCache = new Map<string, Promise<ort.InferenceSession>>();
 const ARENA = process.env.IVR_ORT_ARENA === '1';
+
+/** Most sessions kept open at once ($IVR_ORT_MAX_SESSIONS, default 64). */
+export function maxOpenSessions(): number {
+  const env = Number(process.env.IVR_ORT_MAX_SESSIONS);
+  return Number.isInteger(env) && env > 0 ? env : 64;
+}
+
+interface SessionEntry { key: string; session: Promise<ort.InferenceSession>; inFlight: number }
+
+// Map order is recency: an entry is re-inserted on every use, so the first is the least
+// recently used. A graph whose session was evicted re-opens it on its next run.
+const open = new Map<string, SessionEntry>();
+const counts = { opened: 0, evicted: 0 };
+
+/** How many sessions are open now, and how many were opened and evicted so far. */
+export function sessionStats(): { open: number; opened: number; evicted: number } {
+  return { open: open.size, ...counts };
+}
+
+function createSession(bytes: Uint8Array, threads: number): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(bytes, {
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    // The CPU arena keeps each session's peak allocation for the life of the process, and
+    // with symbolic batch/sequence dims every new shape raises it: measured on a GRPO run
+    // (16 × 8 from the base, 1 thread) RSS 2.7 GB after iteration 1 and 4.8 GB after 3 with
+    // the arena, 1.0 GB and 1.3 GB after 1 and 5 without; the sweep's 8 × 8 GRPO run reached
+    // 4.9 GB by iteration 14. Memory patterns only pay off for repeated identical shapes.
+    // IVR_ORT_ARENA=1 turns both back on.
+    enableCpuMemArena: ARENA,
+    enableMemPattern: ARENA,
+  });
+}
+
+async function acquireSession(key: string, bytes: Uint8Array, threads: number): Promise<SessionEntry> {
+  let entry = open.get(key);
+  if (entry) open.delete(key);
+  else {
+    entry = { key, session: createSession(bytes, threads), inFlight: 0 };
+    counts.opened++;
+  }
+  open.set(key, entry);
+  entry.inFlight++;
+  try {
+    await entry.session;
+  } catch (e) {
+    entry.inFlight--;
+    if (open.get(key) === entry) open.delete(key);
+    throw e;
+  }
+  evictBeyondBudget();
+  return entry;
+}
+
+function releaseSession(entry: SessionEntry): void {
+  entry.inFlight--;
+  evictBeyondBudget();
+}
+
+/** Closes least recently used idle sessions until at most maxOpenSessions() are open. */
+function evictBeyondBudget(): void {
+  let excess = open.size - maxOpenSessions();
+  for (const entry of open.values()) {
+    if (excess <= 0) break;
+    if (entry.inFlight > 0) continue;
+    open.delete(entry.key);
+    counts.evicted++;
+    excess--;
+    void entry.session.then((s) => s.release()).catch(() => {});
+  }
+}
 
 /** Compiles IR outputs to ONNX and opens (or reuses) a session for that exact graph. */
 export async function compile(outputs: Record<string, Tensor>, opts: RuntimeOptions = {}): Promise<CompiledGraph> {
   const graph = emitOnnx(outputs);
   const threads = opts.threads ?? defaultThreads();
   const key = createHash('sha256').update(graph.bytes).update(`|threads=${threads}`).digest('hex');
-  let session = sessionCache.get(key);
-  if (!session) {
-    session = ort.InferenceSession.create(graph.bytes, {
-      graphOptimizationLevel: 'all',
-      executionMode: 'sequential',
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      // The CPU arena keeps each session's peak allocation for the life of the process, and
-      // with symbolic batch/sequence dims every new shape raises it: measured on a GRPO run
-      // (16 × 8 from the base, 1 thread) RSS 2.7 GB after iteration 1 and 4.8 GB after 3 with
-      // the arena, 1.0 GB and 1.3 GB after 1 and 5 without; the sweep's 8 × 8 GRPO run reached
-      // 4.9 GB by iteration 14. Memory patterns only pay off for repeated identical shapes.
-      // IVR_ORT_ARENA=1 turns both back on.
-      enableCpuMemArena: ARENA,
-      enableMemPattern: ARENA,
-    });
-    sessionCache.set(key, session);
-    session.catch(() => sessionCache.delete(key));
-  }
-  return new CompiledGraph(await session, graph);
+  // Opening the session here surfaces a graph onnxruntime rejects at compile time.
+  releaseSession(await acquireSession(key, graph.bytes, threads));
+  return new CompiledGraph(graph, key, threads);
 }
 
 /** Convenience for tests and small graphs: compile then run once. */

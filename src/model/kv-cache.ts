@@ -1,59 +1,142 @@
 // Host-side KV cache: per layer, keys [B, H, Dh, S] (pre-transposed for q·kᵀ) and values
-// [B, H, S, Dh] in Float32Arrays that are
-// fed to the chunk graph zero-copy. The graph returns only the new positions' keys and
-// values; `append` writes them into the next slots. `valid` marks which slots hold a real
-// token of each row (left padding does not); `textPos` holds each slot's text position
-// (-1 for image tokens), from which the chunk's ALiBi distances are computed.
+// [B, H, S, Dh] in Float32Arrays fed to the chunk graph zero-copy. The graph returns only
+// the new positions' keys and values; `append` writes them into the next slots.
+//
+// Decoding is bound by reading the cache (a GEMV per row and head per layer), so the cache
+// is allocated only as long as it is filled, rounded up to CACHE_BUCKET slots, and grows by
+// copying into a longer allocation (once per bucket, a cost spread over its 32 steps); the
+// chunk graph has a symbolic slot dim, so every length runs the same graph.
+//
+// Per slot the cache also keeps what attention needs to know about it, updated only when
+// slots are written, so a decode step does no host work that scales with the cache:
+// `slotMask` (additive: 0 for a real token, -1e9 for left padding and unfilled slots),
+// `slotPos` (a text token's text position) and `slotIsText` (1 for text, 0 for image
+// tokens: ALiBi applies only between text tokens).
 import type { HostTensor } from '../engine/runtime.js';
 
 const MASKED = -1e9;
+/** Slots are allocated in multiples of this. */
+export const CACHE_BUCKET = 32;
 
-export class KvCache {
-  readonly keys: Float32Array[];
-  readonly values: Float32Array[];
-  readonly valid: Uint8Array;
-  readonly textPos: Int32Array;
-  used = 0;
+/**
+ * Buffers of released caches, for the next cache to reuse. A fresh 14 MB buffer costs page
+ * faults the first time each page is written, and at batch 64 that was 150 ms of a 1.3 s
+ * decode (measured; rewriting warm buffers cost 50 ms), so a policy keeps its caches' buffers.
+ */
+export class BufferPool {
+  private free: Float32Array[] = [];
+  constructor(private readonly maxBuffers = 64) {}
 
-  constructor(readonly batch: number, readonly layers: number, readonly heads: number, readonly headDim: number, readonly slots: number) {
-    const size = batch * heads * slots * headDim;
-    this.keys = Array.from({ length: layers }, () => new Float32Array(size));
-    this.values = Array.from({ length: layers }, () => new Float32Array(size));
-    this.valid = new Uint8Array(batch * slots);
-    this.textPos = new Int32Array(batch * slots).fill(-1);
+  /** A buffer of at least `size` floats (the smallest free one that fits, else a new one); its contents are stale. */
+  take(size: number): Float32Array {
+    let best = -1;
+    this.free.forEach((a, i) => { if (a.length >= size && (best < 0 || a.length < this.free[best]!.length)) best = i; });
+    if (best < 0) return new Float32Array(size);
+    return this.free.splice(best, 1)[0]!;
   }
 
+  give(a: Float32Array): void {
+    this.free.push(a);
+    // Past the cap, the smallest buffers go first.
+    if (this.free.length > this.maxBuffers) this.free.sort((x, y) => y.length - x.length).length = this.maxBuffers;
+  }
+}
+
+export class KvCache {
+  // Allocated once at full capacity; the first `slots` of every row are the live region,
+  // packed with row stride `slots`, so each feed is a zero-copy prefix of its buffer.
+  readonly keys: Float32Array[];
+  readonly values: Float32Array[];
+  readonly slotMask: Float32Array;
+  readonly slotPos: Float32Array;
+  readonly slotIsText: Float32Array;
+  /** Live slots per row (a multiple of CACHE_BUCKET, at most `capacity`). */
+  slots: number;
+  /** Filled slots per row (the same for every row: rows are left-padded to share slots). */
+  used = 0;
+
+  constructor(readonly batch: number, readonly layers: number, readonly heads: number, readonly headDim: number, readonly capacity: number, slots = Math.min(capacity, CACHE_BUCKET), private readonly pool = new BufferPool()) {
+    const size = batch * heads * capacity * headDim;
+    this.keys = Array.from({ length: layers }, () => pool.take(size));
+    this.values = Array.from({ length: layers }, () => pool.take(size));
+    this.slotMask = pool.take(batch * capacity);
+    this.slotPos = pool.take(batch * capacity);
+    this.slotIsText = pool.take(batch * capacity);
+    // Pooled buffers hold an earlier cache's values: clear the live region (restride
+    // clears each extension) so masked slots always hold finite numbers.
+    for (const a of [...this.keys, ...this.values]) a.fill(0, 0, batch * heads * slots * headDim);
+    this.slotMask.fill(MASKED, 0, batch * slots);
+    this.slotPos.fill(0, 0, batch * slots);
+    this.slotIsText.fill(0, 0, batch * slots);
+    this.slots = slots;
+  }
+
+  /** Hands this cache's buffers back to its pool; the cache must not be used afterwards. */
+  release(): void {
+    for (const a of [...this.keys, ...this.values, this.slotMask, this.slotPos, this.slotIsText]) this.pool.give(a);
+  }
+
+  /** Makes room for n more slots, growing the live region if needed. */
+  reserve(n: number): void {
+    const need = this.used + n;
+    if (need > this.capacity) throw new Error(`kv cache overflow: ${this.used} + ${n} > ${this.capacity} slots`);
+    if (need > this.slots) this.restride(Math.min(this.capacity, Math.ceil(need / CACHE_BUCKET) * CACHE_BUCKET));
+  }
+
+  /**
+   * Re-packs every buffer in place from row stride `slots` to a longer one. Rows move
+   * towards the end, so going from the last row to the first never overwrites a row not
+   * yet moved; the new tail of each row is cleared (masked slots must hold finite values).
+   */
+  private restride(slots: number): void {
+    const { batch: B, heads: H, headDim: Dh, used } = this;
+    const old = this.slots;
+    const move = (a: Float32Array, rows: number, width: number, fill: number) => {
+      for (let r = rows - 1; r >= 0; r--) {
+        a.copyWithin(r * slots * width, r * old * width, (r * old + used) * width);
+        a.fill(fill, (r * slots + used) * width, (r + 1) * slots * width);
+      }
+    };
+    for (let l = 0; l < this.layers; l++) {
+      move(this.keys[l]!, B * H, Dh, 0);
+      move(this.values[l]!, B * H, Dh, 0); // [B, H, S, Dh]: a row per head, Dh wide
+    }
+    move(this.slotMask, B, 1, MASKED);
+    move(this.slotPos, B, 1, 0);
+    move(this.slotIsText, B, 1, 0);
+    this.slots = slots;
+  }
+
+  /** The cache's graph inputs: k{l}, v{l}, and the per-slot mask and positions as [B, 1, 1, S]. */
   feeds(): Record<string, HostTensor> {
-    const kShape = [this.batch, this.heads, this.headDim, this.slots];
-    const vShape = [this.batch, this.heads, this.slots, this.headDim];
+    const { batch: B, heads: H, headDim: Dh, slots: S } = this;
     const out: Record<string, HostTensor> = {};
-    for (let l = 0; l < this.layers; l++) { out[`k${l}`] = { data: this.keys[l]!, shape: kShape }; out[`v${l}`] = { data: this.values[l]!, shape: vShape }; }
+    for (let l = 0; l < this.layers; l++) {
+      out[`k${l}`] = { data: this.keys[l]!.subarray(0, B * H * S * Dh), shape: [B, H, S, Dh] };
+      out[`v${l}`] = { data: this.values[l]!.subarray(0, B * H * S * Dh), shape: [B, H, S, Dh] };
+    }
+    const perSlot = [B, 1, 1, S];
+    out.slotMask = { data: this.slotMask.subarray(0, B * S), shape: perSlot };
+    out.slotPos = { data: this.slotPos.subarray(0, B * S), shape: perSlot };
+    out.slotIsText = { data: this.slotIsText.subarray(0, B * S), shape: perSlot };
     return out;
   }
 
   /**
-   * Attention inputs for a chunk of n tokens, each [B, 1, n, S + n] over (cache slots, then
-   * the chunk): `mask`, additive, admits the valid cache slots of each row and the chunk
-   * itself (causal for text, full for an image; padded keys masked); `textDistance` holds
-   * the ALiBi distances between text tokens. `chunkPos` gives the chunk's text positions
-   * [B, n] (null for an image chunk).
+   * Attention of a chunk of n tokens to itself, each [B, 1, n, n]: `mask`, additive, admits
+   * the chunk's real tokens (causal for text, full for an image); `textDistance` holds the
+   * ALiBi distances between its text tokens. `chunkPos` gives a text chunk's text positions
+   * [B, n] (null for an image chunk). Attention to the cache comes from the slot feeds.
    */
   chunkAttention(n: number, chunkValid: Uint8Array, chunkPos: Int32Array | null): { mask: Float32Array; textDistance: Float32Array } {
-    const S = this.slots;
-    const W = S + n;
-    const mask = new Float32Array(this.batch * n * W);
-    const textDistance = new Float32Array(this.batch * n * W);
+    const mask = new Float32Array(this.batch * n * n);
+    const textDistance = new Float32Array(this.batch * n * n);
     for (let b = 0; b < this.batch; b++) {
       for (let q = 0; q < n; q++) {
-        const row = (b * n + q) * W;
-        const qPos = chunkPos ? chunkPos[b * n + q]! : -1;
-        for (let s = 0; s < S; s++) {
-          if (!this.valid[b * S + s]) mask[row + s] = MASKED;
-          else if (qPos >= 0 && this.textPos[b * S + s]! >= 0) textDistance[row + s] = qPos - this.textPos[b * S + s]!;
-        }
+        const row = (b * n + q) * n;
         for (let k = 0; k < n; k++) {
-          if (!chunkValid[b * n + k] || (chunkPos && k > q)) mask[row + S + k] = MASKED;
-          else if (qPos >= 0) textDistance[row + S + k] = qPos - chunkPos![b * n + k]!;
+          if (!chunkValid[b * n + k] || (chunkPos && k > q)) mask[row + k] = MASKED;
+          else if (chunkPos) textDistance[row + k] = chunkPos[b * n + q]! - chunkPos[b * n + k]!;
         }
       }
     }
@@ -62,24 +145,26 @@ export class KvCache {
 
   /** Writes the chunk's keys/values ([B, H, n, Dh] per layer) at slots used..used+n-1; `chunkPos` as in chunkAttention. */
   append(n: number, chunkValid: Uint8Array, chunkPos: Int32Array | null, newKv: (layer: number) => [Float32Array, Float32Array]): void {
-    if (this.used + n > this.slots) throw new Error(`kv cache overflow: ${this.used} + ${n} > ${this.slots} slots`);
+    this.reserve(n);
     const { heads: H, headDim: Dh, slots: S } = this;
     for (let l = 0; l < this.layers; l++) {
       const [k, v] = newKv(l);
-      for (let b = 0; b < this.batch; b++) {
-        for (let h = 0; h < H; h++) {
-          const src = (b * H + h) * n * Dh;
-          this.values[l]!.set(v.subarray(src, src + n * Dh), ((b * H + h) * S + this.used) * Dh);
-          const keys = this.keys[l]!;
-          const kBase = (b * H + h) * Dh * S + this.used;
-          for (let i = 0; i < n; i++) for (let d = 0; d < Dh; d++) keys[kBase + d * S + i] = k[src + i * Dh + d]!;
-        }
+      const keys = this.keys[l]!;
+      const values = this.values[l]!;
+      // Plain loops: a decode step writes one slot, and subarray views cost more than it.
+      for (let r = 0; r < this.batch * H; r++) {
+        const src = r * n * Dh;
+        const vBase = (r * S + this.used) * Dh;
+        for (let j = 0; j < n * Dh; j++) values[vBase + j] = v[src + j]!;
+        for (let j = 0; j < n * Dh; j++) keys[vBase + j] = k[src + j]!;
       }
     }
     for (let b = 0; b < this.batch; b++) {
       for (let i = 0; i < n; i++) {
-        this.valid[b * S + this.used + i] = chunkValid[b * n + i]!;
-        this.textPos[b * S + this.used + i] = chunkPos ? chunkPos[b * n + i]! : -1;
+        const s = b * S + this.used + i;
+        this.slotMask[s] = chunkValid[b * n + i] ? 0 : MASKED;
+        this.slotIsText[s] = chunkPos ? 1 : 0;
+        this.slotPos[s] = chunkPos ? chunkPos[b * n + i]! : 0;
       }
     }
     this.used += n;
@@ -87,7 +172,7 @@ export class KvCache {
 
   /** A cache holding only the given rows (in that order), for dropping finished rows. */
   compact(rows: number[]): KvCache {
-    const c = new KvCache(rows.length, this.layers, this.heads, this.headDim, this.slots);
+    const c = new KvCache(rows.length, this.layers, this.heads, this.headDim, this.capacity, this.slots, this.pool);
     const per = this.heads * this.slots * this.headDim;
     for (let l = 0; l < this.layers; l++) {
       rows.forEach((r, i) => {
@@ -95,9 +180,11 @@ export class KvCache {
         c.values[l]!.set(this.values[l]!.subarray(r * per, (r + 1) * per), i * per);
       });
     }
+    const S = this.slots;
     rows.forEach((r, i) => {
-      c.valid.set(this.valid.subarray(r * this.slots, (r + 1) * this.slots), i * this.slots);
-      c.textPos.set(this.textPos.subarray(r * this.slots, (r + 1) * this.slots), i * this.slots);
+      c.slotMask.set(this.slotMask.subarray(r * S, (r + 1) * S), i * S);
+      c.slotPos.set(this.slotPos.subarray(r * S, (r + 1) * S), i * S);
+      c.slotIsText.set(this.slotIsText.subarray(r * S, (r + 1) * S), i * S);
     });
     c.used = this.used;
     return c;

@@ -7,10 +7,10 @@ import { ParamRegistry, ParamStore, type ParamSpec } from '../engine/params.js';
 import { Rng } from '../util/rng.js';
 import { compile, defaultThreads, type CompiledGraph, type HostTensor } from '../engine/runtime.js';
 import { numPatches, patchDim, type VlmConfig } from './config.js';
-import { KvCache } from './kv-cache.js';
+import { BufferPool, KvCache } from './kv-cache.js';
 import { sampleToken, topTokens, type SamplingOptions } from './sampling.js';
 import { Tokenizer } from './tokenizer.js';
-import { embedImage, embedText, forwardChunk, forwardFull, forwardLayout } from './vlm.js';
+import { alibiBias, embedImage, embedText, forwardChunk, forwardFull, forwardLayout } from './vlm.js';
 import { LENGTH_BUCKET, packLayoutRows, packRows, roundUp } from './batch.js';
 import { tokenLogProbs } from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
@@ -53,6 +53,8 @@ export interface Generation {
 
 export class Policy {
   private readonly graphs = new Map<string, Promise<CompiledGraph>>();
+  /** KV-cache buffers reused from one generation batch to the next (see BufferPool). */
+  private readonly kvBuffers = new BufferPool();
   readonly stopIds: Set<number>;
 
   constructor(
@@ -76,8 +78,8 @@ export class Policy {
     return new Policy(cfg, tokenizer, ParamStore.init(Policy.specs(cfg), seed), threads);
   }
 
-  /** Cache capacity: the image twice, the text, and room for bucket padding. */
-  get cacheSlots(): number { return 2 * numPatches(this.cfg) + this.cfg.maxText + 2 * LENGTH_BUCKET; }
+  /** Most slots a row's KV cache may grow to: the image twice, the text, and room for bucket padding. */
+  get cacheCapacity(): number { return 2 * numPatches(this.cfg) + this.cfg.maxText + 2 * LENGTH_BUCKET; }
 
   private graph(key: string, build: () => Record<string, Tensor>): Promise<CompiledGraph> {
     let g = this.graphs.get(key);
@@ -90,10 +92,8 @@ export class Policy {
 
   /** Feeds every parameter the graph uses from the current parameter values. */
   private paramFeeds(g: CompiledGraph, feeds: Record<string, HostTensor>): Record<string, HostTensor> {
-    for (const name of g.inputNames) {
-      if (name in feeds) continue;
-      const spec = this.params.specs.find((s) => s.name === name);
-      if (spec) feeds[name] = { data: this.params.get(name), shape: spec.shape };
+    for (const spec of this.params.specs) {
+      if (!(spec.name in feeds) && g.hasInput(spec.name)) feeds[spec.name] = { data: this.params.get(spec.name), shape: spec.shape };
     }
     return feeds;
   }
@@ -162,16 +162,28 @@ export class Policy {
     });
   }
 
-  /** A chunk graph: n text tokens or the image, against a cache of `cacheSlots` slots. */
+  /**
+   * A chunk graph: n text tokens or the image, against a cache of any length (its slot
+   * dim is symbolic). Text queries get ALiBi distances to the cache's text slots, computed
+   * in the graph from the per-slot positions; image queries are distance-free.
+   */
   private chunkGraph(kind: 'text' | 'image', n: number): Promise<CompiledGraph> {
     return this.graph(`chunk:${kind}:${n}`, () => {
       const reg = new ParamRegistry();
       const p = reg.scope('vlm');
-      const S = this.cacheSlots;
+      const cfg = this.cfg;
+      const perSlot = (name: string) => o.input(name, ['B', 1, 1, 'S']);
+      const slotMask = perSlot('slotMask');
       const x = kind === 'image'
-        ? embedImage(p, this.cfg, o.input('patches', ['B', numPatches(this.cfg), patchDim(this.cfg)]))
-        : embedText(p, this.cfg, o.input('ids', ['B', n], 'int64'));
-      const r = forwardChunk(p, this.cfg, x, S, o.input('bias', ['B', 1, n, S + n]), o.input('textDistance', ['B', 1, n, S + n]));
+        ? embedImage(p, cfg, o.input('patches', ['B', numPatches(cfg), patchDim(cfg)]))
+        : embedText(p, cfg, o.input('ids', ['B', n], 'int64'));
+      const bias = {
+        cache: kind === 'image'
+          ? slotMask
+          : alibiBias(cfg, slotMask, o.mul(o.sub(o.input('queryPos', ['B', 1, n, 1]), perSlot('slotPos')), perSlot('slotIsText'))),
+        chunk: alibiBias(cfg, o.input('chunkMask', ['B', 1, n, n]), o.input('chunkDistance', ['B', 1, n, n])),
+      };
+      const r = forwardChunk(p, cfg, x, bias);
       const outs: Record<string, Tensor> = { logits: r.logits };
       r.newKeys.forEach((k, l) => { outs[`k${l}.new`] = k; outs[`v${l}.new`] = r.newValues[l]!; });
       return outs;
@@ -181,9 +193,12 @@ export class Policy {
   /** Runs a chunk against the cache and appends it; `chunkPos` are a text chunk's text positions [B, n] (null for the image). */
   private async runChunk(cache: KvCache, feeds: Record<string, HostTensor>, n: number, chunkValid: Uint8Array, chunkPos: Int32Array | null): Promise<Float32Array> {
     const g = await this.chunkGraph(chunkPos ? 'text' : 'image', n);
-    const shape = [cache.batch, 1, n, cache.slots + n];
+    const B = cache.batch;
     const { mask, textDistance } = cache.chunkAttention(n, chunkValid, chunkPos);
-    const res = await g.run(this.paramFeeds(g, { ...feeds, ...cache.feeds(), bias: { data: mask, shape }, textDistance: { data: textDistance, shape } }));
+    const all: Record<string, HostTensor> = { ...feeds, ...cache.feeds(), chunkMask: { data: mask, shape: [B, 1, n, n] }, chunkDistance: { data: textDistance, shape: [B, 1, n, n] } };
+    if (chunkPos) all.queryPos = { data: Float32Array.from(chunkPos), shape: [B, 1, n, 1] };
+    else { delete all.slotPos; delete all.slotIsText; }
+    const res = await g.run(this.paramFeeds(g, all));
     cache.append(n, chunkValid, chunkPos, (l) => [res[`k${l}.new`]!.data as Float32Array, res[`v${l}.new`]!.data as Float32Array]);
     return res.logits!.data as Float32Array;
   }
@@ -217,82 +232,88 @@ export class Policy {
     const B = reqs.length;
     const N = numPatches(this.cfg);
     const pd = patchDim(this.cfg);
-    let cache = new KvCache(B, this.cfg.layers, this.cfg.heads, this.cfg.dim / this.cfg.heads, this.cacheSlots);
-    const textPos = new Int32Array(B);
-    let logits: Float32Array | null = null;
-    const nSeg = reqs[0]!.segments.length;
-    for (let j = 0; j < nSeg; j++) {
-      if (reqs[0]!.segments[j]!.kind === 'image') {
-        const patches = new Float32Array(B * N * pd);
-        reqs.forEach((r, b) => patches.set(r.patches, b * N * pd));
-        logits = await this.runChunk(cache, { patches: { data: patches, shape: [B, N, pd] } }, N, new Uint8Array(B * N).fill(1), null);
-        continue;
+    let cache = new KvCache(B, this.cfg.layers, this.cfg.heads, this.cfg.dim / this.cfg.heads, this.cacheCapacity, undefined, this.kvBuffers);
+    try {
+      const textPos = new Int32Array(B);
+      let logits: Float32Array | null = null;
+      const nSeg = reqs[0]!.segments.length;
+      for (let j = 0; j < nSeg; j++) {
+        if (reqs[0]!.segments[j]!.kind === 'image') {
+          const patches = new Float32Array(B * N * pd);
+          reqs.forEach((r, b) => patches.set(r.patches, b * N * pd));
+          logits = await this.runChunk(cache, { patches: { data: patches, shape: [B, N, pd] } }, N, new Uint8Array(B * N).fill(1), null);
+          continue;
+        }
+        const texts = reqs.map((r) => (r.segments[j] as { ids: number[] }).ids);
+        const L = Math.max(...texts.map((t) => t.length));
+        if (L === 0) continue;
+        const n = roundUp(L);
+        const ids = new BigInt64Array(B * n);
+        const pos = new Int32Array(B * n);
+        const valid = new Uint8Array(B * n);
+        texts.forEach((t, b) => {
+          const pad = n - t.length;
+          t.forEach((id, i) => { ids[b * n + pad + i] = BigInt(id); pos[b * n + pad + i] = textPos[b]! + i; valid[b * n + pad + i] = 1; });
+          textPos[b]! += t.length;
+        });
+        if (cache.used + n > cache.capacity) throw new Error(`generate: context of ${cache.used + n} slots exceeds the cache (${cache.capacity})`);
+        logits = await this.runChunk(cache, { ids: { data: ids, shape: [B, n] } }, n, valid, pos);
       }
-      const texts = reqs.map((r) => (r.segments[j] as { ids: number[] }).ids);
-      const L = Math.max(...texts.map((t) => t.length));
-      if (L === 0) continue;
-      const n = roundUp(L);
-      const ids = new BigInt64Array(B * n);
-      const pos = new Int32Array(B * n);
-      const valid = new Uint8Array(B * n);
-      texts.forEach((t, b) => {
-        const pad = n - t.length;
-        t.forEach((id, i) => { ids[b * n + pad + i] = BigInt(id); pos[b * n + pad + i] = textPos[b]! + i; valid[b * n + pad + i] = 1; });
-        textPos[b]! += t.length;
-      });
-      if (cache.used + n > cache.slots) throw new Error(`generate: context of ${cache.used + n} slots exceeds the cache (${cache.slots})`);
-      logits = await this.runChunk(cache, { ids: { data: ids, shape: [B, n] } }, n, valid, pos);
+      if (!logits) throw new Error('generate: empty context');
+      const V = this.cfg.vocab;
+      const gens: Generation[] = reqs.map(() => ({ tokens: [], logps: [], finished: false, ...(opts.topLogprobs ? { top: [] } : {}) }));
+      const active = new Uint8Array(B).fill(1);
+      // Rows with their own seed get their own generator, so their output does not depend on
+      // which other requests shared the batch.
+      const rowRng = reqs.map((r) => (r.sampling?.seed !== undefined ? new Rng(r.sampling.seed) : rng));
+      const rowOpts = reqs.map((r) => ({ ...opts, ...r.sampling }));
+      const maxNew = Math.max(...rowOpts.map((o) => o.maxNew));
+      // `live[i]` is the request row held in cache row i. Finished rows are dropped from the
+      // cache once at most half the rows are still running, so a few long generations do not
+      // keep paying for the whole batch.
+      let live = [...Array(B).keys()];
+      for (let step = 0; step < maxNew; step++) {
+        const L = live.length;
+        const ids = new BigInt64Array(L);
+        const pos = new Int32Array(L);
+        const running = new Uint8Array(L);
+        for (let i = 0; i < L; i++) {
+          const b = live[i]!;
+          if (!active[b]) continue;
+          const ro = rowOpts[b]!;
+          const { token, logp } = sampleToken(logits, i * V, V, ro, rowRng[b]!);
+          gens[b]!.tokens.push(token);
+          gens[b]!.logps.push(logp);
+          const top = opts.topLogprobs ? topTokens(logits, i * V, V, ro.temperature, opts.topLogprobs) : [];
+          if (opts.topLogprobs) gens[b]!.top!.push(top);
+          if (reqs[b]!.onToken?.(token, logp, top) === 'stop') { gens[b]!.finished = true; active[b] = 0; continue; }
+          if (!opts.noStop && this.stopIds.has(token)) { gens[b]!.finished = true; active[b] = 0; continue; }
+          if (gens[b]!.tokens.length >= ro.maxNew || textPos[b]! + 1 >= this.cfg.maxText) { active[b] = 0; continue; }
+          ids[i] = BigInt(token);
+          pos[i] = textPos[b]!;
+          textPos[b]!++;
+          running[i] = 1;
+        }
+        const stillRunning = running.reduce((a, x) => a + x, 0);
+        if (!stillRunning || step === maxNew - 1 || cache.used + 1 > cache.capacity) break;
+        let feedIds = ids;
+        let feedPos = pos;
+        let feedRunning = running;
+        if (L >= 8 && stillRunning <= L / 2) {
+          const keep = [...Array(L).keys()].filter((i) => running[i]);
+          const full = cache;
+          cache = full.compact(keep);
+          full.release();
+          live = keep.map((i) => live[i]!);
+          feedIds = BigInt64Array.from(keep.map((i) => ids[i]!));
+          feedPos = Int32Array.from(keep.map((i) => pos[i]!));
+          feedRunning = new Uint8Array(keep.length).fill(1);
+        }
+        logits = await this.runChunk(cache, { ids: { data: feedIds, shape: [live.length, 1] } }, 1, feedRunning, feedPos);
+      }
+      return gens;
+    } finally {
+      cache.release(); // its buffers serve the next batch
     }
-    if (!logits) throw new Error('generate: empty context');
-    const V = this.cfg.vocab;
-    const gens: Generation[] = reqs.map(() => ({ tokens: [], logps: [], finished: false, ...(opts.topLogprobs ? { top: [] } : {}) }));
-    const active = new Uint8Array(B).fill(1);
-    // Rows with their own seed get their own generator, so their output does not depend on
-    // which other requests shared the batch.
-    const rowRng = reqs.map((r) => (r.sampling?.seed !== undefined ? new Rng(r.sampling.seed) : rng));
-    const rowOpts = reqs.map((r) => ({ ...opts, ...r.sampling }));
-    const maxNew = Math.max(...rowOpts.map((o) => o.maxNew));
-    // `live[i]` is the request row held in cache row i. Finished rows are dropped from the
-    // cache once at most half the rows are still running, so a few long generations do not
-    // keep paying for the whole batch.
-    let live = [...Array(B).keys()];
-    for (let step = 0; step < maxNew; step++) {
-      const L = live.length;
-      const ids = new BigInt64Array(L);
-      const pos = new Int32Array(L);
-      const running = new Uint8Array(L);
-      for (let i = 0; i < L; i++) {
-        const b = live[i]!;
-        if (!active[b]) continue;
-        const ro = rowOpts[b]!;
-        const { token, logp } = sampleToken(logits, i * V, V, ro, rowRng[b]!);
-        gens[b]!.tokens.push(token);
-        gens[b]!.logps.push(logp);
-        const top = opts.topLogprobs ? topTokens(logits, i * V, V, ro.temperature, opts.topLogprobs) : [];
-        if (opts.topLogprobs) gens[b]!.top!.push(top);
-        if (reqs[b]!.onToken?.(token, logp, top) === 'stop') { gens[b]!.finished = true; active[b] = 0; continue; }
-        if (!opts.noStop && this.stopIds.has(token)) { gens[b]!.finished = true; active[b] = 0; continue; }
-        if (gens[b]!.tokens.length >= ro.maxNew || textPos[b]! + 1 >= this.cfg.maxText) { active[b] = 0; continue; }
-        ids[i] = BigInt(token);
-        pos[i] = textPos[b]!;
-        textPos[b]!++;
-        running[i] = 1;
-      }
-      const stillRunning = running.reduce((a, x) => a + x, 0);
-      if (!stillRunning || step === maxNew - 1 || cache.used + 1 > cache.slots) break;
-      let feedIds = ids;
-      let feedPos = pos;
-      let feedRunning = running;
-      if (L >= 8 && stillRunning <= L / 2) {
-        const keep = [...Array(L).keys()].filter((i) => running[i]);
-        cache = cache.compact(keep);
-        live = keep.map((i) => live[i]!);
-        feedIds = BigInt64Array.from(keep.map((i) => ids[i]!));
-        feedPos = Int32Array.from(keep.map((i) => pos[i]!));
-        feedRunning = new Uint8Array(keep.length).fill(1);
-      }
-      logits = await this.runChunk(cache, { ids: { data: feedIds, shape: [live.length, 1] } }, 1, feedRunning, feedPos);
-    }
-    return gens;
   }
 }

@@ -17,29 +17,36 @@ export function sampleToken(logits: Float32Array, offset: number, V: number, opt
   const t = opts.temperature > 0 ? opts.temperature : 1;
   let maxv = -Infinity;
   for (let i = 0; i < V; i++) maxv = Math.max(maxv, logits[offset + i]! / t);
-  const probs = new Float64Array(V);
+  const probs = scratch(V);
   let z = 0;
   for (let i = 0; i < V; i++) { probs[i] = Math.exp(logits[offset + i]! / t - maxv); z += probs[i]!; }
   for (let i = 0; i < V; i++) probs[i]! /= z;
   let token = 0;
   if (opts.temperature <= 0) {
     for (let i = 1; i < V; i++) if (probs[i]! > probs[token]!) token = i;
+  } else if (opts.topP >= 1) {
+    // The whole distribution, in token order (what the nucleus path does with mass 1).
+    let r = rng.float();
+    token = V - 1;
+    for (let i = 0; i < V; i++) { r -= probs[i]!; if (r <= 0) { token = i; break; } }
   } else {
-    let order: number[] = [...probs.keys()];
-    let mass = 1;
-    if (opts.topP < 1) {
-      order.sort((a, b) => probs[b]! - probs[a]!);
-      let cum = 0;
-      let k = 0;
-      while (k < order.length && cum < opts.topP) cum += probs[order[k++]!]!;
-      order = order.slice(0, Math.max(1, k));
-      mass = cum;
-    }
-    let r = rng.float() * mass;
-    token = order[order.length - 1]!;
-    for (const i of order) { r -= probs[i]!; if (r <= 0) { token = i; break; } }
+    const order = [...Array(V).keys()].sort((a, b) => probs[b]! - probs[a]!);
+    let cum = 0;
+    let k = 0;
+    while (k < order.length && cum < opts.topP) cum += probs[order[k++]!]!;
+    const nucleus = order.slice(0, Math.max(1, k));
+    let r = rng.float() * cum;
+    token = nucleus[nucleus.length - 1]!;
+    for (const i of nucleus) { r -= probs[i]!; if (r <= 0) { token = i; break; } }
   }
   return { token, logp: Math.log(Math.max(probs[token]!, 1e-30)) };
+}
+
+// One probability buffer for every call: sampling runs once per row per decode step.
+let probsBuffer = new Float64Array(0);
+function scratch(V: number): Float64Array {
+  if (probsBuffer.length < V) probsBuffer = new Float64Array(V);
+  return probsBuffer;
 }
 
 /** The k most likely tokens with their log-probabilities under softmax(logits / temperature). */

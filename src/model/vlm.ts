@@ -109,31 +109,40 @@ export interface ChunkGraph {
   newValues: Tensor[];
 }
 
+/** What a chunk may attend to: the cache (per slot) and itself. */
+export interface ChunkAttention {
+  /** Bias [B, 1|H, n, S] over the cache slots (mask plus ALiBi; see alibiBias). */
+  cache: Tensor;
+  /** Bias [B, 1|H, n, n] inside the chunk. */
+  chunk: Tensor;
+}
+
 /**
  * A chunk of n new tokens (already embedded, [B, n, D]) attending to a KV cache of S slots
- * per layer (inputs `k{l}` [B, H, Dh, S] and `v{l}` [B, H, S, Dh]) and to itself. `mask` [B, 1, n, S + n]
- * says which cache slots are valid and the structure inside the chunk, `textDistance` (same
- * shape) the ALiBi distances (see alibiBias). The cache is never
- * concatenated (that would copy it every step): scores against cache and chunk are computed
- * separately and only the small score tensors are joined.
+ * per layer (inputs `k{l}` [B, H, Dh, S] and `v{l}` [B, H, S, Dh], S symbolic so one graph
+ * serves every cache length) and to itself. The cache is never concatenated with the chunk
+ * (that would copy it every step): scores against cache and chunk are computed separately
+ * and share one softmax, max-subtracted over both parts.
  */
-export function forwardChunk(p: ParamScope, c: VlmConfig, x: Tensor, S: number, mask: Tensor, textDistance: Tensor): ChunkGraph {
+export function forwardChunk(p: ParamScope, c: VlmConfig, x: Tensor, bias: ChunkAttention): ChunkGraph {
   const hd = c.dim / c.heads;
-  const bias = alibiBias(c, mask, textDistance);
   const newKeys: Tensor[] = [];
   const newValues: Tensor[] = [];
   const h = trunk(p, c, x, (l, q, k, v) => {
     newKeys.push(k);
     newValues.push(v);
-    // Keys are cached pre-transposed, [B, H, Dh, S], so q·kᵀ needs no per-step transpose
-    // (which would copy the whole cache on every decode step).
-    const kc = o.input(`k${l}`, ['B', c.heads, hd, S]);
-    const vc = o.input(`v${l}`, ['B', c.heads, S, hd]);
+    const kc = o.input(`k${l}`, ['B', c.heads, 'S', hd]);
+    const vc = o.input(`v${l}`, ['B', c.heads, 'S', hd]);
     const scale = 1 / Math.sqrt(hd);
-    const scores = o.add(o.mul(o.concat([o.matmul(q, kc), o.matmul(q, o.transpose(k))], -1), scale), bias);
-    const probs = o.softmax(scores, -1);
-    const n = q.shape[2] as number;
-    return o.add(o.matmul(o.slice(probs, -1, 0, S), vc), o.matmul(o.slice(probs, -1, S, S + n), v));
+    const toCache = o.add(o.mul(o.matmul(q, o.transpose(kc)), scale), bias.cache);
+    const toChunk = o.add(o.mul(o.matmul(q, o.transpose(k)), scale), bias.chunk);
+    const mCache = o.max(toCache, -1, true);
+    const mChunk = o.max(toChunk, -1, true);
+    const m = o.where(o.greater(mCache, mChunk), mCache, mChunk);
+    const eCache = o.exp(o.sub(toCache, m));
+    const eChunk = o.exp(o.sub(toChunk, m));
+    const z = o.add(o.sum(eCache, -1, true), o.sum(eChunk, -1, true));
+    return o.div(o.add(o.matmul(eCache, vc), o.matmul(eChunk, v)), z);
   });
   const n = x.shape[1] as number;
   const last = o.reshape(o.slice(h, 1, n - 1, n), [x.shape[0]!, c.dim]);

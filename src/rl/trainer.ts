@@ -18,6 +18,7 @@ import { drawPrompts, horizonRange, unfilteredStreamState, type PromptStreamStat
 import { klRewardPenalty } from './rewards.js';
 import { rollout, type Group } from './rollout.js';
 import { responseLogps, RlUpdater, rowsOf, type TrainRow } from './update.js';
+import { peakRssMiB, rssMiB } from '../util/memory.js';
 
 export interface TrainOptions {
   init: string;
@@ -207,6 +208,9 @@ async function rlLoop(cfg: RlConfig, opts: TrainOptions, run: RunDir): Promise<{
       t_score_s: tScore,
       t_update_s: tUpdate,
       tokens_per_s: genTokens / Math.max(1e-9, tRollout + tAugment),
+      // Memory per iteration, so growth after the first iterations shows in the run's own log.
+      rss_mib: rssMiB(),
+      peak_rss_mib: peakRssMiB(),
       ...augStats,
     };
     if (cfg.val_every > 0 && (loop.iteration % cfg.val_every === 0 || loop.iteration === cfg.iterations)) {

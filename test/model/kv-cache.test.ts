@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { Rng } from '../../src/util/rng.js';
 import { numPatches, patchDim, type VlmConfig } from '../../src/model/config.js';
 import { Policy } from '../../src/model/policy.js';
+import { CACHE_BUCKET, KvCache } from '../../src/model/kv-cache.js';
 
 const CFG: VlmConfig = { vocab: 112, dim: 32, layers: 2, heads: 2, mlpRatio: 2, maxText: 96, imageSize: 16, patch: 8 };
 
@@ -89,4 +90,51 @@ test('re-grounded context: KV-cached generation after a re-inserted image matche
   const plain = await policy.scoreTexts([{ patches: reqs[0]!.patches, text: contexts[0]! }]);
   const viaLayout = await policy.scoreLayouts([{ patches: reqs[0]!.patches, text: contexts[0]!, insertAt: null }]);
   plain[0]!.forEach((lp, t) => assert.ok(Math.abs(lp - viaLayout[0]![t]!) < 2e-4, `plain token ${t}`));
+});
+
+test('the cache grows by whole buckets as it fills and keeps every filled slot (keys, values, slot mask and positions)', () => {
+  const [B, H, Dh] = [2, 2, 3];
+  const cache = new KvCache(B, 1, H, Dh, 80);
+  assert.equal(cache.slots, CACHE_BUCKET);
+  // Slot s of row b, head h, channel d holds key 1000·b + 100·h + 10·d + s (value: its negative).
+  const kv = (n: number) => {
+    const k = new Float32Array(B * H * n * Dh);
+    for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let i = 0; i < n; i++) for (let d = 0; d < Dh; d++) k[((b * H + h) * n + i) * Dh + d] = 1000 * b + 100 * h + 10 * d + cache.used + i;
+    return [k, k.map((x) => -x)] as [Float32Array, Float32Array];
+  };
+  const image = 5;
+  cache.append(image, new Uint8Array(B * image).fill(1), null, () => kv(image));
+  let textPos = 0;
+  const sizes = new Set([cache.slots]);
+  while (cache.used < 70) {
+    const n = cache.used % 3 === 0 ? 3 : 1;
+    // Row 1's first text token is left padding.
+    const valid = Uint8Array.from({ length: B * n }, (_, j) => (j >= n && cache.used === image ? (j - n === 0 ? 0 : 1) : 1));
+    const pos = Int32Array.from({ length: B * n }, (_, j) => textPos + (j % n));
+    cache.append(n, valid, pos, () => kv(n));
+    textPos += n;
+    sizes.add(cache.slots);
+  }
+  assert.deepEqual([...sizes], [32, 64, 80], 'grown in buckets of 32, capped at the capacity');
+  assert.throws(() => cache.reserve(cache.capacity - cache.used + 1), /overflow/);
+  const S = cache.slots;
+  for (let b = 0; b < B; b++) {
+    for (let s = 0; s < cache.used; s++) {
+      for (let h = 0; h < H; h++) for (let d = 0; d < Dh; d++) {
+        const want = 1000 * b + 100 * h + 10 * d + s;
+        assert.equal(cache.keys[0]![((b * H + h) * S + s) * Dh + d], want, `key b${b} h${h} d${d} s${s}`);
+        assert.equal(cache.values[0]![((b * H + h) * S + s) * Dh + d], -want, `value b${b} h${h} d${d} s${s}`);
+      }
+      assert.equal(cache.slotIsText[b * S + s], s < image ? 0 : 1);
+      assert.equal(cache.slotMask[b * S + s], b === 1 && s === image ? -1e9 : 0, `mask b${b} s${s}`);
+    }
+    for (let s = cache.used; s < S; s++) assert.equal(cache.slotMask[b * S + s], -1e9, 'unfilled slots are masked');
+  }
+  const feeds = cache.feeds();
+  assert.deepEqual(feeds.k0!.shape, [B, H, S, Dh]);
+  assert.deepEqual(feeds.v0!.shape, [B, H, S, Dh]);
+  assert.deepEqual(feeds.slotMask!.shape, [B, 1, 1, S]);
+  const row1 = cache.compact([1]);
+  assert.equal(row1.keys[0]![(0 * S + 40) * Dh + 2], 1000 + 20 + 40);
+  assert.equal(row1.slotPos[40], cache.slotPos[S + 40]);
 });

@@ -106,17 +106,17 @@ console.log(JSON.stringify({
 }));
 `;
 
-test('npm pack ships the library (dist/src, install script, README) and not tests or runs', () => {
+test('npm pack ships the library (dist/src, install script, README, the benchmark\'s PyTorch peer) and not tests or runs', () => {
   assert.ok(fs.existsSync(path.join(ROOT, 'dist', 'src', 'index.js')), 'dist/src/index.js is built (npm test runs tsc first)');
   // --ignore-scripts: `prepare` would re-run tsc over dist/ while other test files run from it;
   // the suite already compiled everything.
   const out = ok(run(NPM, ['pack', '--dry-run', '--json', '--ignore-scripts'], ROOT), 'npm pack --dry-run');
   const files = (JSON.parse(out) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
-  for (const needed of ['package.json', 'README.md', 'scripts/install-onnxruntime-gpu.mjs', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js']) {
+  for (const needed of ['package.json', 'README.md', 'scripts/install-onnxruntime-gpu.mjs', 'bench/torch_reference.py', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js']) {
     assert.ok(files.includes(needed), `the tarball has ${needed}`);
   }
-  const stray = files.filter((f) => !f.startsWith('dist/src/') && !['package.json', 'README.md', 'scripts/install-onnxruntime-gpu.mjs'].includes(f) && !/^LICEN[CS]E/i.test(f));
-  assert.deepEqual(stray, [], 'nothing but the library, its install script and docs');
+  const stray = files.filter((f) => !f.startsWith('dist/src/') && !['package.json', 'README.md', 'scripts/install-onnxruntime-gpu.mjs', 'bench/torch_reference.py'].includes(f) && !/^LICEN[CS]E/i.test(f));
+  assert.deepEqual(stray, [], 'nothing but the library, its install script, docs and the engine-bench peer');
 });
 
 test('the packed tarball installs offline into a new project, imports as "ivr-r1", runs its bin, and the README example type-checks', { timeout: 600_000 }, () => {

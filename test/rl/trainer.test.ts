@@ -52,7 +52,8 @@ function metrics(run: string): Record<string, unknown>[] {
   return fs.readFileSync(path.join(run, 'metrics.jsonl'), 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-const isTiming = (k: string) => k.startsWith('t_') || k === 'tokens_per_s';
+// Wall-clock and process-memory figures differ between any two runs.
+const isTiming = (k: string) => k.startsWith('t_') || k === 'tokens_per_s' || k === 'rss_mib' || k === 'peak_rss_mib';
 const withoutTiming = (r: Record<string, unknown>) => Object.fromEntries(Object.entries(r).filter(([k]) => !isTiming(k)));
 
 /** Every tensor of two checkpoints, bit for bit. */

@@ -40,6 +40,9 @@ async function run(o: Options): Promise<number> {
       t_rollout_s: avg('t_rollout_s'), t_augment_s: avg('t_augment_s'), t_score_s: avg('t_score_s'), t_update_s: avg('t_update_s'),
       gen_tokens: avg('gen_tokens'), rollout_tokens_per_s: avg('gen_tokens') / avg('t_rollout_s'),
       peak_rss_mib: peakRssMiB(),
+      // RSS after the first timed iteration and after the last: equal when nothing grows.
+      rss_first_mib: rows[0]?.rss_mib as number ?? NaN,
+      rss_last_mib: rows[rows.length - 1]?.rss_mib as number ?? NaN,
     };
     if (o.json) console.log(JSON.stringify(fig));
     else {
@@ -49,7 +52,7 @@ async function run(o: Options): Promise<number> {
         console.log(`  ${k.padEnd(26)} ${v.toFixed(2)} s  (${(100 * v / total).toFixed(0)}%)`);
       }
       console.log(`  ${'total'.padEnd(26)} ${total.toFixed(2)} s; ${Math.round(fig.gen_tokens)} tokens generated, ${Math.round(fig.rollout_tokens_per_s)} tokens/s in rollout`);
-      console.log(`  peak RSS ${fig.peak_rss_mib.toFixed(0)} MiB`);
+      console.log(`  peak RSS ${fig.peak_rss_mib.toFixed(0)} MiB; RSS ${fig.rss_first_mib.toFixed(0)} MiB after iteration 2, ${fig.rss_last_mib.toFixed(0)} MiB after the last`);
     }
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
