@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 out=${SWEEP_OUT:-runs/sweep}
 n=${VAL_N:-100}
 mkdir -p "$out"
-ivr() { node dist/src/cli/main.js "$@"; }
+ivr() { sh bin/ivr "$@"; }
 if [ ! -s "$out/base-val.json" ]; then
   ivr eval --checkpoint checkpoints/base --split val --n "$n" --json > "$out/base-val.json.tmp" && mv "$out/base-val.json.tmp" "$out/base-val.json"
 fi

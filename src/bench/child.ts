@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { withMallocTuning } from '../util/malloc-tuning.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
@@ -10,7 +11,7 @@ export function runIvr(args: string[], logFile: string, env: Record<string, stri
   return new Promise((resolve, reject) => {
     const log = fs.openSync(logFile, 'a');
     fs.writeSync(log, `\n$ ivr ${args.join(' ')}\n`);
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', log] });
+    const child = spawn(process.execPath, [CLI, ...args], { env: withMallocTuning({ ...process.env, ...env }), stdio: ['ignore', 'pipe', log] });
     let stdout = '';
     child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); fs.writeSync(log, d); });
     child.on('error', (e) => { fs.closeSync(log); reject(e); });

@@ -85,4 +85,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `ivr ... | head` closes the pipe early: that is the reader's choice, not an error.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(EXIT.ok); else throw e; });
+
 main(process.argv.slice(2)).then((code) => { process.exitCode = code; });

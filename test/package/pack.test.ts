@@ -112,10 +112,10 @@ test('npm pack ships the library (dist/src, install script, README, the benchmar
   // the suite already compiled everything.
   const out = ok(run(NPM, ['pack', '--dry-run', '--json', '--ignore-scripts'], ROOT), 'npm pack --dry-run');
   const files = (JSON.parse(out) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
-  for (const needed of ['package.json', 'README.md', 'scripts/install-onnxruntime-gpu.mjs', 'bench/torch_reference.py', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js']) {
+  for (const needed of ['package.json', 'README.md', 'scripts/install-onnxruntime-gpu.mjs', 'bench/torch_reference.py', 'bin/ivr', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js']) {
     assert.ok(files.includes(needed), `the tarball has ${needed}`);
   }
-  const stray = files.filter((f) => !f.startsWith('dist/src/') && !['package.json', 'README.md', 'scripts/install-onnxruntime-gpu.mjs', 'bench/torch_reference.py'].includes(f) && !/^LICEN[CS]E/i.test(f));
+  const stray = files.filter((f) => !f.startsWith('dist/src/') && !['package.json', 'README.md', 'scripts/install-onnxruntime-gpu.mjs', 'bench/torch_reference.py', 'bin/ivr'].includes(f) && !/^LICEN[CS]E/i.test(f));
   assert.deepEqual(stray, [], 'nothing but the library, its install script, docs and the engine-bench peer');
 });
 

@@ -6,6 +6,7 @@ import { benchMatmul, benchTrainStep, BENCH_BATCH, BENCH_GPT } from '../../engin
 import { defaultThreads } from '../../engine/runtime.js';
 import { benchDecode } from '../../model/decode-bench.js';
 import { findTorchPython, runTorchPeer, type TorchFigures } from '../../engine/torch-peer.js';
+import { mallocTuned } from '../../util/malloc-tuning.js';
 import { peakRssMiB } from '../../util/memory.js';
 import { withExamples } from '../help.js';
 import { integer } from '../options.js';
@@ -26,7 +27,7 @@ export function configure(cmd: Command): void {
 async function run(o: Options): Promise<number> {
   const threads = o.threads ?? defaultThreads();
   const log = o.json ? () => {} : (s: string) => console.log(s);
-  log(`ivr engine-bench: ${threads} thread(s)`);
+  log(`ivr engine-bench: ${threads} thread(s), glibc malloc tuning ${mallocTuned() ? 'on' : 'off (start through bin/ivr or set GLIBC_TUNABLES; see src/util/malloc-tuning.ts)'}`);
   const mm = [await benchMatmul(6144, 128, 512, threads), await benchMatmul(6144, 512, 128, threads)];
   for (const f of mm) log(`  MatMul [${f.m}x${f.k}]·[${f.k}x${f.n}]: ${f.ms.toFixed(2)} ms, ${f.gflops.toFixed(1)} GFLOP/s`);
   const peak = Math.max(...mm.map((f) => f.gflops));
@@ -56,7 +57,7 @@ async function run(o: Options): Promise<number> {
   }
   if (o.json) {
     console.log(JSON.stringify({
-      threads, matmul_gflops: peak, matmul: mm, train_step_ms: tr.ms, train_tokens_per_s: tr.tokensPerS,
+      threads, malloc_tuned: mallocTuned(), matmul_gflops: peak, matmul: mm, train_step_ms: tr.ms, train_tokens_per_s: tr.tokensPerS,
       train_gflops: tr.gflops, train_flops_per_step: tr.flopsPerStep, train_to_matmul_ratio: ratio, params: tr.params,
       decode_tokens_per_s: dec.kvTokensPerS, decode_tokens_per_s_nokv: dec.noKvTokensPerS, decode_batch: dec.batch, decode_new_tokens: dec.newTokens,
       torch_train_tokens_per_s: peer?.trainTokensPerS ?? null, torch_train_step_ms: peer?.trainStepMs ?? null, torch_train_threads: peer?.trainThreads ?? null,

@@ -8,6 +8,7 @@ import { Option, type Command } from 'commander';
 import { rlDefaults, METHODS, type RlMethod } from '../../rl/config.js';
 import { trainRl } from '../../rl/trainer.js';
 import { ivrAugmenter } from '../../ivr/method.js';
+import { mallocTuned } from '../../util/malloc-tuning.js';
 import { peakRssMiB } from '../../util/memory.js';
 import { withExamples } from '../help.js';
 import { integer } from '../options.js';
@@ -36,7 +37,7 @@ async function run(o: Options): Promise<number> {
     const rows = run.readMetrics().slice(1);
     const avg = (k: string) => rows.reduce((a, r) => a + (r[k] as number ?? 0), 0) / rows.length;
     const fig = {
-      method, prompts: cfg.prompts_per_iter, group_size: cfg.group_size, iterations: rows.length,
+      method, malloc_tuned: mallocTuned(), prompts: cfg.prompts_per_iter, group_size: cfg.group_size, iterations: rows.length,
       t_rollout_s: avg('t_rollout_s'), t_augment_s: avg('t_augment_s'), t_score_s: avg('t_score_s'), t_update_s: avg('t_update_s'),
       gen_tokens: avg('gen_tokens'), rollout_tokens_per_s: avg('gen_tokens') / avg('t_rollout_s'),
       peak_rss_mib: peakRssMiB(),
@@ -47,7 +48,7 @@ async function run(o: Options): Promise<number> {
     if (o.json) console.log(JSON.stringify(fig));
     else {
       const total = fig.t_rollout_s + fig.t_augment_s + fig.t_score_s + fig.t_update_s;
-      console.log(`${method}, ${fig.prompts} prompts x ${fig.group_size} samples, mean of ${fig.iterations} iteration(s) after warm-up:`);
+      console.log(`${method}, ${fig.prompts} prompts x ${fig.group_size} samples, mean of ${fig.iterations} iteration(s) after warm-up (glibc malloc tuning ${fig.malloc_tuned ? 'on' : 'off'}):`);
       for (const [k, v] of [['rollout', fig.t_rollout_s], ['method (ivr loop / demos)', fig.t_augment_s], ['old + ref log-probs', fig.t_score_s], ['update', fig.t_update_s]] as const) {
         console.log(`  ${k.padEnd(26)} ${v.toFixed(2)} s  (${(100 * v / total).toFixed(0)}%)`);
       }

@@ -60,11 +60,8 @@ async function run(o: Options): Promise<number> {
   });
   const addr = await server.listen(o.port, host);
   if (!LOOPBACK.has(host) && !apiKey) console.error(`ivr serve: warning: listening on ${host} without an API key; anyone who can reach it can use it (set --api-key)`);
-  // The first stdout line is machine-readable so scripts (and tests) can find the port.
-  console.log(JSON.stringify({ event: 'listening', url: `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}/v1`, model: modelName, port: addr.port }));
-  console.error(`ivr serve: ${modelName} (${policy.cfg.imageSize}x${policy.cfg.imageSize} images, ${policy.cfg.maxText} text tokens) on http://${host}:${addr.port}/v1${apiKey ? ' (API key required)' : ''}; Ctrl-C to stop`);
-
-  return new Promise<number>((resolve) => {
+  // Signal handlers first: a script may stop the server as soon as it reads the line below.
+  const stopped = new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (sig: NodeJS.Signals) => {
       if (stopping) { console.error(`ivr serve: ${sig} again, exiting now`); process.exit(130); }
@@ -75,4 +72,8 @@ async function run(o: Options): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
+  // The first stdout line is machine-readable so scripts (and tests) can find the port.
+  console.log(JSON.stringify({ event: 'listening', url: `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}/v1`, model: modelName, port: addr.port }));
+  console.error(`ivr serve: ${modelName} (${policy.cfg.imageSize}x${policy.cfg.imageSize} images, ${policy.cfg.maxText} text tokens) on http://${host}:${addr.port}/v1${apiKey ? ' (API key required)' : ''}; Ctrl-C to stop`);
+  return stopped;
 }
