@@ -7,17 +7,39 @@ import { withMallocTuning } from '../util/malloc-tuning.js';
 
 const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
-export function runIvr(args: string[], logFile: string, env: Record<string, string> = {}): Promise<string> {
+export interface ChildResult {
+  stdout: string;
+  /** The child's peak resident set (VmHWM), sampled every 250 ms; null where /proc is absent. */
+  peakRssMiB: number | null;
+}
+
+/** VmHWM of a live process in MiB, or null (not Linux, or the process is gone). */
+function highWaterMiB(pid: number): number | null {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+export function runIvr(args: string[], logFile: string, env: Record<string, string> = {}): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     const log = fs.openSync(logFile, 'a');
     fs.writeSync(log, `\n$ ivr ${args.join(' ')}\n`);
     const child = spawn(process.execPath, [CLI, ...args], { env: withMallocTuning({ ...process.env, ...env }), stdio: ['ignore', 'pipe', log] });
     let stdout = '';
+    // VmHWM only rises, so the last sample before exit misses at most 250 ms of growth.
+    let peak: number | null = null;
+    const sample = () => { const v = child.pid ? highWaterMiB(child.pid) : null; if (v !== null) peak = Math.max(peak ?? 0, v); };
+    const timer = setInterval(sample, 250);
     child.stdout!.on('data', (d: Buffer) => { stdout += d.toString(); fs.writeSync(log, d); });
-    child.on('error', (e) => { fs.closeSync(log); reject(e); });
+    child.on('error', (e) => { clearInterval(timer); fs.closeSync(log); reject(e); });
     child.on('close', (code) => {
+      clearInterval(timer);
+      if (peak !== null) fs.writeSync(log, `[bench] peak RSS of this run: ${peak.toFixed(0)} MiB\n`);
       fs.closeSync(log);
-      if (code === 0) resolve(stdout);
+      if (code === 0) resolve({ stdout, peakRssMiB: peak });
       else reject(new Error(`ivr ${args[0]} exited with ${code}; see ${logFile}`));
     });
   });

@@ -44,10 +44,26 @@ export function splitEvals(evalJson: Record<string, unknown>, keepInstances = fa
   return { test: pick('test'), ood: pick('ood') };
 }
 
-async function evaluate(checkpoint: string, file: string, evalN: number, logFile: string, env: Record<string, string>): Promise<void> {
-  if (fs.existsSync(file)) return;
+/** Evaluates a checkpoint into `file` (kept across invocations); the child's peak RSS, or null when it was already done. */
+async function evaluate(checkpoint: string, file: string, evalN: number, logFile: string, env: Record<string, string>): Promise<number | null> {
+  if (fs.existsSync(file)) return null;
   const out = await runIvr(['eval', '--checkpoint', checkpoint, '--split', 'test,ood', '--n', String(evalN), '--json'], logFile, env);
-  atomicWriteFile(file, out.trim() + '\n');
+  atomicWriteFile(file, out.stdout.trim() + '\n');
+  return out.peakRssMiB;
+}
+
+/** wall.json of a run: its wall time and the largest peak RSS of its processes (training, evaluation). */
+interface RunCost { wall_s: number; peak_rss_mib?: number }
+
+function readCost(dir: string): RunCost {
+  const file = path.join(dir, 'wall.json');
+  return fs.existsSync(file) ? (readJsonFile(file, 'wall time') as RunCost) : { wall_s: 0 };
+}
+
+function addCost(dir: string, wallS: number, peak: number | null): void {
+  const c = readCost(dir);
+  const peakRss = Math.max(c.peak_rss_mib ?? 0, peak ?? 0);
+  atomicWriteJson(path.join(dir, 'wall.json'), { wall_s: c.wall_s + wallS, ...(peakRss > 0 ? { peak_rss_mib: peakRss } : {}) });
 }
 
 function runDirOf(opts: BenchOptions, spec: RunSpec): string {
@@ -66,17 +82,13 @@ async function execute(opts: BenchOptions, spec: RunSpec, env: Record<string, st
   const t0 = performance.now();
   if (!fs.existsSync(path.join(run.final, 'config.json'))) {
     const resume = run.hasCheckpoint() ? ['--resume'] : [];
-    if (spec.kind === 'sft') {
-      // Seeds differ in the data they see (continued SFT has no other randomness).
-      const offset = STREAM_OFFSET_FOR_SFT + spec.seed * 1_000_000;
-      await runIvr(['sft', '--config', configFile, '--init', opts.init, '--out', dir, '--budget-tokens', String(opts.budgetTokens), '--stream-offset', String(offset), '--quiet', ...resume], log, env);
-    } else {
-      await runIvr(['train', '--method', spec.method, '--init', opts.init, '--config', configFile, '--out', dir, '--budget-tokens', String(opts.budgetTokens), '--quiet', ...resume], log, env);
-    }
-    const wall = fs.existsSync(path.join(dir, 'wall.json')) ? (readJsonFile(path.join(dir, 'wall.json'), 'wall time') as { wall_s: number }).wall_s : 0;
-    atomicWriteJson(path.join(dir, 'wall.json'), { wall_s: wall + (performance.now() - t0) / 1000 });
+    // Seeds differ in the data continued SFT sees (it has no other randomness).
+    const trained = spec.kind === 'sft'
+      ? await runIvr(['sft', '--config', configFile, '--init', opts.init, '--out', dir, '--budget-tokens', String(opts.budgetTokens), '--stream-offset', String(STREAM_OFFSET_FOR_SFT + spec.seed * 1_000_000), '--quiet', ...resume], log, env)
+      : await runIvr(['train', '--method', spec.method, '--init', opts.init, '--config', configFile, '--out', dir, '--budget-tokens', String(opts.budgetTokens), '--quiet', ...resume], log, env);
+    addCost(dir, (performance.now() - t0) / 1000, trained.peakRssMiB);
   }
-  await evaluate(run.final, evalFile, opts.evalN, log, env);
+  addCost(dir, 0, await evaluate(run.final, evalFile, opts.evalN, log, env));
 }
 
 /** The learning curve of a run from its metrics.jsonl (SFT: trained tokens as the x-axis). */
@@ -119,7 +131,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     const curve = curveOf(spec, dir);
     return {
       method: spec.name, seed: spec.seed, run_dir: dir,
-      wall_s: (readJsonFile(path.join(dir, 'wall.json'), 'wall time') as { wall_s: number }).wall_s,
+      wall_s: readCost(dir).wall_s,
+      ...(readCost(dir).peak_rss_mib ? { peak_rss_mib: readCost(dir).peak_rss_mib } : {}),
       gen_tokens_total: curve.at(-1)?.gen_tokens_total ?? 0,
       curve,
       eval: splitEvals(readJsonFile(path.join(dir, 'eval.json'), 'run evaluation') as Record<string, unknown>),

@@ -595,8 +595,8 @@ function provenanceSection(ctx: Ctx): string {
   const parts = ['<section id="provenance">', '<h2>Provenance</h2>'];
   parts.push(`<p>Produced by:</p><pre>${esc(r.command)}</pre>`);
   parts.push(`<dl class="prov"><dt>commit</dt><dd>${esc(r.commit)}</dd><dt>machine</dt><dd>${esc(r.machine)}</dd><dt>created</dt><dd>${esc(r.created)}</dd><dt>kind</dt><dd>${esc(r.kind)}</dd><dt>${r.kind === 'ablations' ? 'variants' : 'methods'}</dt><dd>${esc(r.methods.join(', '))}</dd><dt>seeds</dt><dd>${esc(r.seeds.join(', '))}</dd><dt>budget per run</dt><dd>${compact(r.budget_tokens)} rollout tokens (${r.budget_tokens})</dd><dt>runs</dt><dd>${r.runs.length} · ${fmtS(wall)} of run time in total</dd></dl>`);
-  const rows = r.runs.map((x) => `<tr><td>${swatch(ctx, x.method)}${esc(ctx.label(x.method))}</td><td>${x.seed}</td><td>${pc1(x.eval.test.accuracy)}</td><td>${pc1(x.eval.ood.accuracy)}</td><td>${compact(x.gen_tokens_total)}</td><td>${x.curve.length}</td><td>${fmtS(x.wall_s)}</td><td>${esc(x.run_dir)}</td></tr>`);
-  parts.push(`<details><summary>Every run (${r.runs.length})</summary><table><tr><th>method</th><th>seed</th><th>test acc.</th><th>OOD acc.</th><th>rollout tokens</th><th>curve points</th><th>wall time</th><th>run directory</th></tr>${rows.join('')}</table></details>`);
+  const rows = r.runs.map((x) => `<tr><td>${swatch(ctx, x.method)}${esc(ctx.label(x.method))}</td><td>${x.seed}</td><td>${pc1(x.eval.test.accuracy)}</td><td>${pc1(x.eval.ood.accuracy)}</td><td>${compact(x.gen_tokens_total)}</td><td>${x.curve.length}</td><td>${fmtS(x.wall_s)}</td><td>${x.peak_rss_mib ? `${x.peak_rss_mib.toFixed(0)} MiB` : '–'}</td><td>${esc(x.run_dir)}</td></tr>`);
+  parts.push(`<details><summary>Every run (${r.runs.length})</summary><table><tr><th>method</th><th>seed</th><th>test acc.</th><th>OOD acc.</th><th>rollout tokens</th><th>curve points</th><th>wall time</th><th>peak RSS</th><th>run directory</th></tr>${rows.join('')}</table></details>`);
   parts.push('</section>');
   return parts.join('\n');
 }

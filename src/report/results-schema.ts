@@ -40,6 +40,7 @@ const run = z.looseObject({
   seed: z.int(),
   run_dir: z.string(),
   wall_s: z.number().min(0),
+  peak_rss_mib: z.number().min(0).optional(),
   gen_tokens_total: z.number().min(0),
   curve: z.array(z.looseObject({
     iter: z.number().min(0),

@@ -24,7 +24,7 @@ export interface SplitEval extends Aggregate {
   instances?: { id: string; family: string; horizon: number }[];
 }
 export interface CurvePoint { iter: number; gen_tokens_total: number; reward_mean?: number; accuracy?: number; val_accuracy?: number; ivr_flagged?: number; ivr_rectify_rate?: number; ivr_demo_token_frac?: number; ivr_loop_tokens?: number; [k: string]: unknown }
-export interface RunResult { method: string; seed: number; run_dir: string; wall_s: number; gen_tokens_total: number; curve: CurvePoint[]; eval: { test: SplitEval; ood: SplitEval } }
+export interface RunResult { method: string; seed: number; run_dir: string; wall_s: number; /** Largest peak RSS of the run's processes (MiB), where measured. */ peak_rss_mib?: number; gen_tokens_total: number; curve: CurvePoint[]; eval: { test: SplitEval; ood: SplitEval } }
 export interface BenchResults { kind: 'bench' | 'ablations'; created: string; command: string; commit: string; machine: string; budget_tokens: number; methods: string[]; seeds: number[]; base: { eval: { test: SplitEval; ood: SplitEval } }; runs: RunResult[]; summary: Record<string, Record<'test' | 'ood', Ci>> }
 
 export type SplitName = 'test' | 'ood';

@@ -55,5 +55,7 @@ async function run(o: Options): Promise<number> {
   console.log(`bench done in ${((performance.now() - t0) / 60000).toFixed(1)} min: ${path.join(out, 'results.json')}, ${html}`);
   const rows = Object.entries(results.summary).map(([m, s]) => `  ${m.padEnd(14)} test ${(100 * s.test.mean).toFixed(1)}% [${(100 * s.test.ci_low).toFixed(1)}, ${(100 * s.test.ci_high).toFixed(1)}]   ood ${(100 * s.ood.mean).toFixed(1)}% [${(100 * s.ood.ci_low).toFixed(1)}, ${(100 * s.ood.ci_high).toFixed(1)}]`);
   console.log(rows.join('\n'));
+  const peaks = results.runs.flatMap((r) => (r.peak_rss_mib ? [r.peak_rss_mib] : []));
+  if (peaks.length) console.log(`  peak RSS of any run's process: ${Math.max(...peaks).toFixed(0)} MiB (${peaks.length} runs measured)`);
   return 0;
 }
