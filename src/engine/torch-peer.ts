@@ -27,8 +27,8 @@ export interface TorchFigures {
 // asked for this peer measured it); it runs with OpenBLAS's own detection.
 const PEER_ENV_DROP = ['OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE'];
 
-function peerEnv(threads: number): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) };
+function peerEnv(threads: number, blasThreads = threads): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(blasThreads) };
   for (const k of PEER_ENV_DROP) delete env[k];
   return env;
 }
@@ -43,20 +43,28 @@ export function findTorchPython(): { python: string } | { unavailable: string } 
   return { unavailable: `no Python with torch among ${candidates.join(', ')} (Debian: apt-get install python3-torch libopenblas0-pthread; or set IVR_TORCH_PYTHON)` };
 }
 
-/** Runs the reference at 1..maxThreads threads and keeps each workload's best. */
+/**
+ * Runs the reference at 1..maxThreads torch threads and keeps each workload's best. Above
+ * one thread it also runs with OpenBLAS single-threaded: torch's OpenMP pool and OpenBLAS's
+ * own threads otherwise share the cores (measured on 2 cores: 2 threads of each ran the
+ * train step at 696 ms against 464 ms at 1 thread).
+ */
 export function runTorchPeer(python: string, maxThreads: number, steps: number, log: (s: string) => void = () => {}): TorchFigures {
   if (!fs.existsSync(TORCH_REFERENCE)) throw new Error(`torch peer: ${TORCH_REFERENCE} is missing`);
   const runs: Record<string, unknown>[] = [];
-  for (let t = 1; t <= maxThreads; t++) {
-    const r = spawnSync(python, [TORCH_REFERENCE, '--threads', String(t), '--steps', String(steps)], { encoding: 'utf8', env: peerEnv(t), timeout: 600_000 });
-    if (r.status !== 0) throw new Error(`torch peer at ${t} thread(s) exited with ${r.status ?? r.signal}: ${(r.stderr || '').trim().split('\n').slice(-3).join(' | ')}`);
+  const settings = Array.from({ length: maxThreads }, (_, i) => i + 1).flatMap((t) => (t === 1 ? [[1, 1]] : [[t, t], [t, 1]]));
+  for (const [t, blas] of settings as [number, number][]) {
+    const label = `${t} thread(s), OpenBLAS ${blas}`;
+    const r = spawnSync(python, [TORCH_REFERENCE, '--threads', String(t), '--steps', String(steps)], { encoding: 'utf8', env: peerEnv(t, blas), timeout: 600_000 });
+    if (r.status !== 0) throw new Error(`torch peer at ${label} exited with ${r.status ?? r.signal}: ${(r.stderr || '').trim().split('\n').slice(-3).join(' | ')}`);
     const line = r.stdout.trim().split('\n').pop() ?? '';
     let fig: Record<string, unknown>;
-    try { fig = JSON.parse(line) as Record<string, unknown>; } catch { throw new Error(`torch peer at ${t} thread(s) printed no JSON: ${line.slice(0, 200)}`); }
+    try { fig = JSON.parse(line) as Record<string, unknown>; } catch { throw new Error(`torch peer at ${label} printed no JSON: ${line.slice(0, 200)}`); }
     for (const k of ['train_tokens_per_s', 'train_step_ms', 'decode_tokens_per_s']) {
-      if (typeof fig[k] !== 'number' || !Number.isFinite(fig[k])) throw new Error(`torch peer at ${t} thread(s): "${k}" is not a finite number`);
+      if (typeof fig[k] !== 'number' || !Number.isFinite(fig[k])) throw new Error(`torch peer at ${label}: "${k}" is not a finite number`);
     }
-    log(`    torch ${t} thread(s): train ${(fig.train_step_ms as number).toFixed(1)} ms/step, ${Math.round(fig.train_tokens_per_s as number)} tokens/s; decode ${Math.round(fig.decode_tokens_per_s as number)} tokens/s`);
+    fig.blas_threads = blas;
+    log(`    torch ${label}: train ${(fig.train_step_ms as number).toFixed(1)} ms/step, ${Math.round(fig.train_tokens_per_s as number)} tokens/s; decode ${Math.round(fig.decode_tokens_per_s as number)} tokens/s`);
     runs.push(fig);
   }
   const best = (k: string) => runs.reduce((a, r) => ((r[k] as number) > (a[k] as number) ? r : a));

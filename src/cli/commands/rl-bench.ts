@@ -10,6 +10,7 @@ import { trainRl } from '../../rl/trainer.js';
 import { ivrAugmenter } from '../../ivr/method.js';
 import { mallocTuned } from '../../util/malloc-tuning.js';
 import { peakRssMiB } from '../../util/memory.js';
+import { maxOpenSessions, sessionStats } from '../../engine/runtime.js';
 import { withExamples } from '../help.js';
 import { integer } from '../options.js';
 
@@ -44,6 +45,8 @@ async function run(o: Options): Promise<number> {
       // RSS after the first timed iteration and after the last: equal when nothing grows.
       rss_first_mib: rows[0]?.rss_mib as number ?? NaN,
       rss_last_mib: rows[rows.length - 1]?.rss_mib as number ?? NaN,
+      // onnxruntime sessions (one per graph shape): open at the end, opened and evicted in all.
+      sessions: { ...sessionStats(), max_open: maxOpenSessions() },
     };
     if (o.json) console.log(JSON.stringify(fig));
     else {
@@ -54,6 +57,7 @@ async function run(o: Options): Promise<number> {
       }
       console.log(`  ${'total'.padEnd(26)} ${total.toFixed(2)} s; ${Math.round(fig.gen_tokens)} tokens generated, ${Math.round(fig.rollout_tokens_per_s)} tokens/s in rollout`);
       console.log(`  peak RSS ${fig.peak_rss_mib.toFixed(0)} MiB; RSS ${fig.rss_first_mib.toFixed(0)} MiB after iteration 2, ${fig.rss_last_mib.toFixed(0)} MiB after the last`);
+      console.log(`  onnxruntime sessions: ${fig.sessions.opened} opened, ${fig.sessions.evicted} evicted, ${fig.sessions.open} open (at most ${fig.sessions.max_open})`);
     }
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
