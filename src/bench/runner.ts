@@ -129,10 +129,11 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
   const runs: RunResult[] = opts.specs.map((spec) => {
     const dir = runDirOf(opts, spec);
     const curve = curveOf(spec, dir);
+    const cost = readCost(dir);
     return {
       method: spec.name, seed: spec.seed, run_dir: dir,
-      wall_s: readCost(dir).wall_s,
-      ...(readCost(dir).peak_rss_mib ? { peak_rss_mib: readCost(dir).peak_rss_mib } : {}),
+      wall_s: cost.wall_s,
+      ...(cost.peak_rss_mib ? { peak_rss_mib: cost.peak_rss_mib } : {}),
       gen_tokens_total: curve.at(-1)?.gen_tokens_total ?? 0,
       curve,
       eval: splitEvals(readJsonFile(path.join(dir, 'eval.json'), 'run evaluation') as Record<string, unknown>),

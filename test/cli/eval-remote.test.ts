@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir, trainedCheckpoint } from '../helpers/remote-fixture.js';
+import { listeningUrl } from '../helpers/serve-child.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
 const KEY = 'k3y';
@@ -15,7 +16,6 @@ const KEY = 'k3y';
 let ckpt = '';
 let serve: ChildProcessWithoutNullStreams;
 let url = '';
-let serveErr = '';
 
 function ivr(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -31,17 +31,7 @@ function ivr(args: string[]): Promise<{ code: number | null; stdout: string; std
 before(async () => {
   ckpt = await trainedCheckpoint();
   serve = spawn(process.execPath, [MAIN, 'serve', '--checkpoint', ckpt, '--port', '0', '--model-name', 'tiny', '--api-key', KEY, '--threads', '1'], { stdio: 'pipe' });
-  serve.stderr.on('data', (d: Buffer) => { serveErr += d.toString(); });
-  url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    serve.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const nl = out.indexOf('\n');
-      if (nl >= 0) resolve(JSON.parse(out.slice(0, nl)).url);
-    });
-    serve.on('exit', (code) => reject(new Error(`ivr serve exited with ${code}: ${serveErr}`)));
-    setTimeout(() => reject(new Error(`ivr serve did not start: ${serveErr}`)), 30_000).unref();
-  });
+  url = await listeningUrl(serve, 30_000);
 });
 
 after(() => { if (serve.exitCode === null) serve.kill('SIGKILL'); });

@@ -8,20 +8,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MALLOC_ENV } from '../../src/util/malloc-tuning.js';
+import { listeningUrl } from '../helpers/serve-child.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const LAUNCHER = path.join(ROOT, 'bin', 'ivr');
 
 async function serveEnvironment(env: NodeJS.ProcessEnv): Promise<{ environ: Map<string, string>; exe: string; code: number | null }> {
   const child = spawn(LAUNCHER, ['serve', '--checkpoint', path.join(ROOT, 'checkpoints', 'base'), '--port', '0', '--threads', '1'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout.on('data', (d: Buffer) => { if (d.toString().includes('\n')) resolve(); });
-    child.on('exit', (code) => reject(new Error(`ivr serve exited with ${code}: ${stderr}`)));
-    setTimeout(() => reject(new Error(`ivr serve did not start: ${stderr}`)), 60_000).unref();
-  });
+  await listeningUrl(child);
   const environ = new Map(fs.readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0').filter(Boolean).map((kv) => {
     const i = kv.indexOf('=');
     return [kv.slice(0, i), kv.slice(i + 1)] as [string, string];

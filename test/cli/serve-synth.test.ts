@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { verifyResponse } from '../../src/tasks/index.js';
 import { loadRemoteTasks } from '../../src/client/task.js';
+import { listeningUrl } from '../helpers/serve-child.js';
 import { exportTasks, pngDataUrl, tempDir, trainedCheckpoint, TRAIN_INSTANCES, UNSEEN_INSTANCES } from '../helpers/remote-fixture.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
@@ -27,17 +28,7 @@ before(async () => {
   child = spawn(process.execPath, [MAIN, 'serve', '--checkpoint', ckpt, '--port', '0', '--model-name', 'tiny', '--api-key', 'k3y', '--threads', '1'], { stdio: 'pipe' });
   exited = new Promise((r) => child.on('exit', (code) => r(code)));
   child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-  url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString();
-      const nl = out.indexOf('\n');
-      if (nl >= 0) resolve(JSON.parse(out.slice(0, nl)).url);
-    });
-    child.on('exit', (code) => reject(new Error(`ivr serve exited with ${code}: ${stderr}`)));
-    const timer = setTimeout(() => reject(new Error(`ivr serve did not start: ${stderr}`)), 30_000);
-    timer.unref();
-  });
+  url = await listeningUrl(child, 30_000);
 });
 
 after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
