@@ -19,6 +19,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   'engine-bench': { summary: 'measure the engine: MatMul peak, compiled train step, decode', load: () => import('./commands/engine-bench.js') },
   tasks: { summary: 'embedded benchmark: export splits (ours, TRL, verl, LLaMA-Factory), show / verify instances', load: () => import('./commands/tasks.js') },
   serve: { summary: 'OpenAI-compatible API for a checkpoint (chat completions with images, streaming, batching)', load: () => import('./commands/serve.js') },
+  'serve-env': { summary: 'IVR-R1 as an environment service for OpenRLHF / verl / TRL: rewards, step verification, the Re-Reasoning Loop over HTTP', load: () => import('./commands/serve-env.js') },
   synth: { summary: 'IVR-R1 data synthesis on a remote model: rectified demonstrations as chat JSONL', load: () => import('./commands/synth.js') },
   report: { summary: 'HTML report (inline SVG plots, 95% CIs) and PNG from a bench results.json', load: () => import('./commands/report.js') },
 };

@@ -24,7 +24,7 @@
 // server never grants, web pages cannot drive it. Clients that hang up mid-reply are
 // logged and counted (droppedStreams / droppedRequests in /metrics). close() stops
 // accepting, finishes queued and running requests, then closes connections.
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApiError } from '../client/errors.js';
@@ -32,6 +32,7 @@ import type { Policy } from '../model/policy.js';
 import { toModelInput } from './chat-template.js';
 import { Completion } from './completion.js';
 import { checkHost, hostPolicy, type HostPolicy } from './host-check.js';
+import { checkApiKey, checkBearer, decodePathPart, readJsonBody, sendError } from './http-kit.js';
 import { parseChatRequest, type ChatRequest } from './request.js';
 import { BatchScheduler, type BatchInfo } from './scheduler.js';
 import { CompletionStream, sseData } from './sse.js';
@@ -67,8 +68,6 @@ export interface ModelCard {
   /** How this model wants its input (remote clients adapt to it; see chat-template.ts). */
   ivr: { image_size: number; prompt_format: 'question'; max_text: number; reground: boolean };
 }
-
-const sha = (s: string) => createHash('sha256').update(s).digest();
 
 export class ChatServer {
   readonly http: http.Server;
@@ -168,32 +167,17 @@ export class ChatServer {
   }
 
   private fail(req: http.IncomingMessage, res: http.ServerResponse, e: unknown): void {
-    const err = e instanceof ApiError ? e : new ApiError(500, `internal error: ${(e as Error)?.message ?? String(e)}`, 'server_error', null, 'internal_error');
     if (res.headersSent) {
       // Mid-stream: the status line is gone; say it as an SSE error event and end.
+      const err = e instanceof ApiError ? e : new ApiError(500, `internal error: ${(e as Error)?.message ?? String(e)}`, 'server_error', null, 'internal_error');
       if (!res.writableEnded) { res.write(sseData(err.toBody())); res.end(); }
       return;
     }
-    const headers: http.OutgoingHttpHeaders = { 'content-type': 'application/json' };
-    if (err.retryAfter !== undefined) headers['retry-after'] = String(err.retryAfter);
-    if (this.closing || err.status === 413) headers.connection = 'close';
-    res.writeHead(err.status === 499 ? 400 : err.status, headers);
-    res.end(JSON.stringify(err.toBody()));
-    if (err.status === 413) {
-      // Drain a little of the oversized body so the client can read the 413, then hang up.
-      let seen = 0;
-      req.on('data', (c: Buffer) => { seen += c.length; if (seen > 8 * this.opts.maxBodyBytes) req.destroy(); });
-      req.resume();
-    }
+    sendError(req, res, e, { closing: this.closing !== null, maxBodyBytes: this.opts.maxBodyBytes });
   }
 
   private checkAuth(req: http.IncomingMessage): void {
-    const key = this.opts.apiKey;
-    if (!key) return;
-    const h = req.headers.authorization;
-    const m = typeof h === 'string' ? /^Bearer\s+(.+)$/i.exec(h.trim()) : null;
-    if (!m) throw new ApiError(401, 'You didn\'t provide an API key. Send it as "Authorization: Bearer <key>".', 'authentication_error', null, 'missing_api_key');
-    if (!timingSafeEqual(sha(m[1]!.trim()), sha(key))) throw new ApiError(401, 'Incorrect API key provided.', 'authentication_error', null, 'invalid_api_key');
+    checkBearer(req, this.opts.apiKey);
   }
 
   private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -243,29 +227,6 @@ export class ChatServer {
     return new ApiError(404, `The model \`${id}\` does not exist. This server serves \`${this.opts.modelName}\` (see GET /v1/models).`, 'invalid_request_error', 'model', 'model_not_found');
   }
 
-  private readBody(req: http.IncomingMessage): Promise<Buffer> {
-    const limit = this.opts.maxBodyBytes;
-    const declared = Number(req.headers['content-length']);
-    const tooLarge = (n: string) => new ApiError(413, `request body is ${n} bytes; the limit is ${limit} bytes`, 'invalid_request_error', null, 'request_too_large');
-    if (Number.isFinite(declared) && declared > limit) return Promise.reject(tooLarge(String(declared)));
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let over = false;
-      const onData = (c: Buffer) => {
-        size += c.length;
-        if (size > limit) {
-          if (!over) { over = true; req.off('data', onData); req.pause(); reject(tooLarge(`more than ${limit}`)); }
-          return;
-        }
-        chunks.push(c);
-      };
-      req.on('data', onData);
-      req.on('end', () => { if (!over) resolve(Buffer.concat(chunks)); });
-      req.on('error', (e) => { if (!over) reject(e); });
-    });
-  }
-
   /** POST /v1/chat/completions: the request, its generation (batched), then one JSON reply or an SSE stream. */
   private async chatCompletion(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const cr = await this.readChatRequest(req);
@@ -289,19 +250,7 @@ export class ChatServer {
 
   /** The HTTP side of a chat request: a JSON Content-Type, a body within the limit, valid JSON, a valid request for the served model. */
   private async readChatRequest(req: http.IncomingMessage): Promise<ChatRequest> {
-    // Required, not just checked when present: a browser can POST text/plain cross-origin
-    // without a preflight, so a missing or other type is how a web page would reach us.
-    const ctype = req.headers['content-type'];
-    if (ctype === undefined || !/^application\/json\s*(;|$)/i.test(ctype)) {
-      throw new ApiError(415, `Content-Type must be application/json, got ${ctype === undefined ? 'none' : JSON.stringify(ctype)}`, 'invalid_request_error', null, 'unsupported_media_type');
-    }
-    const raw = await this.readBody(req);
-    let body: unknown;
-    try {
-      body = JSON.parse(raw.toString('utf8'));
-    } catch (e) {
-      throw new ApiError(400, `We could not parse the JSON body of your request: ${(e as Error).message}`, 'invalid_request_error', null, 'invalid_json');
-    }
+    const body = await readJsonBody(req, this.opts.maxBodyBytes);
     const cr = parseChatRequest(body, { maxN: this.opts.maxN });
     if (cr.model !== this.opts.modelName) throw this.modelNotFound(cr.model);
     return cr;
@@ -318,22 +267,6 @@ function hangUpFlag(res: http.ServerResponse): () => boolean {
 /** Which batch served a reply: its id, rows decoded together and requests sharing it. */
 function batchHeaders(b: BatchInfo): Record<string, string> {
   return { 'x-ivr-batch-id': String(b.id), 'x-ivr-batch-rows': String(b.rows), 'x-ivr-batch-requests': String(b.requests) };
-}
-
-/** An empty key would silently mean "no authentication"; refuse it rather than guess. */
-function checkApiKey(key: string | undefined): void {
-  if (key === undefined) return;
-  if (key.trim() === '') throw new Error('the API key is empty; an empty key would turn authentication off. Set a non-empty key, or none at all to serve without one');
-  if (key.trim() !== key) throw new Error('the API key has leading or trailing whitespace, which clients cannot send in "Authorization: Bearer <key>"');
-}
-
-/** decodeURIComponent that answers a malformed escape (e.g. "%") with a 400, not a URIError. */
-function decodePathPart(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch {
-    throw new ApiError(400, `malformed URL: ${JSON.stringify(s.slice(0, 200))} is not valid percent-encoding`, 'invalid_request_error', null, 'invalid_url');
-  }
 }
 
 /** Creates a server (not yet listening). */
