@@ -89,6 +89,12 @@ export function sftDefaults(): SftConfig {
 export { ChatServer, createChatServer } from './serve/server.js';
 export type { ChatServerOptions, ModelCard } from './serve/server.js';
 
+// ---- IVR-R1 as an environment service for OpenRLHF / verl / TRL (`ivr serve-env`) ---------
+export { EnvServer, createEnvServer } from './serve-env/server.js';
+export type { EnvServerOptions } from './serve-env/server.js';
+export { Environment, feedbackText } from './serve-env/environment.js';
+export type { VerifyReport, RectifyReport, StepReport, RectifyParams } from './serve-env/environment.js';
+
 // ---- Remote models: OpenAI-compatible client, reasoners, IVR-R1 data synthesis ------------
 export { OpenAIClient } from './client/client.js';
 export type {
