@@ -4,6 +4,7 @@
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
 import { RemoteJudge } from '../../client/judge.js';
+import { writeLuffyParquet } from '../../ivr/luffy.js';
 import { runSynth, sidecar, type DemoFormat, type LocalizerChoice } from '../../ivr/synth.js';
 import { loadRemoteTasks } from '../../client/task.js';
 import { EXIT } from '../errors.js';
@@ -17,7 +18,7 @@ interface Options extends RemoteModelOptions {
   tau: number; maxPerTask: number; keepCorrect: number; oracleFallback?: boolean; continuation: 'reground' | 'prefix';
   temperature: number; topP: number; maxTokens: number; seed: number;
   judgeEndpoint?: string[]; judgeModel?: string; concurrency?: number; timeout: number; retries: number;
-  retryDelayMs: number; maxErrors: number; format: DemoFormat; imagePaths: 'absolute' | 'relative'; limit?: number;
+  retryDelayMs: number; maxErrors: number; format: DemoFormat | 'luffy'; imagePaths: 'absolute' | 'relative'; limit?: number;
   json?: boolean; quiet?: boolean;
 }
 
@@ -48,7 +49,7 @@ export function configure(cmd: Command): void {
     .option('--retries <n>', 'retries per request on connection errors, 429 and 5xx', integer(0), 6)
     .option('--retry-delay-ms <ms>', 'first retry delay (doubles per retry, with jitter)', integer(0), 500)
     .option('--max-errors <n>', 'stop after this many failed tasks', integer(1), 20)
-    .addOption(new Option('--format <format>', 'trl (content lists with {"type":"image"}) or llamafactory ("<image>" in the text)').choices(['trl', 'llamafactory']).default('trl'))
+    .addOption(new Option('--format <format>', 'trl (content lists with {"type":"image"}), llamafactory ("<image>" in the text), or luffy (the trl JSONL plus DEMOS.parquet: verl columns and LUFFY\'s target column)').choices(['trl', 'llamafactory', 'luffy']).default('trl'))
     .addOption(new Option('--image-paths <kind>', 'absolute or relative (to the output file)').choices(['absolute', 'relative']).default('absolute'))
     .option('--limit <n>', 'process at most this many tasks of the file', integer(1))
     .option('--json', 'print the summary as JSON')
@@ -61,7 +62,9 @@ export function configure(cmd: Command): void {
 }
 
 async function run(opt: Options): Promise<number> {
-  const { localizer, format, imagePaths, temperature, topP } = opt;
+  const { localizer, imagePaths, temperature, topP } = opt;
+  // luffy: the resumable JSONL in the trl layout, converted to parquet at the end (ivr/luffy.ts).
+  const format: DemoFormat = opt.format === 'luffy' ? 'trl' : opt.format;
   // The loop's rectifier: re-ground (image again + verified facts) or resample (plain prefix continuation).
   const rectifier = opt.continuation === 'reground' ? 're-ground' as const : 'resample' as const;
   // The task file is checked before any request, so a bad or empty file fails at once.
@@ -112,6 +115,10 @@ async function run(opt: Options): Promise<number> {
   });
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
+  if (opt.format === 'luffy') {
+    const pq = writeLuffyParquet(out);
+    if (!opt.json) console.error(`ivr synth: ${pq.file}: ${pq.rows} rows (verl columns + LUFFY's target)`);
+  }
   if (opt.json) console.log(JSON.stringify(summary));
   else {
     const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
