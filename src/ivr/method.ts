@@ -1,11 +1,12 @@
 // IVR-R1 wired together (DESIGN §7): after rollouts and rewards, screen the flawed
 // rollouts, localise their first eroded step, rectify them with the Re-Reasoning Loop,
-// inject the rectified trajectories into their groups, and (option) give flagged rollouts
-// step-level credit. Every part is a strategy looked up by its config name in its table
-// (SCREENS, LOCALIZERS, RECTIFIERS, INJECTORS), so ablations are configs.
+// and return the rectified trajectories (as group members or NLL demonstrations, by the
+// injector) and, as an option, step-level credit for the flagged rollouts. It reads the
+// groups and changes nothing in them. Every part is a strategy looked up by its config name
+// in its table (SCREENS, LOCALIZERS, RECTIFIERS, INJECTORS), so ablations are configs.
 import { LocalReasoner } from '../policy/local-reasoner.js';
 import { instanceTask } from '../policy/task.js';
-import type { Augmenter } from '../rl/augment.js';
+import type { Addition, Augmenter } from '../rl/augment.js';
 import type { RlConfig } from '../rl/config.js';
 import type { Sample } from '../rl/rollout.js';
 import { INJECTORS } from './inject.js';
@@ -19,7 +20,7 @@ export function ivrAugmenter(cfg: RlConfig): Augmenter {
   const localizer = LOCALIZERS[ivr.localizer];
   const rectifier = rectifierFor(ivr.rectifier);
   const screen = SCREENS.reward;
-  const injector = INJECTORS.demo;
+  const injector = INJECTORS[ivr.inject];
   return {
     name: 'ivr',
     async augment(groups, ctx) {
@@ -32,6 +33,7 @@ export function ivrAugmenter(cfg: RlConfig): Augmenter {
       const hist: Record<string, number> = {};
       const kinds: Record<string, number> = {};
       const locs = new Map<Sample, Localization>();
+      const creditFrom = new Map<Sample, number>();
       for (const g of groups) {
         for (const s of g.samples) {
           if (s.kind !== 'policy' || s.reward >= ivr.tau) continue;
@@ -42,13 +44,13 @@ export function ivrAugmenter(cfg: RlConfig): Augmenter {
           kinds[loc.kind] = (kinds[loc.kind] ?? 0) + 1;
           // The eroded step's first token in the rollout's own text (its layout may differ
           // from the canonical one: blank lines, text on the <think> line, no <think> at all).
-          s.creditFrom = tok.encode(s.responseText.slice(0, stepOffset(s.responseText, loc.step))).length;
+          if (ivr.step_credit) creditFrom.set(s, tok.encode(s.responseText.slice(0, stepOffset(s.responseText, loc.step))).length);
         }
       }
 
       const items = chosen.flatMap((c) => {
         const loc = locs.get(c.sample);
-        return loc ? [{ item: { task: tasks.get(c.group)!, loc }, group: c.group }] : [];
+        return loc ? [{ item: { task: tasks.get(c.group)!, loc }, group: c.group, index: groups.indexOf(c.group) }] : [];
       });
       // The loop checks every round with the scene verifier, whatever localised the rollout
       // (the "none" ablation only forgets the rollout's verified prefix).
@@ -59,19 +61,25 @@ export function ivrAugmenter(cfg: RlConfig): Augmenter {
 
       let rectified = 0;
       let rewrittenTokens = 0;
+      const members: Addition[] = [];
+      const demos: Addition[] = [];
       outcomes.forEach((o, i) => {
         if (!o.pieces) return;
-        const group = items[i]!.group;
-        const s = injector.inject(group, o.pieces, ctx.policy, cfg);
-        group.samples.push(s);
-        if (s.accuracy > 0) rectified++;
-        rewrittenTokens += s.offPolicy.reduce((a, b) => a + b, 0);
+        const { sample, as } = injector.inject(items[i]!.group, o.pieces, ctx.policy, cfg);
+        (as === 'member' ? members : demos).push({ group: items[i]!.index, sample });
+        if (sample.accuracy > 0) rectified++;
+        rewrittenTokens += sample.rewritten ? sample.rewritten.reduce((a, b) => a + b, 0) : 0;
       });
-      const allTokens = groups.reduce((a, g) => a + g.samples.reduce((b, s) => b + s.responseIds.length, 0), 0);
-      const demoTokens = groups.reduce((a, g) => a + g.samples.filter((s) => s.kind === 'rectified').reduce((b, s) => b + s.responseIds.length, 0), 0);
+      const added = [...members, ...demos];
+      const demoTokens = added.reduce((a, m) => a + m.sample.responseIds.length, 0);
+      const allTokens = groups.reduce((a, g) => a + g.samples.reduce((b, s) => b + s.responseIds.length, 0), 0) + demoTokens;
       const roundsUsed = outcomes.map((o) => o.rounds);
       return {
         extraGenTokens: loopTokens,
+        members,
+        demos,
+        demoNll: ivr.demo_nll,
+        creditFrom,
         stats: {
           ivr_flagged: flagged,
           ivr_attempted: items.length,

@@ -13,12 +13,12 @@ export interface Flagged<G extends ScreenGroup> { group: G; sample: G['samples']
 
 export interface Screen {
   name: string;
-  select<G extends ScreenGroup>(groups: G[], tau: number, max: number): { flagged: number; chosen: Flagged<G>[] };
+  select<G extends ScreenGroup>(groups: readonly G[], tau: number, max: number): { flagged: number; chosen: Flagged<G>[] };
 }
 
 export const rewardScreen: Screen = {
   name: 'reward',
-  select<G extends ScreenGroup>(groups: G[], tau: number, max: number) {
+  select<G extends ScreenGroup>(groups: readonly G[], tau: number, max: number) {
     type S = G['samples'][number];
     const policyOf = (g: G): S[] => g.samples.filter((s) => s.kind === 'policy');
     const successRate = (g: G) => {

@@ -21,6 +21,11 @@
 //   advantages are normalized over the whole *batch* (global mean/std). The "with baseline"
 //   variant (§3, for reasoning tasks with several samples per prompt) first subtracts the
 //   group mean, then normalizes over the batch.
+// - RAFT: Dong et al. 2023, "RAFT: Reward rAnked FineTuning for Generative Foundation Model
+//   Alignment"; as the plain "fine-tune on the verified successes" baseline of Xiong et al.
+//   2025, "A Minimalist Approach to LLM Reasoning: from Rejection Sampling to Reinforce"
+//   (arXiv 2504.11343): Â_i = r_i, no baseline. With a 0/1 verified reward and token-mean
+//   aggregation the policy loss is SFT's cross-entropy on the group's right answers.
 //
 // - Asymmetric weighting of negatives: Arnal et al. 2025, "Asymmetric REINFORCE for
 //   off-Policy Reinforcement Learning: Balancing positive and negative rewards" (arXiv
@@ -43,11 +48,11 @@
 //   count, drop or refill such groups).
 
 /** Group-local estimators: each group's advantages depend on that group only. */
-export type GroupAdvantageMode = 'grpo' | 'drgrpo' | 'rloo';
+export type GroupAdvantageMode = 'grpo' | 'drgrpo' | 'rloo' | 'raft';
 /** Batch estimators: the normalization runs over every sample of the batch (REINFORCE++). */
 export type BatchAdvantageMode = 'reinforce++' | 'reinforce++-baseline';
 export type AdvantageMode = GroupAdvantageMode | BatchAdvantageMode;
-export const ADVANTAGE_MODES: readonly AdvantageMode[] = ['grpo', 'drgrpo', 'rloo', 'reinforce++', 'reinforce++-baseline'];
+export const ADVANTAGE_MODES: readonly AdvantageMode[] = ['grpo', 'drgrpo', 'rloo', 'raft', 'reinforce++', 'reinforce++-baseline'];
 
 export interface GroupAdvantages {
   /** One advantage per sample, same nesting as the rewards. */
@@ -91,16 +96,23 @@ export function unbiasedStd(xs: readonly number[]): number {
  * - 'grpo':   A = (r − mean) / (std + eps), std the unbiased sample std (as verl/TRL).
  * - 'drgrpo': A = r − mean (no std normalization).
  * - 'rloo':   A = r − mean of the others = G/(G−1)·(r − mean) (verl's compute_rloo_outcome_advantage).
- * Zero-variance groups (see isZeroVariance) get exactly 0 and are flagged.
+ * - 'raft':   A = r (no baseline: SFT on the rewarded samples).
+ * Zero-variance groups (see isZeroVariance) get exactly 0 and are flagged, except under
+ * 'raft', where an all-right group is still trained on (flagged all the same).
  */
 export function groupAdvantages(rewards: readonly (readonly number[])[], mode: AdvantageMode, eps = 1e-6): GroupAdvantages {
   if (mode === 'reinforce++' || mode === 'reinforce++-baseline') throw new Error(`groupAdvantages: "${mode}" normalizes over the batch and needs response lengths: use computeAdvantages`);
-  if (mode !== 'grpo' && mode !== 'drgrpo' && mode !== 'rloo') throw new Error(`groupAdvantages: unknown mode "${String(mode)}"`);
+  if (mode !== 'grpo' && mode !== 'drgrpo' && mode !== 'rloo' && mode !== 'raft') throw new Error(`groupAdvantages: unknown mode "${String(mode)}"`);
   if (!(eps >= 0)) throw new RangeError(`groupAdvantages: eps must be >= 0, got ${eps}`);
   checkRewards(rewards);
   const advantages: number[][] = [];
   const zeroVariance: boolean[] = [];
   for (const g of rewards) {
+    if (mode === 'raft') {
+      advantages.push([...g]);
+      zeroVariance.push(isZeroVariance(g));
+      continue;
+    }
     if (isZeroVariance(g)) {
       advantages.push(g.map(() => 0));
       zeroVariance.push(true);

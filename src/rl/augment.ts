@@ -1,8 +1,10 @@
-// The hook where methods add samples to groups after rollouts and rewards and before
-// advantages: LUFFY adds gold demonstrations, IVR-R1 adds rectified trajectories.
+// The hook where methods add to the update after rollouts and rewards and before
+// advantages: LUFFY adds gold demonstrations, IVR-R1 rectified trajectories. An augmenter
+// reads the groups and RETURNS what it adds (data flows one way); the trainer assembles the
+// update rows from the groups and these additions.
 import type { Policy } from '../model/policy.js';
 import type { RlConfig } from './config.js';
-import type { Group } from './rollout.js';
+import type { Group, Sample } from './rollout.js';
 
 export interface AugmentContext {
   policy: Policy;
@@ -11,14 +13,30 @@ export interface AugmentContext {
   seed: number;
 }
 
+/** A sample added for the prompt of groups[group]. */
+export interface Addition { group: number; sample: Sample }
+
 export interface AugmentResult {
   /** Logged as-is into metrics.jsonl. */
   stats: Record<string, unknown>;
   /** Tokens the method generated itself (they count toward the rollout-token budget). */
   extraGenTokens: number;
+  /** Samples that join their group: its advantages are computed with them included. */
+  members: Addition[];
+  /** Demonstrations trained by an auxiliary NLL (weight `demoNll`), apart from the advantages. */
+  demos: Addition[];
+  /** λ of the demonstrations' NLL: the loss gets λ · (mean NLL over demonstration tokens). */
+  demoNll: number;
+  /** Step-level credit: the response token from which a rollout's negative advantage applies. */
+  creditFrom: Map<Sample, number>;
+}
+
+/** An AugmentResult that adds nothing. */
+export function nothingAdded(stats: Record<string, unknown> = {}): AugmentResult {
+  return { stats, extraGenTokens: 0, members: [], demos: [], demoNll: 0, creditFrom: new Map() };
 }
 
 export interface Augmenter {
   name: string;
-  augment(groups: Group[], ctx: AugmentContext): Promise<AugmentResult>;
+  augment(groups: readonly Group[], ctx: AugmentContext): Promise<AugmentResult>;
 }

@@ -54,8 +54,13 @@ const ivrSchema = z.strictObject({
   oracle_fallback: z.boolean(),
   /** Negative advantage applies only from the eroded step on (verified prefix not punished). */
   step_credit: z.boolean(),
-  /** Rewritten tokens use policy shaping (false: they are scored like sampled tokens). */
+  /** Rewritten tokens use policy shaping (false: they are scored like sampled tokens); 'member' only. */
   shaping: z.boolean(),
+  /** How a rectified trajectory enters the update (ivr/inject.ts): 'member' of its group's
+   *  advantages, or 'likelihood' (an auxiliary λ·NLL apart from the advantages). */
+  inject: z.enum(['member', 'likelihood']),
+  /** λ of the 'likelihood' injection: the loss gets λ · mean NLL over demonstration tokens. */
+  demo_nll: z.number().min(0),
 });
 
 // Upper bounds come from util/limits.ts (memory and context limits, reasons there).
@@ -78,7 +83,15 @@ const rlSchema = z.strictObject({
   weight_decay: z.number().min(0),
   /** Global gradient-norm clip (0 = off). */
   max_grad_norm: z.number().min(0),
+  /** AdamW's second-moment decay (β1 is 0.9). SFT uses 0.95. */
+  adam_beta2: z.number().gt(0).lt(1),
+  /** Linear learning-rate warm-up over this many iterations from a fresh optimizer (0 = constant lr). */
+  warmup_iters: z.int().min(0).max(MAX_STEPS),
+  /** Leave rows whose advantage is 0 on every token out of the update (they add no gradient,
+   *  only length to the token mean); an iteration with none left takes no optimizer step. */
+  skip_zero_advantage: z.boolean(),
   /** 'grpo' = (r − mean)/(std + eps), 'drgrpo' = r − mean, 'rloo' = r − mean of the others,
+   *  'raft' = r (SFT on the rewarded samples),
    *  'reinforce++' = batch-whitened r, 'reinforce++-baseline' = batch-whitened r − group mean. */
   advantage: z.enum(ADVANTAGE_MODES),
   /** λ multiplying negative advantages (1 = symmetric; < 1 favours positive samples, see advantages.ts). */
@@ -136,6 +149,16 @@ const rlSchema = z.strictObject({
     /** Multiplies the penalty in [−1, 0] before it is added to the reward. */
     penalty_factor: z.number().min(0),
   }),
+  /** A fixed probe set of val prompts, measured every `every` iterations (rl/probe.ts):
+   *  greedy accuracy, gold log-prob, log-probs where greedy departs from gold; null = off. */
+  probe: z.strictObject({
+    families: z.array(z.enum(FAMILY_IDS)).min(1),
+    min_horizon: z.int().min(1).nullable(),
+    max_horizon: z.int().min(1).nullable(),
+    /** Instances per family. */
+    n: z.int().min(1).max(MAX_VAL_INSTANCES),
+    every: z.int().min(1),
+  }).nullable(),
   /** Validate every N iterations (0 = never). */
   val_every: z.int().min(0),
   /** Validation instances per validation. */
@@ -163,6 +186,9 @@ const BASE: Omit<RlConfig, 'method'> = {
   minibatch_size: 64,
   weight_decay: 0.0,
   max_grad_norm: 1.0,
+  adam_beta2: 0.999,
+  warmup_iters: 0,
+  skip_zero_advantage: false,
   advantage: 'grpo',
   negative_scale: 1,
   reward: { mode: 'accuracy', format_bonus: 0.1 },
@@ -176,6 +202,7 @@ const BASE: Omit<RlConfig, 'method'> = {
   aggregation: 'seq-mean-token-mean',
   dynamic_sampling: { enabled: false, max_gen_batches: 10 },
   overlong: { enabled: false, max_len: null, cache_len: 32, penalty_factor: 1.0 },
+  probe: null,
   val_every: 10,
   val_size: 128,
   checkpoint_every: 10,
@@ -190,6 +217,8 @@ const BASE: Omit<RlConfig, 'method'> = {
     oracle_fallback: true,
     step_credit: true,
     shaping: true,
+    inject: 'member',
+    demo_nll: 1,
   },
 };
 

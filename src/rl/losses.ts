@@ -308,3 +308,13 @@ export function tokenEntropy(logits: Tensor): Tensor {
 export function meanEntropy(logits: Tensor, mask: Tensor): Tensor {
   return maskedMean(tokenEntropy(logits), mask);
 }
+
+/**
+ * The auxiliary NLL of demonstrations learned by likelihood (UFT, ReLIFT; ivr/inject.ts):
+ * −Σ w·logp over counted tokens, with per-token weights w [B, T] that the host sets to
+ * λ / (demonstration tokens in the update) on demonstration tokens and 0 elsewhere, so the
+ * term is λ times their mean NLL (0 when the update has no demonstration).
+ */
+export function demonstrationNll(logp: Tensor, weight: Tensor, mask: Tensor): Tensor {
+  return o.neg(o.sum(o.mul(o.mul(logp, weight), mask)));
+}

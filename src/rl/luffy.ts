@@ -3,7 +3,7 @@
 // recomputed like any other, it takes part in the group's advantage normalisation, and its
 // tokens are trained with policy shaping f(π) = π/(π+γ) instead of the clipped ratio.
 import { goldResponse } from '../tasks/index.js';
-import type { Augmenter } from './augment.js';
+import { nothingAdded, type Augmenter } from './augment.js';
 import { makeSample } from './rollout.js';
 
 export const luffyAugmenter: Augmenter = {
@@ -11,11 +11,11 @@ export const luffyAugmenter: Augmenter = {
   async augment(groups, ctx) {
     const tok = ctx.policy.tokenizer;
     let demoTokens = 0;
-    for (const g of groups) {
+    const members = groups.map((g, group) => {
       const ids = tok.encode(goldResponse(g.inst));
       demoTokens += ids.length;
-      g.samples.push(makeSample(ctx.cfg, ctx.policy, g.inst, 'gold', ids, true, new Uint8Array(ids.length).fill(1)));
-    }
-    return { stats: { luffy_demos: groups.length, luffy_demo_tokens: demoTokens }, extraGenTokens: 0 };
+      return { group, sample: makeSample(ctx.cfg, ctx.policy, g.inst, 'gold', ids, true, new Uint8Array(ids.length).fill(1)) };
+    });
+    return { ...nothingAdded({ luffy_demos: groups.length, luffy_demo_tokens: demoTokens }), members };
   },
 };

@@ -25,9 +25,8 @@ export interface Sample {
   verification: Verification;
   /** Per response token: 1 = off-policy (scored with policy shaping), 0 = sampled by the policy. */
   offPolicy: Uint8Array;
-  /** Step-level credit: a negative advantage applies from this response token on. */
-  creditFrom: number;
-  advantage: number;
+  /** Per response token: 1 = written by the prior, not the policy (a rectified step); null = none. */
+  rewritten: Uint8Array | null;
 }
 
 export interface Group {
@@ -47,7 +46,7 @@ export function shapedReward(cfg: RlConfig, inst: Instance, text: string, length
   return { reward: total, accuracy, format };
 }
 
-export function makeSample(cfg: RlConfig, policy: Policy, inst: Instance, kind: SampleKind, responseIds: number[], finished: boolean, offPolicy?: Uint8Array): Sample {
+export function makeSample(cfg: RlConfig, policy: Policy, inst: Instance, kind: SampleKind, responseIds: number[], finished: boolean, offPolicy?: Uint8Array, rewritten?: Uint8Array): Sample {
   const text = policy.tokenizer.decode(responseIds);
   const verification = verifyResponse(inst, text);
   const r = shapedReward(cfg, inst, text, responseIds.length, verification);
@@ -56,8 +55,7 @@ export function makeSample(cfg: RlConfig, policy: Policy, inst: Instance, kind: 
     reward: r.reward, accuracy: r.accuracy, format: r.format,
     verification,
     offPolicy: offPolicy ?? new Uint8Array(responseIds.length),
-    creditFrom: 0,
-    advantage: 0,
+    rewritten: rewritten ?? null,
   };
 }
 

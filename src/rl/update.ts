@@ -9,22 +9,32 @@ import { trainOn, type Objective } from '../model/objective.js';
 import type { Policy } from '../model/policy.js';
 import { tokenAdvantages } from './advantages.js';
 import { policyLossConfig, type RlConfig } from './config.js';
-import { policyLoss, tokenEntropy } from './losses.js';
-import type { Group, Sample } from './rollout.js';
+import { demonstrationNll, maskedMean, policyLoss, tokenEntropy } from './losses.js';
+import type { Sample } from './rollout.js';
 
 /** One sequence of the update batch, with everything the loss needs per token. */
 export interface TrainRow {
   patches: Float32Array;
   promptIds: number[];
   sample: Sample;
+  /** The sequence advantage (0 for a demonstration trained by NLL only). */
+  advantage: number;
+  /** Step-level credit: a negative advantage applies from this response token on (undefined = all tokens). */
+  creditFrom?: number;
+  /** Weight of each response token in the auxiliary NLL term (0 = none; see demoNllWeights). */
+  nllWeight: number;
   /** log-probs of the response tokens under the sampling policy (null: the policy being
    *  updated is the sampling policy, so the update's own log-probs serve, stop-gradient) / the reference. */
   oldLogp: Float32Array | null;
   refLogp: Float32Array | null;
 }
 
-export function rowsOf(groups: Group[]): { patches: Float32Array; promptIds: number[]; sample: Sample }[] {
-  return groups.flatMap((g) => g.samples.map((s) => ({ patches: g.patches, promptIds: g.promptIds, sample: s })));
+/**
+ * Per-token weights of the auxiliary NLL: λ / (response tokens of all demonstrations), so the
+ * term is λ times the mean NLL over demonstration tokens (SFT's token mean at λ = 1).
+ */
+export function demoNllWeight(demoTokens: number, lambda: number): number {
+  return demoTokens > 0 ? lambda / demoTokens : 0;
 }
 
 /** log-probs of each row's response tokens under `policy` (one scoring pass). */
@@ -52,7 +62,7 @@ export class RlUpdater {
       const lossCfg = policyLossConfig(this.cfg, this.policy.cfg.maxText);
       obj = {
         key: `rl-policy:${JSON.stringify(lossCfg)}:old-from-update=${oldFromUpdate}`,
-        adamw: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: this.cfg.weight_decay, maxGradNorm: this.cfg.max_grad_norm },
+        adamw: { beta1: 0.9, beta2: this.cfg.adam_beta2, eps: 1e-8, weightDecay: this.cfg.weight_decay, maxGradNorm: this.cfg.max_grad_norm },
         loss: (g) => {
           const pl = policyLoss({
             logp: g.logp,
@@ -66,7 +76,17 @@ export class RlUpdater {
             entropy: tokenEntropy(lossCfg.entropyCoef ? g.logits : o.stopGradient(g.logits)),
             cfg: lossCfg,
           });
-          return { loss: pl.loss, metrics: { ...pl.metrics } };
+          // Demonstrations learned by likelihood (ivr inject 'likelihood'), apart from the advantages.
+          const nll = demonstrationNll(g.logp, g.input('nll_w'), g.mask);
+          // Instruments: mean log-prob of demonstration tokens the prior rewrote, and of the rest.
+          const demo = g.input('demo');
+          const rewritten = g.input('rewritten');
+          const kept = o.mul(demo, o.sub(1, rewritten));
+          const lpSg = o.stopGradient(g.logp);
+          return {
+            loss: o.add(pl.loss, nll),
+            metrics: { ...pl.metrics, demo_nll: o.stopGradient(nll), demo_rewritten_logp: maskedMean(lpSg, o.mul(rewritten, g.mask)), demo_kept_logp: maskedMean(lpSg, o.mul(kept, g.mask)) },
+          };
         },
       };
       this.objectives.set(oldFromUpdate, obj);
@@ -75,8 +95,8 @@ export class RlUpdater {
   }
 
   /** The packed minibatch (model/batch.ts). Advantages are per token (step-level credit). */
-  feeds(rows: TrainRow[], useStepCredit: boolean): PackedBatch {
-    const extras = ['adv', 'off_policy'];
+  feeds(rows: TrainRow[]): PackedBatch {
+    const extras = ['adv', 'off_policy', 'nll_w', 'demo', 'rewritten'];
     if (!oldFromUpdate(rows)) extras.push('old_logp');
     if (policyLossConfig(this.cfg).beta > 0) extras.push('ref_logp');
     return packRows(rows.map((r) => ({
@@ -84,8 +104,11 @@ export class RlUpdater {
       text: [...r.promptIds, ...r.sample.responseIds],
       responseFrom: r.promptIds.length,
       extras: {
-        adv: tokenAdvantages(r.sample.advantage, r.sample.responseIds.length, useStepCredit ? r.sample.creditFrom : undefined),
+        adv: tokenAdvantages(r.advantage, r.sample.responseIds.length, r.creditFrom),
         off_policy: r.sample.offPolicy,
+        nll_w: new Array<number>(r.sample.responseIds.length).fill(r.nllWeight),
+        demo: new Array<number>(r.sample.responseIds.length).fill(r.sample.kind === 'policy' ? 0 : 1),
+        rewritten: r.sample.rewritten ?? new Uint8Array(r.sample.responseIds.length),
         old_logp: r.oldLogp,
         ref_logp: r.refLogp,
       },
@@ -93,7 +116,9 @@ export class RlUpdater {
   }
 
   /** μ epochs of shuffled minibatches; returns metrics averaged over optimizer steps (`*_max` / `*_min`: the extreme over steps). */
-  async update(rows: TrainRow[], state: AdamState, lr: number, seed: number, useStepCredit: boolean): Promise<Record<string, number>> {
+  async update(allRows: TrainRow[], state: AdamState, lr: number, seed: number): Promise<Record<string, number>> {
+    const rows = this.cfg.skip_zero_advantage ? allRows.filter((r) => r.advantage !== 0 || r.nllWeight > 0) : allRows;
+    if (!rows.length) return {};
     if (oldFromUpdate(rows) && (this.cfg.epochs > 1 || rows.length > this.cfg.minibatch_size)) {
       throw new Error('update: old log-probs may come from the update itself only for one epoch in one minibatch (later steps need the sampling policy\'s)');
     }
@@ -104,7 +129,7 @@ export class RlUpdater {
       const order = rng.shuffled([...rows.keys()]);
       for (let s = 0; s < order.length; s += this.cfg.minibatch_size) {
         const mb = order.slice(s, s + this.cfg.minibatch_size).map((i) => rows[i]!);
-        const r = await trainOn(this.policy, this.objective(oldFromUpdate(mb)), this.feeds(mb, useStepCredit), state, lr);
+        const r = await trainOn(this.policy, this.objective(oldFromUpdate(mb)), this.feeds(mb), state, lr);
         sums.loss = (sums.loss ?? 0) + r.loss;
         sums.grad_norm = (sums.grad_norm ?? 0) + r.gradNorm;
         for (const [k, v] of Object.entries(r.metrics)) {

@@ -22,7 +22,7 @@ export function fakeSample(kind: SampleKind, reward: number, accuracy = reward >
   return {
     kind, responseIds: ids, responseText: text, finished: true, reward, accuracy, format: 1,
     verification: null as unknown as Sample['verification'],
-    offPolicy: new Uint8Array(ids.length), creditFrom: 0, advantage: 0,
+    offPolicy: new Uint8Array(ids.length), rewritten: null,
   };
 }
 
@@ -40,7 +40,7 @@ export function textSample(inst: Instance, kind: SampleKind, text: string): Samp
   return {
     kind, responseIds: ids, responseText: TOKENIZER.decode(ids), finished: true,
     reward: accuracy + 0.1 * (v.formatValid ? 1 : 0), accuracy, format: v.formatValid ? 1 : 0, verification: v,
-    offPolicy: new Uint8Array(ids.length), creditFrom: 0, advantage: 0,
+    offPolicy: new Uint8Array(ids.length), rewritten: null,
   };
 }
 

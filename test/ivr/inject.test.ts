@@ -1,17 +1,18 @@
 // IVR-R1 injection and step-level credit (DESIGN §7.4–7.5), against hand-computed values:
-// the rectified trajectory joins its group with its reward recomputed; advantages include it;
+// the augmenter returns the rectified trajectory (the groups are not touched); as a member it
+// joins its group's advantages with its reward recomputed;
 // rewritten tokens (and only those) are off-policy when shaping is on; flagged rollouts'
 // negative advantage starts at their eroded step; the update feeds put everything at the right
 // token positions. Driven by a scripted policy, so every number here is exact.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { demoInjector } from '../../src/ivr/inject.js';
+import { likelihoodInjector, memberInjector } from '../../src/ivr/inject.js';
 import { ivrAugmenter } from '../../src/ivr/method.js';
 import type { Piece } from '../../src/ivr/rereason.js';
 import { groupAdvantages } from '../../src/rl/advantages.js';
 import { parseRlConfig, type RlConfig } from '../../src/rl/config.js';
-import type { Group } from '../../src/rl/rollout.js';
-import { RlUpdater, rowsOf, type TrainRow } from '../../src/rl/update.js';
+import type { Group, Sample } from '../../src/rl/rollout.js';
+import { RlUpdater, type TrainRow } from '../../src/rl/update.js';
 import { formatResponse, getSplit, goldResponse, responsePrefix, type Instance } from '../../src/tasks/index.js';
 import { contextText, fakeGroup, patchLen, ScriptedPolicy, TOKENIZER, textSample } from '../helpers/rl-fixtures.js';
 
@@ -53,7 +54,7 @@ test('fixture sanity: the hand-counted token lengths and the flawed rollouts', (
   }
 });
 
-test('demoInjector: the rectified sample for the group, reward recomputed, off-policy = rewritten tokens', () => {
+test('memberInjector: the rectified sample for the group, reward recomputed, off-policy = rewritten tokens', () => {
   const pieces: Piece[] = [
     { text: '<think>\n', rewritten: false },
     { text: G0 + '\n', rewritten: false },
@@ -64,7 +65,8 @@ test('demoInjector: the rectified sample for the group, reward recomputed, off-p
   for (const shaping of [true, false]) {
     const cfg = ivrConfig({}, { shaping });
     const g = fakeGroup([0, 1, 2, 3].map(() => textSample(INST, 'policy', WRONG_ANSWER)), INST);
-    const s = demoInjector.inject(g, pieces, policy, cfg);
+    const { sample: s, as } = memberInjector.inject(g, pieces, policy, cfg);
+    assert.equal(as, 'member');
     assert.equal(g.samples.length, 4, 'the injector returns the sample; the group is not touched');
     assert.equal(s.kind, 'rectified');
     assert.equal(s.responseText, goldResponse(INST));
@@ -73,10 +75,16 @@ test('demoInjector: the rectified sample for the group, reward recomputed, off-p
     assert.equal(s.accuracy, 1);
     assert.equal(s.verification.complete, true);
     assert.equal(s.finished, true);
-    assert.equal(s.creditFrom, 0);
+    assert.deepEqual(Array.from(s.rewritten!), Array.from({ length: 37 }, (_, i) => (i >= 12 && i <= 21 ? 1 : 0)));
     // Tokens 12..21 (the rewritten second step and its newline) are off-policy; nothing else.
     const want = Array.from({ length: 37 }, (_, i) => (shaping && i >= 12 && i <= 21 ? 1 : 0));
     assert.deepEqual(Array.from(s.offPolicy), want, `shaping=${shaping}`);
+    // likelihood: the same trajectory as a demonstration (NLL, no shaping), rewritten marks kept.
+    const d = likelihoodInjector.inject(g, pieces, policy, cfg);
+    assert.equal(d.as, 'demo');
+    assert.deepEqual(d.sample.responseIds, s.responseIds);
+    assert.ok(d.sample.offPolicy.every((x) => x === 0));
+    assert.deepEqual(d.sample.rewritten, s.rewritten);
   }
 });
 
@@ -88,7 +96,7 @@ test('advantages with the demonstration included (hand-computed): an all-fail gr
   // With the rectified member (1.1): mean 0.3, deviations (-0.2 ×4, 0.8), unbiased variance
   // (4·0.04 + 0.64)/4 = 0.2, std 1/√5 -> advantages -0.2·√5 = -1/√5 and 0.8·√5 = 4/√5.
   const g = fakeGroup([0, 1, 2, 3].map(() => textSample(INST, 'policy', WRONG_ANSWER)), INST);
-  g.samples.push(demoInjector.inject(g, [{ text: goldResponse(INST), rewritten: false }], new ScriptedPolicy(() => '').asPolicy(), ivrConfig()));
+  g.samples.push(memberInjector.inject(g, [{ text: goldResponse(INST), rewritten: false }], new ScriptedPolicy(() => '').asPolicy(), ivrConfig()).sample);
   const rewards = g.samples.map((s) => s.reward);
   close(rewards, [0.1, 0.1, 0.1, 0.1, 1.1], 1e-12, 'rewards');
   close(groupAdvantages([rewards], 'grpo').advantages[0]!, [-1 / SQ5, -1 / SQ5, -1 / SQ5, -1 / SQ5, 4 / SQ5], 1e-5, 'grpo');
@@ -134,9 +142,11 @@ test('ivrAugmenter: screen -> localise -> re-reason -> inject, stats and step-le
     `[IMG]moves LRD\n<think>\n${G0}\n[IMG]`,
   ]);
 
-  assert.equal(g1.samples.length, 5);
-  assert.equal(g2.samples.length, 3);
-  const r1 = g1.samples[4]!, r2 = g2.samples[2]!;
+  assert.equal(g1.samples.length, 4, 'groups untouched');
+  assert.equal(g2.samples.length, 2, 'groups untouched');
+  assert.deepEqual(res.members.map((m) => m.group), [0, 1]);
+  assert.equal(res.demos.length, 0);
+  const [r1, r2] = res.members.map((m) => m.sample) as [Sample, Sample];
   for (const r of [r1, r2]) {
     assert.equal(r.kind, 'rectified');
     assert.equal(r.responseText, goldResponse(INST));
@@ -147,8 +157,8 @@ test('ivrAugmenter: screen -> localise -> re-reason -> inject, stats and step-le
   assert.deepEqual(Array.from(r2.offPolicy), Array.from({ length: 37 }, (_, i) => (i >= 2 && i <= 11 ? 1 : 0)));
 
   // Step-level credit: creditFrom = tokens of "<think>\n" + verified prefix lines.
-  assert.deepEqual(g1.samples.map((s) => s.creditFrom), [12, 32, 12, 32, 0]);
-  assert.deepEqual(g2.samples.map((s) => s.creditFrom), [0, 2, 0]);
+  assert.deepEqual(g1.samples.map((s) => res.creditFrom.get(s)), [12, 32, 12, 32]);
+  assert.deepEqual(g2.samples.map((s) => res.creditFrom.get(s)), [undefined, 2]);
 
   const s = res.stats;
   assert.equal(s.ivr_flagged, 5);
@@ -171,24 +181,27 @@ test('update feeds: per-token advantages with step-level credit, masks, old log-
   const cfg = ivrConfig();
   const { g1, g2 } = batch();
   const policy = twoRoundScript();
-  await ivrAugmenter(cfg).augment([g1, g2], { policy: policy.asPolicy(), cfg, iteration: 0, seed: 5 });
-  const adv = groupAdvantages([g1, g2].map((g) => g.samples.map((s) => s.reward)), cfg.advantage);
-  [g1, g2].forEach((g, i) => g.samples.forEach((s, j) => { s.advantage = adv.advantages[i]![j]!; }));
-  close(g1.samples.map((s) => s.advantage), [-1 / SQ5, -1 / SQ5, -1 / SQ5, -1 / SQ5, 4 / SQ5], 1e-5, 'G1 advantages');
+  const res = await ivrAugmenter(cfg).augment([g1, g2], { policy: policy.asPolicy(), cfg, iteration: 0, seed: 5 });
+  const members = [g1, g2].map((g, i) => [...g.samples, ...res.members.filter((m) => m.group === i).map((m) => m.sample)]);
+  const adv = groupAdvantages(members.map((ss) => ss.map((s) => s.reward)), cfg.advantage).advantages;
+  close(adv[0]!, [-1 / SQ5, -1 / SQ5, -1 / SQ5, -1 / SQ5, 4 / SQ5], 1e-5, 'G1 advantages');
   // G2 rewards (1.1, 0.1, 1.1): mean 23/30, deviations (1/3, -2/3, 1/3), unbiased var 1/3.
-  close(g2.samples.map((s) => s.advantage), [1 / SQ3, -2 / SQ3, 1 / SQ3], 1e-5, 'G2 advantages');
+  close(adv[1]!, [1 / SQ3, -2 / SQ3, 1 / SQ3], 1e-5, 'G2 advantages');
 
-  const rows: TrainRow[] = rowsOf([g1, g2]).map((r, b) => ({
-    ...r,
-    oldLogp: Float32Array.from(r.sample.responseIds, (_, i) => -(b * 100 + i + 1) / 1000),
-    refLogp: Float32Array.from(r.sample.responseIds, (_, i) => -(b * 100 + i + 1) / 500),
-  }));
+  const rowsWith = (credit: boolean): TrainRow[] => members.flatMap((ss, gi) => ss.map((sample, j) => ({ g: [g1, g2][gi]!, sample, advantage: adv[gi]![j]! })))
+    .map(({ g, sample, advantage }, b) => ({
+      patches: g.patches, promptIds: g.promptIds, sample, advantage, nllWeight: 0,
+      creditFrom: credit ? res.creditFrom.get(sample) : undefined,
+      oldLogp: Float32Array.from(sample.responseIds, (_, i) => -(b * 100 + i + 1) / 1000),
+      refLogp: Float32Array.from(sample.responseIds, (_, i) => -(b * 100 + i + 1) / 500),
+    }));
   const updater = new RlUpdater(policy.asPolicy(), cfg);
-  // The feeds carry the samples' advantages (checked against the hand values above) exactly.
-  const A = g1.samples[0]!.advantage;
-  const [P1, N2] = [g2.samples[0]!.advantage, g2.samples[1]!.advantage];
+  // The feeds carry the rows' advantages (checked against the hand values above) exactly.
+  const A = adv[0]![0]!;
+  const [P1, N2] = [adv[1]![0]!, adv[1]![1]!];
   for (const credit of [true, false]) {
-    const { T, feeds } = updater.feeds(rows, credit);
+    const rows = rowsWith(credit);
+    const { T, feeds } = updater.feeds(rows);
     // Prompt 11 tokens + response 37 -> 47 positions, padded to 48. Position t predicts token
     // t+1, so response token i sits at position 10 + i (positions 10..46).
     assert.equal(T, 48);
@@ -220,7 +233,7 @@ test('update feeds: per-token advantages with step-level credit, masks, old log-
       credit ? span(42, 46, f(A)) : span(10, 46, f(A)),
       credit ? span(22, 46, f(A)) : span(10, 46, f(A)),
       credit ? span(42, 46, f(A)) : span(10, 46, f(A)),
-      span(10, 46, f(g1.samples[4]!.advantage)),
+      span(10, 46, f(adv[0]![4]!)),
       span(10, 46, f(P1)), // G2[0], correct, positive: unchanged
       credit ? span(12, 46, f(N2)) : span(10, 46, f(N2)), // G2[1]: eroded at step 0, creditFrom 2 ("<think>\n")
       span(10, 46, f(P1)), // G2[2], rectified
@@ -233,7 +246,7 @@ test('update feeds: per-token advantages with step-level credit, masks, old log-
       assert.deepEqual(row('off_policy', b), want, `off_policy row ${b}`);
     });
   }
-  const noRef = new RlUpdater(policy.asPolicy(), ivrConfig({ beta: 0 })).feeds(rows, true);
+  const noRef = new RlUpdater(policy.asPolicy(), ivrConfig({ beta: 0 })).feeds(rowsWith(true));
   assert.equal(noRef.feeds.ref_logp, undefined, 'beta = 0 feeds no reference log-probs');
 });
 
@@ -242,8 +255,8 @@ test('shaping = false: rectified samples carry no off-policy tokens (rewritten t
   const { g1, g2 } = batch();
   const res = await ivrAugmenter(cfg).augment([g1, g2], { policy: twoRoundScript().asPolicy(), cfg, iteration: 0, seed: 5 });
   assert.equal(res.stats.ivr_rectified, 2);
-  for (const g of [g1, g2]) for (const s of g.samples) assert.ok(s.offPolicy.every((x) => x === 0), 'no off-policy token without shaping');
-  assert.equal(res.stats.ivr_rewritten_tokens, 0);
+  for (const { sample } of res.members) assert.ok(sample.offPolicy.every((x) => x === 0), 'no off-policy token without shaping');
+  assert.equal(res.stats.ivr_rewritten_tokens, 20, 'the prior still wrote two steps');
 });
 
 test('M = 0: nothing is rectified or generated, but flagged rollouts are still localised for credit', async () => {
@@ -257,7 +270,7 @@ test('M = 0: nothing is rectified or generated, but flagged rollouts are still l
   assert.equal(res.stats.ivr_attempted, 0);
   assert.equal(res.stats.ivr_rectify_rate, 0);
   assert.equal(g1.samples.length, 4);
-  assert.deepEqual(g1.samples.map((s) => s.creditFrom), [12, 32, 12, 32]);
+  assert.deepEqual(g1.samples.map((s) => res.creditFrom.get(s)), [12, 32, 12, 32]);
 });
 
 // Step-level credit must follow the rollout's own text layout (no <think>, a leading blank
@@ -268,6 +281,6 @@ test('creditFrom points at the eroded step in the rollout\'s own tokens, whateve
   const blankFirst = `\n<think>\n${G0}\nR 14 w 13\n</think><answer>0</answer>`; // eroded step starts at token 13
   const sameLine = `<think>${G0}\nR 14 w 13\n</think><answer>0</answer>`; // eroded step starts at token 11
   const g = fakeGroup([noThink, blankFirst, sameLine].map((t) => textSample(INST, 'policy', t)), INST);
-  await ivrAugmenter(cfg).augment([g], { policy: twoRoundScript().asPolicy(), cfg, iteration: 0, seed: 5 });
-  assert.deepEqual(g.samples.map((s) => s.creditFrom), [0, 13, 11]);
+  const res = await ivrAugmenter(cfg).augment([g], { policy: twoRoundScript().asPolicy(), cfg, iteration: 0, seed: 5 });
+  assert.deepEqual(g.samples.map((s) => res.creditFrom.get(s)), [0, 13, 11]);
 });

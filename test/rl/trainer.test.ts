@@ -18,7 +18,7 @@ import { parseRlConfig } from '../../src/rl/config.js';
 import { luffyAugmenter } from '../../src/rl/luffy.js';
 import { makeSample, rlPrompt, rollout } from '../../src/rl/rollout.js';
 import { trainRl } from '../../src/rl/trainer.js';
-import { responseLogps, RlUpdater, rowsOf } from '../../src/rl/update.js';
+import { responseLogps, RlUpdater } from '../../src/rl/update.js';
 import { FAMILY_IDS, getSplit, goldResponse } from '../../src/tasks/index.js';
 import { tinyPolicy, tinyPolicyDir } from '../helpers/tiny-policy.js';
 
@@ -180,11 +180,11 @@ test('(c) LUFFY: exactly one gold sample per group, reward recomputed, off-polic
   const before = groups.map((g) => [...g.samples]);
   const res = await luffyAugmenter.augment(groups, { policy, cfg, iteration: 0, seed: 1 });
   let demoTokens = 0;
+  assert.deepEqual(res.members.map((m) => m.group), groups.map((_, i) => i), 'one member per group');
+  assert.equal(res.demos.length, 0);
   groups.forEach((g, i) => {
-    assert.equal(g.samples.length, cfg.group_size + 1);
-    assert.deepEqual(g.samples.slice(0, -1), before[i], 'policy samples untouched');
-    const gold = g.samples.at(-1)!;
-    assert.equal(g.samples.filter((s) => s.kind === 'gold').length, 1);
+    assert.deepEqual(g.samples, before[i], 'groups untouched');
+    const gold = res.members[i]!.sample;
     assert.equal(gold.kind, 'gold');
     assert.equal(gold.responseText, goldResponse(g.inst));
     assert.deepEqual(gold.responseIds, policy.tokenizer.encode(goldResponse(g.inst)));
@@ -192,7 +192,7 @@ test('(c) LUFFY: exactly one gold sample per group, reward recomputed, off-polic
     assert.equal(gold.accuracy, 1);
     assert.equal(gold.offPolicy.length, gold.responseIds.length);
     assert.ok(gold.offPolicy.every((x) => x === 1));
-    for (const s of g.samples.slice(0, -1)) assert.ok(s.offPolicy.every((x) => x === 0));
+    for (const s of g.samples) assert.ok(s.offPolicy.every((x) => x === 0));
     demoTokens += gold.responseIds.length;
   });
   assert.deepEqual(res.stats, { luffy_demos: 6, luffy_demo_tokens: demoTokens });
@@ -224,21 +224,20 @@ test('(d) direction: one update lowers negative responses, raises positive ones 
     g.samples.push(makeSample(cfg, policy, g.inst, 'gold', ids, true));
   }
   const adv = groupAdvantages(groups.map((g) => g.samples.map((s) => s.reward)), cfg.advantage);
-  groups.forEach((g, i) => g.samples.forEach((s, j) => { s.advantage = adv.advantages[i]![j]!; }));
-  const rows = rowsOf(groups);
+  const rows = groups.flatMap((g, i) => g.samples.map((sample, j) => ({ patches: g.patches, promptIds: g.promptIds, sample, advantage: adv.advantages[i]![j]!, nllWeight: 0 })));
   const perToken = async () => (await responseLogps(policy, rows)).map((lp, i) => lp.slice(0, rows[i]!.sample.responseIds.length).reduce((a, b) => a + b, 0) / rows[i]!.sample.responseIds.length);
   const before = await perToken();
   const old = await responseLogps(policy, rows);
-  await new RlUpdater(policy, cfg).update(rows.map((b, i) => ({ ...b, oldLogp: old[i]!, refLogp: null })), AdamState.zeros(policy.params.specs), cfg.lr, 0, false);
+  await new RlUpdater(policy, cfg).update(rows.map((b, i) => ({ ...b, oldLogp: old[i]!, refLogp: null })), AdamState.zeros(policy.params.specs), cfg.lr, 0);
   const after = await perToken();
-  const change = (keep: (s: (typeof rows)[number]['sample']) => boolean) => {
-    const d = rows.map((r, i) => ({ r, d: after[i]! - before[i]! })).filter((x) => keep(x.r.sample)).map((x) => x.d);
+  const change = (keep: (r: (typeof rows)[number]) => boolean) => {
+    const d = rows.map((r, i) => ({ r, d: after[i]! - before[i]! })).filter((x) => keep(x.r)).map((x) => x.d);
     assert.ok(d.length > 0, 'the batch holds such samples');
     return d.reduce((a, b) => a + b, 0) / d.length;
   };
-  const pos = change((s) => s.kind === 'policy' && s.advantage > 0);
-  const neg = change((s) => s.kind === 'policy' && s.advantage < 0);
-  const gold = change((s) => s.kind === 'gold' && s.advantage > 0);
+  const pos = change((r) => r.sample.kind === 'policy' && r.advantage > 0);
+  const neg = change((r) => r.sample.kind === 'policy' && r.advantage < 0);
+  const gold = change((r) => r.sample.kind === 'gold' && r.advantage > 0);
   t.diagnostic(`mean per-token log-prob change: positive ${pos.toFixed(4)}, negative ${neg.toFixed(4)}, gold ${gold.toFixed(4)}`);
   // Measured on two tiny policies (trained before and after the deterministic-scatter fix):
   // positive +0.005 / −0.002, negative −0.022 / −0.009, gold +0.006 / +0.012 nats per token.

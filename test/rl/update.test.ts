@@ -7,7 +7,7 @@ import { Policy } from '../../src/model/policy.js';
 import { groupAdvantages } from '../../src/rl/advantages.js';
 import { parseRlConfig } from '../../src/rl/config.js';
 import { rollout } from '../../src/rl/rollout.js';
-import { responseLogps, RlUpdater, rowsOf } from '../../src/rl/update.js';
+import { responseLogps, RlUpdater } from '../../src/rl/update.js';
 import { getSplit } from '../../src/tasks/index.js';
 import { tinyPolicy } from '../helpers/tiny-policy.js';
 
@@ -24,15 +24,14 @@ test('one epoch, one minibatch: old log-probs from the update itself give the sa
   const prompts = getSplit('grid', 'train', 400, 900_000).filter((i) => i.horizon === 3).slice(0, 6);
   const { groups } = await rollout(policy, prompts, cfg, 11);
   const adv = groupAdvantages(groups.map((g) => g.samples.map((s) => s.reward)), cfg.advantage);
-  groups.forEach((g, i) => g.samples.forEach((s, j) => { s.advantage = adv.advantages[i]![j]!; }));
-  const base = rowsOf(groups);
+  const base = groups.flatMap((g, i) => g.samples.map((sample, j) => ({ patches: g.patches, promptIds: g.promptIds, sample, advantage: adv.advantages[i]![j]!, nllWeight: 0 })));
   assert.ok(adv.advantages.flat().some((a) => a !== 0), 'the batch has a learning signal');
 
   const a = copyOf(policy);
   const old = await responseLogps(a, base);
-  const ma = await new RlUpdater(a, cfg).update(base.map((r, i) => ({ ...r, oldLogp: old[i]!, refLogp: null })), AdamState.zeros(a.params.specs), cfg.lr, 0, false);
+  const ma = await new RlUpdater(a, cfg).update(base.map((r, i) => ({ ...r, oldLogp: old[i]!, refLogp: null })), AdamState.zeros(a.params.specs), cfg.lr, 0);
   const b = copyOf(policy);
-  const mb = await new RlUpdater(b, cfg).update(base.map((r) => ({ ...r, oldLogp: null, refLogp: null })), AdamState.zeros(b.params.specs), cfg.lr, 0, false);
+  const mb = await new RlUpdater(b, cfg).update(base.map((r) => ({ ...r, oldLogp: null, refLogp: null })), AdamState.zeros(b.params.specs), cfg.lr, 0);
 
   assert.ok(Math.abs(ma.loss! - mb.loss!) < 1e-6, `loss ${ma.loss} vs ${mb.loss}`);
   assert.ok(Math.abs(ma.grad_norm! - mb.grad_norm!) < 1e-4 * Math.max(1, ma.grad_norm!), `grad norm ${ma.grad_norm} vs ${mb.grad_norm}`);
@@ -48,5 +47,5 @@ test('one epoch, one minibatch: old log-probs from the update itself give the sa
 
   // Two minibatches or two epochs need the sampling policy's log-probs: refused, not guessed.
   const two = new RlUpdater(copyOf(policy), { ...cfg, epochs: 2 });
-  await assert.rejects(two.update(base.map((r) => ({ ...r, oldLogp: null, refLogp: null })), AdamState.zeros(policy.params.specs), cfg.lr, 0, false), /one epoch in one minibatch/);
+  await assert.rejects(two.update(base.map((r) => ({ ...r, oldLogp: null, refLogp: null })), AdamState.zeros(policy.params.specs), cfg.lr, 0), /one epoch in one minibatch/);
 });
