@@ -100,13 +100,13 @@ export { OpenAIClient } from './client/client.js';
 export type {
   ClientOptions, ChatBody, ChatMessageIn, ContentPart, ChatChoice, ChatCompletion, ModelInfo,
 } from './client/client.js';
-export { ApiError } from './client/errors.js';
+export { ApiError } from './wire/errors.js';
 // The reasoner port: what ivr (the Re-Reasoning Loop, synthesis) and eval drive, behind which
 // the local compact model and a remote VLM are interchangeable.
-export type { Reasoner, SampleRequest, ContinueRequest, BatchOptions, Reply, SamplingParams } from './policy/reasoner.js';
-export type { ReasonTask } from './policy/task.js';
-export { instanceTask } from './policy/task.js';
-export { LocalReasoner } from './policy/local-reasoner.js';
+export type { Reasoner, SampleRequest, ContinueRequest, BatchOptions, Reply, SamplingParams } from './reasoner/reasoner.js';
+export type { ReasonTask } from './reasoner/task.js';
+export { instanceTask } from './reasoner/task.js';
+export { LocalReasoner } from './reasoner/local-reasoner.js';
 export { RemoteReasoner, describeModel } from './client/remote-reasoner.js';
 export type { RemoteReasonerOptions, EndpointModel } from './client/remote-reasoner.js';
 export { RemoteJudge, type RemoteJudgeOptions } from './client/judge.js';

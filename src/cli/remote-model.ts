@@ -4,9 +4,9 @@
 // endpoint asks for. Our own `ivr serve` advertises the bare question and its small image;
 // other servers get the self-contained instruction prompt and the large image.
 import { Option, type Command } from 'commander';
-import type { SamplingParams } from '../policy/reasoner.js';
+import type { SamplingParams } from '../reasoner/reasoner.js';
 import { OpenAIClient, type ClientOptions, type ModelInfo } from '../client/client.js';
-import { ApiError } from '../client/errors.js';
+import { ApiError } from '../wire/errors.js';
 import { describeModel, RemoteReasoner } from '../client/remote-reasoner.js';
 import type { PromptFormat } from '../client/task.js';
 import { UsageError } from './errors.js';

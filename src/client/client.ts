@@ -8,7 +8,7 @@
 //   retried with exponential backoff and jitter (honouring Retry-After), on the next
 //   endpoint; other 4xx are the caller's mistake and fail at once.
 // - Timeouts: every attempt has its own deadline (timeoutMs).
-import { ApiError, errorMessageOf } from './errors.js';
+import { ApiError, errorMessageOf } from '../wire/errors.js';
 
 export type ContentPart = { type: 'text'; text: string } | { type: 'image_url'; image_url: { url: string; detail?: 'auto' | 'low' | 'high' } };
 

@@ -11,7 +11,7 @@
 // without it. A reply that does not validate is retried with the validation error quoted;
 // after maxAttempts the judge throws JudgeError with the reason and the last reply.
 import * as fs from 'node:fs';
-import { ApiError } from './errors.js';
+import { ApiError } from '../wire/errors.js';
 import type { ChatMessageIn, OpenAIClient } from './client.js';
 import { pickImage, type RemoteTask } from './task.js';
 

@@ -1,4 +1,4 @@
-// A VLM on an OpenAI-compatible endpoint behind the reasoner port (src/policy/reasoner.ts):
+// A VLM on an OpenAI-compatible endpoint behind the reasoner port (src/reasoner/reasoner.ts):
 // the text-level twin of the local compact model, with the same prompts, the same response
 // format and the same re-grounding idea (DESIGN §7.3: for a remote VLM, the image attached
 // again with the verified facts so far).
@@ -12,8 +12,8 @@
 // continue_final_message). Either way the reply is read as the rest of the response, or as a
 // whole new response when it starts with <think>.
 import * as fs from 'node:fs';
-import type { BatchOptions, ContinueRequest, Reasoner, Reply, SampleRequest, SamplingParams } from '../policy/reasoner.js';
-import { pickImage, taskPrompt, type PromptFormat, type ReasonTask } from '../policy/task.js';
+import type { BatchOptions, ContinueRequest, Reasoner, Reply, SampleRequest, SamplingParams } from '../reasoner/reasoner.js';
+import { pickImage, taskPrompt, type PromptFormat, type ReasonTask } from '../reasoner/task.js';
 import { responsePrefix } from '../tasks/index.js';
 import type { ChatBody, ChatMessageIn, ModelInfo, OpenAIClient } from './client.js';
 

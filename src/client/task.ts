@@ -1,7 +1,7 @@
 // Loading what `ivr synth` works on: a tasks file of questions about images with gold
 // answers and, for the embedded benchmark, the scene prior that lets the verifier check
 // every step. The task itself (ReasonTask), its prompt and its outcome belong to the reasoner
-// port (src/policy/task.ts); RemoteTask is the same type, named for what loads it.
+// port (src/reasoner/task.ts); RemoteTask is the same type, named for what loads it.
 //
 // A tasks file is JSONL. Lines with a "scene" are embedded-benchmark instances (as written
 // by `ivr tasks export`, validated by the tasks loader). Lines without one are generic
@@ -9,14 +9,14 @@
 // "family", "horizon"); their steps can only be checked by a judge model.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { ReasonTask } from '../policy/task.js';
+import type { ReasonTask } from '../reasoner/task.js';
 import {
   encodePng, getFamily, isFamilyId, parseInstanceRecord, readJsonlRecords, FieldError,
   type FamilyId, type Instance,
 } from '../tasks/index.js';
 
 export type RemoteTask = ReasonTask;
-export { pickImage, type PromptFormat, type TaskImage } from '../policy/task.js';
+export { pickImage, type PromptFormat, type TaskImage } from '../reasoner/task.js';
 
 function pngSize(file: string): { width: number; height: number } {
   const fd = fs.openSync(file, 'r');

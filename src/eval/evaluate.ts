@@ -3,9 +3,9 @@
 // distribution ("erosion curve"), overall, by family and by (family, horizon). Any reasoner
 // can be evaluated (the local compact model, or a remote VLM through the same port).
 import type { Policy } from '../model/policy.js';
-import { LocalReasoner } from '../policy/local-reasoner.js';
-import type { Reasoner } from '../policy/reasoner.js';
-import { instanceTask, type ReasonTask } from '../policy/task.js';
+import { LocalReasoner } from '../reasoner/local-reasoner.js';
+import type { Reasoner } from '../reasoner/reasoner.js';
+import { instanceTask, type ReasonTask } from '../reasoner/task.js';
 import { goldResponse, verifyResponse, type FamilyId, type Instance, type Verification } from '../tasks/index.js';
 import { Progress } from '../util/progress.js';
 import { wilson95 } from '../report/bootstrap.js';

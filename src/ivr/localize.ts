@@ -3,8 +3,8 @@
 // every localizer: the scene-prior verifier, "none" (the ablation), and a judge model where a
 // task has no scene (or everywhere, on request). Asynchronous because a judge is a remote call.
 // The same localizer that finds k* in a rollout also checks each round of the loop.
-import type { ReasonTask } from '../policy/task.js';
-import { taskOutcome } from '../policy/task.js';
+import type { ReasonTask } from '../reasoner/task.js';
+import { taskOutcome } from '../reasoner/task.js';
 import { parseResponse, verifyResponse, type StepKind } from '../tasks/index.js';
 
 export interface Localization {

@@ -4,8 +4,8 @@
 // injector) and, as an option, step-level credit for the flagged rollouts. It reads the
 // groups and changes nothing in them. Every part is a strategy looked up by its config name
 // in its table (SCREENS, LOCALIZERS, RECTIFIERS, INJECTORS), so ablations are configs.
-import { LocalReasoner } from '../policy/local-reasoner.js';
-import { instanceTask } from '../policy/task.js';
+import { LocalReasoner } from '../reasoner/local-reasoner.js';
+import { instanceTask } from '../reasoner/task.js';
 import type { Addition, Augmenter } from '../rl/augment.js';
 import type { RlConfig } from '../rl/config.js';
 import type { Sample } from '../rl/rollout.js';

@@ -18,8 +18,8 @@
 //   started over (a chat model may answer the re-grounding turn with a whole new response)
 //   replaces them only when its verified prefix is longer, so two chains are never spliced.
 //   For scene tasks verified steps are the gold steps, so this is the same as appending.
-import type { Reasoner } from '../policy/reasoner.js';
-import type { ReasonTask } from '../policy/task.js';
+import type { Reasoner } from '../reasoner/reasoner.js';
+import type { ReasonTask } from '../reasoner/task.js';
 import { oracleStep, responsePrefix } from '../tasks/index.js';
 import type { Localization, Localizer } from './localize.js';
 import type { Rectifier } from './rectifiers.js';

@@ -14,8 +14,8 @@
 // With --format llamafactory the output is also registered in dataset_info.json beside it
 // (merged with the entries already there), so LLaMA-Factory can train on it by name.
 import * as path from 'node:path';
-import type { Reasoner } from '../policy/reasoner.js';
-import { taskOutcome, taskPrompt, type ReasonTask } from '../policy/task.js';
+import type { Reasoner } from '../reasoner/reasoner.js';
+import { taskOutcome, taskPrompt, type ReasonTask } from '../reasoner/task.js';
 import { composeReward, type RewardMode } from '../rl/rewards.js';
 import { FORMAT_BONUS, hashString } from '../tasks/index.js';
 import { registerDataFile } from '../tasks/export/llamafactory.js';

@@ -2,7 +2,7 @@
 // work at once (a rectification holds its place while the policy endpoint continues), at most
 // `maxQueue` wait; one more gets a 429 with Retry-After, which OpenRLHF, verl and the adapters
 // retry. drain() resolves when nothing is running or waiting (clean shutdown).
-import { ApiError } from '../client/errors.js';
+import { ApiError } from '../wire/errors.js';
 
 export interface GateMetrics { running: number; queued: number; admitted: number; rejected: number; maxRunning: number }
 

@@ -20,10 +20,10 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { ApiError } from '../client/errors.js';
+import { ApiError } from '../wire/errors.js';
 import type { StepJudge } from '../ivr/localize.js';
 import type { RectifierName } from '../ivr/rectifiers.js';
-import type { Reasoner } from '../policy/reasoner.js';
+import type { Reasoner } from '../reasoner/reasoner.js';
 import { badParam } from '../serve/errors.js';
 import { checkHost, hostPolicy, type HostPolicy } from '../serve/host-check.js';
 import { checkApiKey, checkBearer, readJsonBody, sendError } from '../serve/http-kit.js';

@@ -10,7 +10,7 @@
 //       checks the steps; without one the judge localizer (a VLM endpoint given at start-up)
 //       checks them against the image. The image is PNG or JPEG, as a data URL or bare base64.
 import { createHash } from 'node:crypto';
-import type { ReasonTask } from '../policy/task.js';
+import type { ReasonTask } from '../reasoner/task.js';
 import { badParam } from '../serve/errors.js';
 import { FAMILY_IDS, FieldError, getFamily, isFamilyId, type Instance } from '../tasks/index.js';
 import { checkImageSize, IMAGE_LIMITS, ImageLimitError } from '../tasks/render/image-limits.js';

@@ -12,7 +12,9 @@
 //                                    image-url.ts; an exact-size PNG is used as is)
 //                                    and the prompt: the text parts joined by "\n", with a
 //                                    final "\n" appended when missing (training prompts are
-//                                    promptText(inst) = question + "\n")
+//                                    promptText(inst) = question + "\n"); an exported
+//                                    instruction prompt is read as its question and
+//                                    "<image>" placeholders are dropped (modelPrompt)
 //   assistant (optional) text       a response prefix the model continues (vLLM's
 //                                    continue_final_message); the reply holds only the
 //                                    continuation
@@ -25,7 +27,7 @@
 //
 // Anything else (two questions, several images, text without an image) is a 400 that says
 // which layout is expected.
-import { ApiError } from '../client/errors.js';
+import { ApiError } from '../wire/errors.js';
 import { numPatches, type VlmConfig } from '../model/config.js';
 import { patchify } from '../model/image.js';
 import type { Tokenizer } from '../model/tokenizer.js';
@@ -48,6 +50,24 @@ const LAYOUT = 'expected [user (image + question)], optionally followed by an as
 const texts = (parts: Part[]) => parts.flatMap((p) => (p.type === 'text' ? [p.text] : []));
 const images = (parts: Part[]) => parts.flatMap((p) => (p.type === 'image' ? [p] : []));
 
+/** The line that ends the self-contained instruction prompt (`instructionPrompt` in
+ *  tasks/verify.ts, the default user text of `ivr tasks export --format trl|verl|llamafactory`). */
+const INSTRUCTION_MARKER = 'Respond exactly in this format';
+const QUESTION_LINE = /\nQuestion: ([^\n]+)\n?$/;
+
+/**
+ * The text the compact model reads. It was trained on the bare question and cannot follow
+ * instructions, so the exported instruction prompt (family grammar, response format, then
+ * "Question: ...") is read as its question, and the `<image>` placeholders of the verl and
+ * LLaMA-Factory exports (the image itself comes as an image part) are dropped: every export
+ * format is servable as exported.
+ */
+export function modelPrompt(text: string): string {
+  const t = text.replace(/<image>/g, '');
+  const q = t.includes(INSTRUCTION_MARKER) ? QUESTION_LINE.exec(t) : null;
+  return q ? q[1]! : t;
+}
+
 /** Maps validated chat messages onto the model's input layout (see the header). */
 export function toModelInput(messages: ChatMessage[], cfg: VlmConfig, tok: Tokenizer, continueFinalMessage?: boolean): ModelInput {
   const turns = messages.filter((m) => m.role === 'user' || m.role === 'assistant');
@@ -62,7 +82,7 @@ export function toModelInput(messages: ChatMessage[], cfg: VlmConfig, tok: Token
   if (firstImages.length === 0) throw badParam(`${first.param}.content`, `the user message needs an image: add an image_url part with a data:image/png;base64 (or data:image/jpeg;base64) URL`, 'missing_image');
   if (firstImages.length > 1) throw badParam(`${first.param}.content`, `one image per request, got ${firstImages.length}`);
   const img = decodeImageUrl(firstImages[0]!.url, firstImages[0]!.param, cfg.imageSize);
-  let prompt = texts(first.parts).join('\n');
+  let prompt = modelPrompt(texts(first.parts).join('\n'));
   if (prompt.trim().length === 0) throw badParam(`${first.param}.content`, 'the user message needs text: the question', 'missing_text');
   if (!prompt.endsWith('\n')) prompt += '\n';
 

@@ -1,6 +1,6 @@
 // The server's shorthands for refusing a request field with a 400. The error type itself
-// (ApiError, the OpenAI error body) is the wire vocabulary both sides share: src/client/errors.ts.
-import { ApiError } from '../client/errors.js';
+// (ApiError, the OpenAI error body) is the wire vocabulary both sides share: src/wire/errors.ts.
+import { ApiError } from '../wire/errors.js';
 
 /** A 400 for a request field: names the field in both the message and `param`. */
 export function badParam(param: string, message: string, code = 'invalid_value'): ApiError {

@@ -12,7 +12,7 @@
 // A Host without a port means port 80. Anything else gets 421 Misdirected Request.
 import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
-import { ApiError } from '../client/errors.js';
+import { ApiError } from '../wire/errors.js';
 
 const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '::1'];
 const WILDCARDS = new Set(['0.0.0.0', '::', '']);

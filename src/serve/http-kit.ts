@@ -4,7 +4,7 @@
 // the same requests the same way.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type * as http from 'node:http';
-import { ApiError } from '../client/errors.js';
+import { ApiError } from '../wire/errors.js';
 
 const sha = (s: string) => createHash('sha256').update(s).digest();
 

@@ -10,7 +10,7 @@
 // (["text"]). Any other field is rejected, as the OpenAI API does, so a typo never passes
 // silently.
 import { z } from 'zod';
-import { ApiError } from '../client/errors.js';
+import { ApiError } from '../wire/errors.js';
 import { validate, ValidationError } from '../util/schema.js';
 import { badParam, unsupported } from './errors.js';
 

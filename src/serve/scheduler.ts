@@ -3,7 +3,7 @@
 // every waiting row (up to maxBatchRows) as ONE Policy.generate call with per-row sampling
 // options and seeds, so one decode step serves all of them. Requests that arrive while a
 // batch runs form the next batch, which starts as soon as the running one ends.
-import { ApiError } from '../client/errors.js';
+import { ApiError } from '../wire/errors.js';
 import type { Generation, GenerateRequest, Policy } from '../model/policy.js';
 
 export interface RowSpec {

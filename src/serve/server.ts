@@ -27,7 +27,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ApiError } from '../client/errors.js';
+import { ApiError } from '../wire/errors.js';
 import type { Policy } from '../model/policy.js';
 import { toModelInput } from './chat-template.js';
 import { Completion } from './completion.js';

@@ -5,7 +5,7 @@ import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import { OpenAIClient, normalizeEndpoint } from '../../src/client/client.js';
-import { ApiError } from '../../src/client/errors.js';
+import { ApiError } from '../../src/wire/errors.js';
 import { JudgeError, RemoteJudge, parseJudgeReply } from '../../src/client/judge.js';
 import { fromInstance } from '../../src/client/task.js';
 import { generateInstance } from '../../src/tasks/index.js';

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { LOCALIZERS, noLocalizer, verifierLocalizer } from '../../src/ivr/localize.js';
-import { instanceTask } from '../../src/policy/task.js';
+import { instanceTask } from '../../src/reasoner/task.js';
 import {
   FAMILY_IDS, Rng, corruptStep, formatResponse, getSplit, goldResponse, responsePrefix, type Instance,
 } from '../../src/tasks/index.js';

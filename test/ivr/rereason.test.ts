@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { verifierLocalizer, type Localization } from '../../src/ivr/localize.js';
 import { RECTIFIERS, type Rectifier } from '../../src/ivr/rectifiers.js';
 import { keepVerified, rereason, type Piece, type RectifyItem, type RectifyOutcome } from '../../src/ivr/rereason.js';
-import { LocalReasoner } from '../../src/policy/local-reasoner.js';
-import { instanceTask } from '../../src/policy/task.js';
+import { LocalReasoner } from '../../src/reasoner/local-reasoner.js';
+import { instanceTask } from '../../src/reasoner/task.js';
 import type { GenerateOptions, GenerateRequest, Generation, Policy } from '../../src/model/policy.js';
 import {
   Rng, corruptStep, formatResponse, getSplit, goldResponse, parseResponse, responsePrefix, verifyResponse, type Instance,

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Reasoner } from '../../src/policy/reasoner.js';
+import type { Reasoner } from '../../src/reasoner/reasoner.js';
 import { runSynth } from '../../src/ivr/synth.js';
 import { loadRemoteTasks, pickImage, type RemoteTask } from '../../src/client/task.js';
 import { exportInstances, formatResponse, getSplit, goldResponse, verifyResponse } from '../../src/tasks/index.js';

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { loadPolicy } from '../../src/model/checkpoint-io.js';
 import { OpenAIClient } from '../../src/client/client.js';
 import { RemoteJudge } from '../../src/client/judge.js';
-import { LocalReasoner } from '../../src/policy/local-reasoner.js';
+import { LocalReasoner } from '../../src/reasoner/local-reasoner.js';
 import { describeModel, RemoteReasoner } from '../../src/client/remote-reasoner.js';
 import { createChatServer, type ChatServer } from '../../src/serve/server.js';
 import { runSynth, sidecar, type SynthOptions } from '../../src/ivr/synth.js';

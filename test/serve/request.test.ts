@@ -2,7 +2,7 @@
 // and whose message says what was expected and what came (the zod schema's wording).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ApiError } from '../../src/client/errors.js';
+import { ApiError } from '../../src/wire/errors.js';
 import { parseChatRequest } from '../../src/serve/request.js';
 
 const LIMITS = { maxN: 8 };

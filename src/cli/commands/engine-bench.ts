@@ -2,9 +2,9 @@
 // where a Python with torch is found, the PyTorch peer's on the same workloads in the same
 // run, with the ratios.
 import type { Command } from 'commander';
-import { benchMatmul, benchTrainStep, BENCH_BATCH, BENCH_GPT } from '../../engine/bench.js';
+import { benchMatmul, benchTrainStep, BENCH_BATCH, BENCH_GPT } from '../../engine/throughput.js';
 import { defaultThreads } from '../../engine/runtime.js';
-import { benchDecode } from '../../model/decode-bench.js';
+import { benchDecode } from '../../model/decode-throughput.js';
 import { findTorchPython, runTorchPeer, type TorchFigures } from '../../engine/torch-peer.js';
 import { mallocTuned } from '../../util/malloc-tuning.js';
 import { peakRssMiB } from '../../util/memory.js';

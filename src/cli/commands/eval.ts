@@ -1,6 +1,6 @@
 // `ivr eval --checkpoint DIR [--split S[,S]] [--n N] [--json] [--samples K] [--tasks FILE.jsonl]`
 // `ivr eval --endpoint URL[,URL2] --model NAME [...]`: the same evaluation of a model behind an
-// OpenAI-compatible API, through the reasoner port (src/policy/reasoner.ts).
+// OpenAI-compatible API, through the reasoner port (src/reasoner/reasoner.ts).
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';

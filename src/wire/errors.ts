@@ -1,7 +1,8 @@
 // Errors in the OpenAI wire format: {"error": {"message", "type", "param", "code"}}.
-// The client raises ApiError for every non-2xx reply it gives up on; the server
-// (src/serve/) throws it for every request it refuses, so both sides speak one error
-// vocabulary. The server's own shorthands for 400s are in src/serve/errors.ts.
+// The client (src/client/) raises ApiError for every non-2xx reply it gives up on; the
+// servers (src/serve/, src/serve-env/) throw it for every request they refuse. It lives
+// here, beside neither, so both sides speak one error vocabulary without importing each
+// other. The server's own shorthands for 400s are in src/serve/errors.ts.
 
 export type ApiErrorType = 'invalid_request_error' | 'authentication_error' | 'not_found_error' | 'rate_limit_error' | 'server_error' | 'api_connection_error';
 
