@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // Summarises an RL sweep (scripts/rl-sweep.sh) as a markdown table: validation accuracy of
 // each run's final checkpoint, per family, and its paired difference from the base on the
-// same instances (bootstrap over instances, src/report/bootstrap.ts).
+// same instances (bootstrap over instances, src/stats/bootstrap.ts).
 // Usage: node scripts/sweep-summary.mjs [SWEEP_DIR]   (default runs/sweep; needs a build)
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { bootstrapPairedDiff } from '../dist/src/report/bootstrap.js';
+import { bootstrapPairedDiff } from '../dist/src/stats/bootstrap.js';
 
 const dir = process.argv[2] ?? 'runs/sweep';
 const read = (f) => JSON.parse(fs.readFileSync(f, 'utf8')).by_split.val;

@@ -13,7 +13,7 @@
 import * as fs from 'node:fs';
 import { ivrAugmenter } from './ivr/method.js';
 import type { Policy } from './model/policy.js';
-import { validateResults } from './report/stats.js';
+import { validateResults } from './report/results-schema.js';
 import type { BenchResults } from './report/results.js';
 import type { RlConfig } from './rl/config.js';
 import { trainRl as trainRlWith, type TrainOptions } from './rl/trainer.js';
@@ -119,7 +119,8 @@ export type { SynthOptions, SynthSummary, DemoFormat, LocalizerChoice } from './
 export { runBench, type BenchOptions } from './bench/runner.js';
 export { planBench, planAblations, BENCH_METHODS, type RunSpec } from './bench/plan.js';
 export { renderReport, SECTION_IDS as REPORT_SECTION_IDS, type ReportOptions } from './report/html.js';
-export { validateResults, ResultsError, meanCi, diffCi } from './report/stats.js';
+export { validateResults, ResultsError } from './report/results-schema.js';
+export { meanCi, diffCi } from './stats/interval.js';
 export type { BenchResults, RunResult, SplitEval, CurvePoint, Ci } from './report/results.js';
 // renderHtmlToPng (report/render-png.ts) is left out on purpose: it needs playwright-core and
 // Debian's chromium, which are development dependencies; `ivr report --png` covers it.

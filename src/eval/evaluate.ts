@@ -8,7 +8,7 @@ import type { Reasoner } from '../reasoner/reasoner.js';
 import { instanceTask, type ReasonTask } from '../reasoner/task.js';
 import { goldResponse, verifyResponse, type FamilyId, type Instance, type Verification } from '../tasks/index.js';
 import { Progress } from '../util/progress.js';
-import { wilson95 } from '../report/bootstrap.js';
+import { wilson95 } from '../stats/interval.js';
 
 export interface EvalOptions {
   /** 0 = greedy. */

@@ -2,12 +2,12 @@
 // decides how an interval is computed, so the summary, the tables and the headline agree.
 //
 // With per-instance outcomes (every evaluation since `correct` was added) intervals cover
-// instances and seeds and differences are paired on instances (bootstrap.ts). Older
+// instances and seeds and differences are paired on instances (src/stats/bootstrap.ts). Older
 // results files carry only per-seed aggregates: then the interval is over seeds (Student t)
 // and differences are Welch intervals, as before.
-import { bootstrapAccuracy, bootstrapPairedDiff } from './bootstrap.js';
-import { SPLITS, type Ci, type RunResult, type SplitEval, type SplitName } from './results.js';
-import { diffCi, groupRuns, meanCi } from './stats.js';
+import { bootstrapAccuracy, bootstrapPairedDiff } from '../stats/bootstrap.js';
+import { diffCi, meanCi } from '../stats/interval.js';
+import { groupRuns, SPLITS, type Ci, type RunResult, type SplitEval, type SplitName } from './results.js';
 
 /** Which instances a comparison looks at: all, or the long half of each family's horizons. */
 export type InstanceScope = 'all' | 'long';

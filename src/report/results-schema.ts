@@ -111,3 +111,6 @@ export function validateResults(json: unknown, source: string): BenchResults {
   if (issues.length) throw new ValidationError(source, issues);
   return json as BenchResults;
 }
+
+/** The error `validateResults` throws: the common ValidationError (ResultsError is its former name). */
+export { ValidationError as ResultsError } from '../util/schema.js';

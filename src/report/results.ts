@@ -10,9 +10,10 @@
 // >= the instance's horizon means every gold-length step held but the answer (or an extra
 // step) went wrong. Every method and seed is evaluated on the same instances; `correct`
 // holds each evaluation's per-instance outcomes so that intervals can resample instances
-// and differences can be paired (src/report/bootstrap.ts).
+// and differences can be paired (src/stats/bootstrap.ts).
+import type { Ci } from '../stats/interval.js';
 
-export interface Ci { mean: number; ci_low: number; ci_high: number; n: number }
+export type { Ci };
 export interface Aggregate { n: number; accuracy: number; pass_at_k: number; grounding_fidelity: number; format_validity: number; mean_length: number }
 export interface SplitEval extends Aggregate {
   first_error_hist: Record<string, number>;
@@ -32,3 +33,14 @@ export const SPLITS: readonly SplitName[] = ['test', 'ood'];
 /** The numeric fields of an Aggregate, in table order. */
 export const AGGREGATE_METRICS = ['accuracy', 'pass_at_k', 'grounding_fidelity', 'format_validity', 'mean_length'] as const;
 export type AggregateMetric = (typeof AGGREGATE_METRICS)[number];
+
+/** Runs grouped by method, in order of first appearance, each group sorted by seed. */
+export function groupRuns(runs: readonly RunResult[]): Map<string, RunResult[]> {
+  const by = new Map<string, RunResult[]>();
+  for (const r of runs) {
+    const g = by.get(r.method);
+    if (g) g.push(r); else by.set(r.method, [r]);
+  }
+  for (const g of by.values()) g.sort((a, b) => a.seed - b.seed);
+  return by;
+}

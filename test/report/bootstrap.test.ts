@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bootstrapAccuracy, bootstrapPairedDiff, wilson95 } from '../../src/report/bootstrap.js';
+import { bootstrapAccuracy, bootstrapPairedDiff } from '../../src/stats/bootstrap.js';
+import { wilson95 } from '../../src/stats/interval.js';
 import { accuracyCi, accuracyDiffCi, longHalfIndices } from '../../src/report/compare.js';
-import { studentTCdf } from '../../src/report/student-t.js';
+import { studentTCdf } from '../../src/stats/student-t.js';
 import { Rng } from '../../src/util/rng.js';
 
 const close = (a: number, b: number, eps: number) => assert.ok(Math.abs(a - b) <= eps, `${a} != ${b} (±${eps})`);

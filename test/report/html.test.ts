@@ -5,10 +5,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EROSION_BUCKETS, erosionBuckets, erosionCurve, meanCurve, renderReport, SECTION_IDS } from '../../src/report/html.js';
+import { EROSION_BUCKETS, erosionBuckets, erosionCurve, meanCurve } from '../../src/report/figures.js';
+import { renderReport, SECTION_IDS } from '../../src/report/html.js';
 import { accuracyCi, longHorizonAccuracy } from '../../src/report/compare.js';
-import { meanCi } from '../../src/report/stats.js';
-import { methodLabel } from '../../src/report/svg.js';
+import { meanCi } from '../../src/stats/interval.js';
+import { methodLabel } from '../../src/report/palette.js';
 import { buildResults } from './fixture.js';
 import { checkMarkup, svgsOf } from './svg-check.js';
 

@@ -1,8 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { diffCi, meanCi, t975, validateResults, ResultsError, variance } from '../../src/report/stats.js';
+import { diffCi, meanCi, t975, variance } from '../../src/stats/interval.js';
+import { validateResults, ResultsError } from '../../src/report/results-schema.js';
 import { summarizeAll } from '../../src/report/compare.js';
-import { bootstrapAccuracy } from '../../src/report/bootstrap.js';
+import { bootstrapAccuracy } from '../../src/stats/bootstrap.js';
 import { buildResults } from './fixture.js';
 
 const close = (a: number, b: number, eps = 1e-9) => assert.ok(Math.abs(a - b) <= eps, `${a} != ${b}`);

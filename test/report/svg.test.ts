@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  OKABE_ITO, barChart, compact, legendSvg, lineChart, methodStyles, niceTicks, numberTicks, pct, shareDomain, stackedBars, textWidth,
-} from '../../src/report/svg.js';
+import { barChart, lineChart, stackedBars } from '../../src/report/charts.js';
+import { OKABE_ITO, methodStyles } from '../../src/report/palette.js';
+import { compact, legendSvg, niceTicks, numberTicks, pct, shareDomain, textWidth } from '../../src/report/svg.js';
 import { checkMarkup } from './svg-check.js';
 
 const textsOf = (svg: string) => [...svg.matchAll(/<text x="([^"]+)" y="([^"]+)"([^>]*)>([^<]*)<\/text>/g)].map((m) => ({ x: Number(m[1]), y: Number(m[2]), attrs: m[3]!, s: m[4]! }));

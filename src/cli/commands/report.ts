@@ -4,7 +4,7 @@
 // empty plots).
 import { Option, type Command } from 'commander';
 import { renderReport, SECTION_IDS } from '../../report/html.js';
-import { validateResults } from '../../report/stats.js';
+import { validateResults } from '../../report/results-schema.js';
 import { atomicWriteFile, readJsonFile } from '../../util/fs.js';
 import { withExamples } from '../help.js';
 import { integer } from '../options.js';

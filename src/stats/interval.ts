@@ -1,7 +1,10 @@
-// Means and 95% confidence intervals over seeds (Student's t) and the grouping of a bench's runs by
-// method (the shape check of a results.json is re-exported from results-schema.ts).
+// Means and 95% confidence intervals: Student's t for a mean, Welch for a difference of
+// means, Wilson for a proportion. Plain numbers in, intervals out; nothing here knows a
+// bench or an evaluation (the report and eval both import it).
 import { studentTQuantile } from './student-t.js';
-import type { Ci, RunResult } from './results.js';
+
+/** A mean with its 95% interval; `n` is the sample size it rests on. */
+export interface Ci { mean: number; ci_low: number; ci_high: number; n: number }
 
 /**
  * t_{0.975, df}, exact for every df (fractional Welch df included): the two-sided 95%
@@ -59,18 +62,13 @@ export function hasInterval(ci: Ci): boolean {
   return ci.n >= 2;
 }
 
-/** Runs grouped by method, in order of first appearance, each group sorted by seed. */
-export function groupRuns(runs: readonly RunResult[]): Map<string, RunResult[]> {
-  const by = new Map<string, RunResult[]>();
-  for (const r of runs) {
-    const g = by.get(r.method);
-    if (g) g.push(r); else by.set(r.method, [r]);
-  }
-  for (const g of by.values()) g.sort((a, b) => a.seed - b.seed);
-  return by;
+/** Wilson score 95% interval of a proportion (one policy, `n` independent instances). */
+export function wilson95(correct: number, n: number): { low: number; high: number } {
+  if (n === 0) return { low: 0, high: 0 };
+  const z = 1.959963984540054;
+  const p = correct / n;
+  const den = 1 + (z * z) / n;
+  const centre = (p + (z * z) / (2 * n)) / den;
+  const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / den;
+  return { low: Math.max(0, centre - half), high: Math.min(1, centre + half) };
 }
-
-// The shape check of a results.json lives in results-schema.ts; its error is the common
-// ValidationError (ResultsError is its former name).
-export { validateResults } from './results-schema.js';
-export { ValidationError as ResultsError } from '../util/schema.js';

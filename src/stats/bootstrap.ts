@@ -9,9 +9,9 @@
 // seed, so a report is reproducible.
 //
 // Outcomes are 0/1 strings, one character per instance, one string per seed, all in the
-// instance order of the evaluation (see `SplitEval.correct`).
+// instance order of the evaluation (see `SplitEval.correct` in src/report/results.ts).
 import { Rng } from '../util/rng.js';
-import type { Ci } from './results.js';
+import type { Ci } from './interval.js';
 
 export interface BootstrapOptions {
   /** Instance indices to use (e.g. the long-horizon half); default all. */
@@ -112,15 +112,4 @@ export function bootstrapPairedDiff(a: readonly string[], b: readonly string[], 
     throw new RangeError(`bootstrapPairedDiff: the two sides have ${ma[0]!.length} and ${mb[0]!.length} instances; a paired difference needs the same instances`);
   }
   return run([ma, mb], [1, -1], opts);
-}
-
-/** Wilson score 95% interval of a proportion (one policy, `n` independent instances). */
-export function wilson95(correct: number, n: number): { low: number; high: number } {
-  if (n === 0) return { low: 0, high: 0 };
-  const z = 1.959963984540054;
-  const p = correct / n;
-  const den = 1 + (z * z) / n;
-  const centre = (p + (z * z) / (2 * n)) / den;
-  const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / den;
-  return { low: Math.max(0, centre - half), high: Math.min(1, centre + half) };
 }
