@@ -12,6 +12,7 @@ type CommandModule = { configure(cmd: Command): void };
 const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandModule> }> = {
   demo: { summary: 'the main job: train IVR-R1 from the base checkpoint, evaluate before/after, report', load: () => import('./commands/demo.js') },
   sft: { summary: 'supervised training of the compact VLM on gold solutions', load: () => import('./commands/sft.js') },
+  'probe-reads': { summary: 'perception probe: train a fresh model on horizon-1 reads for a time budget, read accuracy by family and kind', load: () => import('./commands/probe-reads.js') },
   train: { summary: 'RL post-training (grpo, drgrpo, dapo, luffy, ivr) from a checkpoint', load: () => import('./commands/train.js') },
   eval: { summary: 'evaluate a checkpoint on task splits or an exported instance file', load: () => import('./commands/eval.js') },
   bench: { summary: 'side-by-side methods (or IVR-R1 ablations) with seeds, equal token budget, report', load: () => import('./commands/bench.js') },

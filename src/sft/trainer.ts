@@ -15,12 +15,23 @@ import { Progress } from '../util/progress.js';
 import type { SftConfig } from './config.js';
 import { sftInstance } from './data.js';
 
-/** One SFT batch (model/batch.ts): loss on the response tokens (and <eos>) only. */
-export function sftBatch(policy: Policy, items: { inst: Instance; response: string }[]): PackedBatch {
+/** Feed name of the optional per-token loss weights (see sftBatch, weightedSftObjective). */
+export const LOSS_WEIGHT_FEED = 'loss_weight';
+
+/**
+ * One SFT batch (model/batch.ts): loss on the response tokens (and <eos>) only. An item may
+ * carry `weights`, one per response token and one for <eos>: then the batch also feeds them
+ * as LOSS_WEIGHT_FEED (items without weights get 1 everywhere), for weightedSftObjective.
+ * Without weights on any item the batch is the plain one.
+ */
+export function sftBatch(policy: Policy, items: { inst: Instance; response: string; weights?: ArrayLike<number> }[]): PackedBatch {
+  const weighted = items.some((it) => it.weights !== undefined);
   return packRows(items.map((it) => {
     const ex = exampleIds(it.inst, it.response, policy.tokenizer);
-    return { patches: instancePatches(it.inst, policy.cfg), text: ex.text, responseFrom: ex.promptLen };
-  }), policy.cfg, { label: 'SFT example' });
+    const row = { patches: instancePatches(it.inst, policy.cfg), text: ex.text, responseFrom: ex.promptLen };
+    if (!weighted) return row;
+    return { ...row, extras: { [LOSS_WEIGHT_FEED]: it.weights ?? new Float32Array(ex.text.length - ex.promptLen).fill(1) } };
+  }), policy.cfg, { label: 'SFT example', ...(weighted ? { extras: [LOSS_WEIGHT_FEED] } : {}) });
 }
 
 /**
@@ -52,11 +63,26 @@ export function sftObjective(adamw: { weightDecay: number; maxGradNorm: number }
   };
 }
 
+/**
+ * Cross-entropy with a weight per response token (the batch's LOSS_WEIGHT_FEED, times the
+ * loss mask): sum(w · nll) / sum(w). With every weight 1 it equals sftObjective's loss; a
+ * weight above 1 on some tokens raises their share of the gradient. Full-form batches only
+ * (used by the read probe, sft/read-probe.ts; `ivr sft` trains with sftObjective).
+ */
+export function weightedSftObjective(adamw: { weightDecay: number; maxGradNorm: number }): Objective {
+  return {
+    key: 'sft-weighted-cross-entropy',
+    adamw: { beta1: 0.9, beta2: 0.95, eps: 1e-8, ...adamw },
+    loss: (g) => ({ loss: o.crossEntropy(g.logits, g.targets, o.mul(g.input(LOSS_WEIGHT_FEED), g.mask)) }),
+  };
+}
+
 /** Compiled SFT steps, one per padded text length (and layout length for the layout form). */
 export class SftStepper {
   private readonly objective: Objective;
-  constructor(private readonly policy: Policy, adamw: { weightDecay: number; maxGradNorm: number }) {
-    this.objective = sftObjective(adamw);
+  /** `tokenWeights`: train with weightedSftObjective (batches must carry weights); default: sftObjective. */
+  constructor(private readonly policy: Policy, adamw: { weightDecay: number; maxGradNorm: number }, opts: { tokenWeights?: boolean } = {}) {
+    this.objective = opts.tokenWeights ? weightedSftObjective(adamw) : sftObjective(adamw);
   }
 
   /** The full-form step for text length T. */

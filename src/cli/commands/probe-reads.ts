@@ -1,0 +1,96 @@
+// `ivr probe-reads [--minutes 15] [--patch 8 --dim 128 --layers 4 --heads 4 ...] [--read-weight W] [--json]`:
+// the perception probe (src/sft/read-probe.ts). Trains a fresh model on horizon-1 reads alone
+// for a wall-clock budget and prints greedy read accuracy by family and read kind.
+import { Option, type Command } from 'commander';
+import { DEFAULT_READ_PROBE, runReadProbe, type ReadAccuracy, type ReadProbeConfig, type ReadProbeReport } from '../../sft/read-probe.js';
+import { FAMILY_IDS, type FamilyId } from '../../tasks/index.js';
+import { commandLine, withExamples } from '../help.js';
+import { integer, listOf, real } from '../options.js';
+
+interface Options {
+  minutes: number; steps?: number; families: FamilyId[];
+  imageSize: number; patch: number; dim: number; layers: number; heads: number; mlpRatio: number; maxText: number;
+  readWeight: number; batchSize: number; lr: number; warmup: number; valN: number; seed: number;
+  evalEvery?: number; threads?: number; save?: string; json?: boolean; withResults?: boolean; quiet?: boolean;
+}
+
+export function configure(cmd: Command): void {
+  const d = DEFAULT_READ_PROBE, m = d.model;
+  cmd
+    .description('Perception probe: train a fresh model on horizon-1 reads alone (a grid cell, one count, one bar) for a wall-clock budget, then print greedy read accuracy on fixed val instances by family and read kind.')
+    .option('--minutes <m>', 'training budget in wall-clock minutes (evaluation not counted)', real({ gt: 0 }), d.minutes)
+    .option('--steps <n>', 'also stop after this many optimizer steps', integer(1))
+    .addOption(new Option('--families <families>', 'comma-separated families').argParser(listOf(FAMILY_IDS)).default([...d.families], d.families.join(',')))
+    .option('--image-size <px>', 'model input side in pixels (the families render 48)', integer(1), m.imageSize)
+    .option('--patch <px>', 'patch side in pixels (divides the image size)', integer(1), m.patch)
+    .option('--dim <d>', 'model width', integer(1), m.dim)
+    .option('--layers <n>', 'transformer layers', integer(1), m.layers)
+    .option('--heads <n>', 'attention heads (divide the width)', integer(1), m.heads)
+    .option('--mlp-ratio <r>', 'MLP hidden width / model width', integer(1), m.mlpRatio)
+    .option('--max-text <n>', 'text tokens per sequence (prompt + response)', integer(16), m.maxText)
+    .option('--read-weight <w>', 'loss weight of the read tokens (what a read claims: the count, the bar value, the grid target/status/position) relative to the other response tokens (1 = plain SFT)', real({ gt: 0 }), d.readWeight)
+    .option('--batch-size <n>', 'examples per step', integer(1), d.batchSize)
+    .option('--lr <lr>', 'peak learning rate (warm-up, then cosine over the budget)', real({ gt: 0 }), d.lr)
+    .option('--warmup <n>', 'warm-up steps', integer(0), d.warmup)
+    .option('--val-n <n>', 'val instances per family (fixed seeds)', integer(1), d.valN)
+    .option('--seed <n>', 'initialisation seed', integer(0), d.seed)
+    .option('--eval-every <minutes>', 'also evaluate every this many training minutes (a learning curve)', real({ gt: 0 }))
+    .option('--threads <n>', 'onnxruntime threads (default: $IVR_THREADS, else all cores)', integer(1))
+    .option('--save <dir>', 'save the trained probe model as a checkpoint here')
+    .option('--json', 'print one JSON object')
+    .option('--with-results', 'include every val response in the JSON')
+    .option('--quiet', 'no progress line')
+    .action(async (o: Options) => { process.exitCode = await run(o); });
+  withExamples(cmd, [
+    'ivr probe-reads --minutes 15',
+    'ivr probe-reads --minutes 15 --patch 4 --json > probe-patch4.json',
+    'ivr probe-reads --minutes 15 --dim 192 --layers 6 --heads 6 --read-weight 5',
+  ]);
+}
+
+async function run(o: Options): Promise<number> {
+  const cfg: ReadProbeConfig = {
+    ...DEFAULT_READ_PROBE,
+    model: { ...DEFAULT_READ_PROBE.model, imageSize: o.imageSize, patch: o.patch, dim: o.dim, layers: o.layers, heads: o.heads, mlpRatio: o.mlpRatio, maxText: o.maxText },
+    families: o.families, minutes: o.minutes, maxSteps: o.steps ?? null, batchSize: o.batchSize, lr: o.lr, warmup: o.warmup,
+    readWeight: o.readWeight, valN: o.valN, seed: o.seed, evalEveryMinutes: o.evalEvery ?? null,
+    ...(o.threads !== undefined ? { threads: o.threads } : {}),
+  };
+  const report = await runReadProbe(cfg, { quiet: o.quiet || o.json, save: o.save });
+  const { results, ...rest } = report;
+  if (o.json) console.log(JSON.stringify({ command: commandLine(), ...rest, ...(o.withResults ? { results } : {}) }));
+  else console.log(formatReadProbe(report));
+  return 0;
+}
+
+const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
+const acc = (a: ReadAccuracy) => `${pct(a.read_accuracy)} [${(100 * a.read_ci[0]).toFixed(1)}, ${(100 * a.read_ci[1]).toFixed(1)}]`;
+
+/** The configuration in one line: what a row of the model card's probe table names. */
+export function probeConfigLabel(r: ReadProbeReport): string {
+  const m = r.config.model;
+  return `d${m.dim} L${m.layers} H${m.heads} patch ${m.patch} image ${m.imageSize}, read weight ${r.config.readWeight}, lr ${r.config.lr}, batch ${r.config.batchSize}`;
+}
+
+/** The read accuracy table (family, kind), then a one-row summary for the model card. */
+export function formatReadProbe(r: ReadProbeReport): string {
+  const lines = [
+    `Read probe (horizon ${r.horizon}), ${probeConfigLabel(r)}, ${r.config.params} parameters`,
+    `trained ${r.train.steps} steps x ${r.config.batchSize} in ${r.train.minutes.toFixed(1)} min (stopped by ${r.train.stopped_by}; budget ${r.config.minutes} min), loss ${r.train.final_loss.toFixed(3)}; read tokens ${pct(r.train.tokens ? r.train.read_tokens / r.train.tokens : 0)} of the loss tokens; eval ${r.eval.minutes.toFixed(1)} min, greedy`,
+    '',
+    '| family | read kind | n | read accuracy [95% CI] |',
+    '|---|---|---|---|',
+  ];
+  for (const f of r.by_family) {
+    for (const k of f.by_kind) lines.push(`| ${f.family} | ${k.kind} | ${k.n} | ${acc(k)} |`);
+    lines.push(`| ${f.family} | **all** | ${f.n} | **${acc(f)}** (answer ${pct(f.answer_accuracy)}, format ${pct(f.format_validity)}) |`);
+  }
+  if (r.curve.length > 1) {
+    lines.push('', '| train minutes | step | read accuracy | ' + r.by_family.map((f) => f.family).join(' | ') + ' |', '|---|---|---|' + r.by_family.map(() => '---|').join(''));
+    for (const c of r.curve) lines.push(`| ${c.train_minutes.toFixed(1)} | ${c.step} | ${pct(c.read_accuracy)} | ${r.by_family.map((f) => pct(c.by_family[f.family] ?? 0)).join(' | ')} |`);
+  }
+  const fam = (id: FamilyId) => r.by_family.find((f) => f.family === id);
+  lines.push('', 'Model card row (configuration | grid | shapes | chart | all | steps | train minutes):',
+    `| ${probeConfigLabel(r)} | ${FAMILY_IDS.map((id) => (fam(id) ? pct(fam(id)!.read_accuracy) : '–')).join(' | ')} | ${pct(r.overall.read_accuracy)} | ${r.train.steps} | ${r.train.minutes.toFixed(1)} |`);
+  return lines.join('\n');
+}
