@@ -5,6 +5,8 @@
 // onnxruntime; the others appear in `ivr --help` by name and summary alone.
 import { Command, CommanderError, Help, type Option } from 'commander';
 import { packageVersion } from '../train/provenance.js';
+import { setRunDirWording } from '../train/run-dir.js';
+import { interruptWhenOrphaned, startedByNpm } from '../util/orphan-watch.js';
 import { EXIT, EXIT_CODES_HELP, exitCodeOf, UsageError } from './errors.js';
 
 type CommandModule = { configure(cmd: Command): void };
@@ -74,7 +76,20 @@ async function buildProgram(argv: readonly string[]): Promise<Command> {
   return program;
 }
 
+/** A word as a POSIX shell reads it back. */
+const shellWord = (w: string): string => (/^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`);
+
+/** The command line that continues an interrupted run: this one, without --force, with --resume. */
+function resumeCommandLine(argv: readonly string[]): string {
+  const words = argv.filter((a) => a !== '--force');
+  if (!words.includes('--resume')) words.push('--resume');
+  return ['ivr', ...words].map(shellWord).join(' ');
+}
+
 async function main(argv: string[]): Promise<number> {
+  // Run directories name this CLI's flags, and the command line that resumes, in their messages.
+  setRunDirWording({ resume: '--resume', force: '--force', resumeCommand: resumeCommandLine(argv) });
+  if (startedByNpm()) interruptWhenOrphaned();
   const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv, { from: 'user' });

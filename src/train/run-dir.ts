@@ -29,6 +29,32 @@ const RUN_FILES = ['config.json', 'metrics.jsonl', 'checkpoints'];
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/**
+ * How messages name the ways to continue or overwrite a run: the CLI's flags (set by
+ * cli/main.ts, with the command line that resumes), or, in a program using the library, the
+ * trainers' options.
+ */
+export interface RunDirWording {
+  resume: string;
+  force: string;
+  /** The command that continues this run (the CLI's own, with --resume); absent in a program. */
+  resumeCommand?: string;
+}
+
+let wording: RunDirWording = { resume: '--resume (in a program: the option resume: true)', force: '--force (in a program: force: true)' };
+
+export function setRunDirWording(w: RunDirWording): void { wording = w; }
+
+/** Where a checkpoint stands: "iteration N" (RL) or "step N" (SFT), or null without one. */
+export function checkpointPosition(dir: string): string | null {
+  try {
+    const c = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as { loop?: { iteration?: unknown }; optimizer_step?: unknown };
+    if (typeof c.loop?.iteration === 'number') return `iteration ${c.loop.iteration}`;
+    if (typeof c.optimizer_step === 'number') return `step ${c.optimizer_step}`;
+  } catch { /* no (readable) checkpoint */ }
+  return null;
+}
+
 /** realpath of `p`, also when `p` (or its tail) does not exist yet. */
 function realPath(p: string): string {
   const abs = path.resolve(p);
@@ -76,7 +102,10 @@ export class RunDir {
     if (opts.init !== undefined) assertSeparate(opts.init, this.dir);
     fs.mkdirSync(this.dir, { recursive: true });
     // The session ends when ownership does: at close(), at exit or on a signal.
-    this.lock = RunLock.acquire(this.dir, undefined, (cause) => this.record?.end(cause));
+    this.lock = RunLock.acquire(this.dir, undefined, (cause) => {
+      this.record?.end(cause);
+      if (cause && 'signal' in cause) this.sayHowToResume(cause.signal);
+    });
     try {
       if (opts.resume) this.checkResume(config, opts.kind);
       else this.startFresh(config, opts);
@@ -86,6 +115,14 @@ export class RunDir {
       this.close();
       throw err;
     }
+  }
+
+  /** Interrupted: what is kept and how to continue (stderr, so that --json output stays clean). */
+  private sayHowToResume(signal: NodeJS.Signals): void {
+    const at = checkpointPosition(this.latest);
+    const kept = at ? `its checkpoint at ${at} (checkpoints/latest)` : 'no checkpoint yet (a resumed run starts at the beginning)';
+    const how = wording.resumeCommand ? `continue with:\n  ${wording.resumeCommand}` : `continue by training again into ${this.dir} with ${wording.resume}`;
+    process.stderr.write(`\nivr: interrupted (${signal}); ${this.dir} keeps ${kept}; ${how}\n`);
   }
 
   /** Gives up ownership and ends the session in run.json; idempotent. */
@@ -112,18 +149,20 @@ export class RunDir {
       if (r.restored) console.warn(`ivr: ${ck} was missing after an interrupted save; restored it from the complete copy ${path.basename(r.restored)}`);
       if (r.removed.length) console.warn(`ivr: removed ${r.removed.length} leftover${r.removed.length > 1 ? 's' : ''} of interrupted checkpoint saves: ${r.removed.map((d) => path.basename(d)).join(', ')}`);
     }
+    const at = checkpointPosition(this.latest);
+    console.warn(at ? `ivr: resumed ${this.dir} at ${at} (checkpoints/latest)` : `ivr: resumed ${this.dir}: it has no checkpoint yet, so training starts at the beginning`);
   }
 
   private startFresh(config: Record<string, unknown>, opts: OpenOptions): void {
     if (!opts.force) {
-      if (this.hasCheckpoint() || fs.existsSync(path.join(this.final, 'config.json'))) throw new Error(`${this.dir} already holds a run with checkpoints; pass --resume to continue it or choose another --out (--force discards it)`);
+      if (this.hasCheckpoint() || fs.existsSync(path.join(this.final, 'config.json'))) throw new Error(`${this.dir} already holds a run with checkpoints; pass ${wording.resume} to continue it or choose another output directory (${wording.force} discards it)`);
       const present = RUN_FILES.filter((f) => fs.existsSync(path.join(this.dir, f)));
       let storedKind: unknown;
       try { storedKind = this.storedConfig()?.[RUN_KIND_KEY]; } catch { /* an unreadable config.json is no run of ours */ }
       if (present.length && storedKind !== opts.kind) {
         const what = fs.existsSync(path.join(this.dir, 'model.safetensors')) ? 'a checkpoint'
           : typeof storedKind === 'string' ? `an ${storedKind} run` : `not an ${opts.kind} run`;
-        throw new Error(`--out ${this.dir} is ${what} (it holds ${present.join(', ')}), which a new ${opts.kind} run would overwrite; choose another --out, or pass --force to overwrite it`);
+        throw new Error(`--out ${this.dir} is ${what} (it holds ${present.join(', ')}), which a new ${opts.kind} run would overwrite; choose another --out, or pass ${wording.force} to overwrite it`);
       }
     }
     // Nothing of an earlier run may survive into this one: a stale checkpoint would later be

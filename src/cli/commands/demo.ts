@@ -18,11 +18,13 @@ import { trainRl } from '../../rl/trainer.js';
 import { ivrAugmenter } from '../../ivr/method.js';
 import { FAMILY_IDS, getSplit } from '../../tasks/index.js';
 import { atomicWriteFile, atomicWriteJson } from '../../util/fs.js';
+import { resolveCheckpoint } from '../../util/package-paths.js';
 import type { ConfigOverride } from '../../util/config-file.js';
+import { UsageError } from '../errors.js';
 import { commandLine, withExamples } from '../help.js';
 import { configOverride, integer, SET_OPTION } from '../options.js';
 
-interface Options { init: string; config: string; set?: ConfigOverride[]; out: string; evalN: number; resume?: boolean }
+interface Options { init: string; config: string; set?: ConfigOverride[]; out: string; evalN: number; resume?: boolean; force?: boolean }
 
 export function configure(cmd: Command): void {
   cmd
@@ -33,8 +35,9 @@ export function configure(cmd: Command): void {
     .option('--out <dir>', 'output directory', 'runs/demo')
     .option('--eval-n <count>', 'held-out instances per family and split', integer(1), 30)
     .option('--resume', 'continue an interrupted demo in --out')
+    .option('--force', 'start over although --out holds an interrupted demo (a finished one is always replaced)')
     .action(async (o: Options) => { process.exitCode = await run(o); });
-  withExamples(cmd, ['ivr demo', 'ivr demo --eval-n 60 --set iterations=40 --out runs/demo-long']);
+  withExamples(cmd, ['ivr demo', 'ivr demo --eval-n 60 --set iterations=40 --out runs/demo-long', 'ivr demo --resume']);
 }
 
 async function heldOut(policy: Policy, n: number, keepInstances = false) {
@@ -49,19 +52,35 @@ async function heldOut(policy: Policy, n: number, keepInstances = false) {
 
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`.padStart(6);
 
+/** A demo's training run that ran to the end (checkpoints/final): a new demo replaces it. */
+function finishedDemoRun(runDir: string): boolean {
+  try {
+    const c = JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8')) as { run_kind?: unknown };
+    return c.run_kind === 'rl' && fs.existsSync(path.join(runDir, 'checkpoints', 'final', 'config.json'));
+  } catch {
+    return false;
+  }
+}
+
 async function run(o: Options): Promise<number> {
-  const { out, init, evalN: n } = o;
+  const { out, evalN: n } = o;
+  if (o.resume && o.force) throw new UsageError('--resume continues the demo in --out and --force discards it: pass one of them');
   // The config is checked before the (slow) first evaluation.
   const cfg = loadRlConfig(o.config, { method: 'ivr' }, o.set);
+  const init = resolveCheckpoint(o.init);
   fs.mkdirSync(out, { recursive: true });
   const t0 = performance.now();
+  const runDir = path.join(out, 'run');
+  // The demo's outputs are reproducible: a finished earlier demo is replaced, so that
+  // `ivr demo` can simply be run again; an interrupted one is kept unless --force.
+  const replace = !o.resume && !o.force && finishedDemoRun(runDir);
   console.log(`ivr demo: IVR-R1 from ${init} (config ${o.config}), output in ${out}`);
+  if (replace) console.log(`  ${out} holds an earlier demo; it is replaced (--out DIR keeps it)`);
   console.log('1/3 evaluating the base policy on held-out test and OOD instances');
   const before = await heldOut(loadPolicy(init).policy, n, true);
   console.log('2/3 training IVR-R1');
-  const runDir = path.join(out, 'run');
   const tTrain = performance.now();
-  const { policy, run: rd } = await trainRl(cfg, { init, out: runDir, resume: o.resume === true, augmenter: ivrAugmenter(cfg) });
+  const { policy, run: rd } = await trainRl(cfg, { init, out: runDir, resume: o.resume === true, force: o.force === true || replace, augmenter: ivrAugmenter(cfg) });
   const trainS = (performance.now() - tTrain) / 1000;
   console.log('3/3 evaluating the trained policy');
   const after = await heldOut(policy, n);

@@ -8,6 +8,7 @@ import { Option, type Command } from 'commander';
 import { evaluatePolicy, evaluateReasoner, type EvalOptions, type EvalReport } from '../../eval/evaluate.js';
 import { evalJson } from '../../eval/json.js';
 import { loadPolicy } from '../../model/checkpoint-io.js';
+import { resolveCheckpoint } from '../../util/package-paths.js';
 import { fromInstance } from '../../client/task.js';
 import { FAMILY_IDS, SPLIT_IDS, getSplit, loadInstances, type FamilyId, type Instance, type SplitId } from '../../tasks/index.js';
 import { formatErosionTable, formatEvalTable } from '../../eval/table.js';
@@ -31,7 +32,7 @@ const REMOTE_MAX_TOKENS = 1024;
 export function configure(cmd: Command): void {
   cmd
     .description('Accuracy, grounding fidelity, format validity, length and first-error steps by family and horizon, of a checkpoint or of a model behind an OpenAI-compatible endpoint.')
-    .option('--checkpoint <dir>', 'policy checkpoint directory', 'checkpoints/base')
+    .option('--checkpoint <dir>', 'policy checkpoint directory, or a run directory (its checkpoints/final, else latest)', 'checkpoints/base')
     .addOption(new Option('--endpoint <urls>', 'evaluate the model at these OpenAI-compatible base URL(s), comma-separated, instead of a checkpoint').argParser(commaList).conflicts(['checkpoint', 'threads']))
     .option('--model <id>', 'model id at the endpoint (with --endpoint)');
   addRemoteModelOptions(cmd)
@@ -50,7 +51,7 @@ export function configure(cmd: Command): void {
     .option('--threads <n>', 'onnxruntime threads (default: $IVR_THREADS, else all cores)', integer(1))
     .action(async (o: Options) => { process.exitCode = await run(o); });
   withExamples(cmd, [
-    'ivr eval --checkpoint runs/ivr/final --split test --n 30',
+    'ivr eval --checkpoint runs/ivr --split test --n 30',
     'ivr eval --tasks out/grid-test.jsonl --samples 8 --json > grid.json',
     'ivr eval --endpoint http://127.0.0.1:8000/v1 --model qwen2.5-vl-7b --split test --n 30',
   ]);
@@ -77,7 +78,7 @@ async function run(o: Options): Promise<number> {
 type Evaluated = { source: Record<string, unknown>; reports: { split: string; report: EvalReport }[] };
 
 async function evalCheckpoint(o: Options, sets: Sets, opts: EvalOptions): Promise<Evaluated> {
-  const { policy } = loadPolicy(o.checkpoint, o.threads);
+  const { policy } = loadPolicy(resolveCheckpoint(o.checkpoint), o.threads);
   const reports = [];
   for (const set of sets) reports.push({ split: set.split, report: await evaluatePolicy(policy, set.instances, opts) });
   return { source: { checkpoint: o.checkpoint }, reports };

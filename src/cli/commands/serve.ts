@@ -4,6 +4,7 @@
 import * as path from 'node:path';
 import type { Command } from 'commander';
 import { loadPolicy } from '../../model/checkpoint-io.js';
+import { resolveCheckpoint } from '../../util/package-paths.js';
 import { createChatServer } from '../../serve/server.js';
 import { UsageError } from '../errors.js';
 import { withExamples } from '../help.js';
@@ -19,7 +20,7 @@ interface Options {
 export function configure(cmd: Command): void {
   cmd
     .description('OpenAI-compatible API (GET /v1/models, POST /v1/chat/completions with images, streaming, n, logprobs) for a checkpoint; concurrent requests share decode steps. SIGINT/SIGTERM finish the queued requests, then exit 0.')
-    .option('--checkpoint <dir>', 'policy checkpoint directory', 'checkpoints/base')
+    .option('--checkpoint <dir>', 'policy checkpoint directory, or a run directory (its checkpoints/final, else latest)', 'checkpoints/base')
     .option('--host <address>', 'interface to bind (loopback unless you mean to expose it)', '127.0.0.1')
     .option('--port <port>', 'TCP port (0 = any free port)', integer(0, 65535), 8000)
     .option('--api-key <key>', 'require "Authorization: Bearer KEY" (default: $IVR_API_KEY, else none; an empty key is an error)')
@@ -34,7 +35,7 @@ export function configure(cmd: Command): void {
     .option('--quiet', 'no per-request log lines')
     .action(async (o: Options) => { process.exitCode = await run(o); });
   withExamples(cmd, [
-    'ivr serve --checkpoint runs/ivr/final --port 8000',
+    'ivr serve --checkpoint runs/ivr --port 8000',
     'IVR_API_KEY=secret ivr serve --host 0.0.0.0 --allowed-hosts vlm.example.org',
   ]);
 }
@@ -47,7 +48,7 @@ async function run(o: Options): Promise<number> {
       ? '--api-key is empty; an empty key would turn authentication off (omit --api-key and unset IVR_API_KEY to serve without one)'
       : 'IVR_API_KEY is set but empty; an empty key would turn authentication off (unset it to serve without one, or set a key)');
   }
-  const { policy } = loadPolicy(o.checkpoint, o.threads);
+  const { policy } = loadPolicy(resolveCheckpoint(o.checkpoint), o.threads);
   const host = o.host;
   const modelName = o.modelName ?? path.basename(path.resolve(o.checkpoint));
   const server = createChatServer({

@@ -3,6 +3,7 @@ import { Option, type Command } from 'commander';
 import { loadRlConfig, METHODS, type RlMethod } from '../../rl/config.js';
 import { trainRl } from '../../rl/trainer.js';
 import type { ConfigOverride } from '../../util/config-file.js';
+import { resolveCheckpoint } from '../../util/package-paths.js';
 import { withExamples } from '../help.js';
 import { configOverride, integer, SET_OPTION } from '../options.js';
 
@@ -15,7 +16,7 @@ export function configure(cmd: Command): void {
   cmd
     .description('RL post-training: GRPO, Dr. GRPO, DAPO, LUFFY or IVR-R1, from a checkpoint, with a JSON or YAML config.')
     .addOption(new Option('--method <method>', 'RL method (must agree with the config\'s "method")').choices(METHODS))
-    .option('--init <checkpoint>', 'checkpoint to start from', 'checkpoints/base')
+    .option('--init <checkpoint>', 'checkpoint to start from (or a run directory: its final, else latest, checkpoint)', 'checkpoints/base')
     .requiredOption('--config <file>', 'RL config, .json or .yaml (see configs/)')
     .option(SET_OPTION.flags, SET_OPTION.help, configOverride)
     .option('--out <dir>', 'run directory (default: runs/<method>)')
@@ -38,7 +39,7 @@ async function run(o: Options): Promise<number> {
   const augmenter = cfg.method === 'ivr' ? (await import('../../ivr/method.js')).ivrAugmenter(cfg) : undefined;
   const t0 = performance.now();
   const { run } = await trainRl(cfg, {
-    init: o.init, out, resume: o.resume === true, force: o.force, quiet: o.quiet, budgetTokens: o.budgetTokens, augmenter,
+    init: resolveCheckpoint(o.init), out, resume: o.resume === true, force: o.force, quiet: o.quiet, budgetTokens: o.budgetTokens, augmenter,
   });
   const rows = run.readMetrics();
   const last = rows.at(-1);
