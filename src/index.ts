@@ -45,6 +45,8 @@ export { Policy } from './model/policy.js';
 export type { GenerateRequest, GenerateOptions, Generation, Segment } from './model/policy.js';
 export { DEFAULT_VLM, validateVlmConfig, type VlmConfig } from './model/config.js';
 export { loadPolicy, savePolicy, type SavedPolicy } from './model/checkpoint-io.js';
+/** Absolute path of the base policy shipped with the package (`checkpoints/base` of a clone). */
+export { BASE_CHECKPOINT } from './util/package-paths.js';
 
 // ---- Evaluation -------------------------------------------------------------------------
 export { evaluatePolicy } from './eval/evaluate.js';

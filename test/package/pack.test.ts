@@ -1,7 +1,9 @@
 // The package as a user gets it: `npm pack` the built tree, install the tarball into a fresh
 // project without the registry, import 'ivr-r1' by name in a separate Node process and use
 // it (tasks, configs, a policy round trip through onnxruntime-node), run its `ivr` bin, and
-// type-check the README's library example against the shipped declarations.
+// run the README's library example as written (`node app.mjs` in a project like `npm init
+// -y` makes, with the base checkpoint shipped in the package), then type-check it against
+// the shipped declarations.
 //
 // Offline install: npm's cache holds the dependency tarballs (`npm ci` put them there) but
 // not the registry's package metadata, which `npm install <tgz>` would ask for to resolve
@@ -60,13 +62,14 @@ function runtimeClosure(names: string[]): Record<string, LockEntry> {
   return out;
 }
 
-/** The ```ts block of the README's "Use it as a library" section. */
+/** The ```js block of the README's "Use it as a library" section. */
 function readmeExample(): string {
   const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
   const section = readme.split(/^## /m).find((s) => s.startsWith('Use it as a library'));
   assert.ok(section, 'README.md has a "## Use it as a library" section');
-  const m = /```ts\n([\s\S]*?)```/.exec(section);
-  assert.ok(m, 'the library section has a ```ts example');
+  const m = /```js\n([\s\S]*?)```/.exec(section);
+  assert.ok(m, 'the library section has a ```js example');
+  assert.match(section, /Save this as `app\.mjs`.*run `node app\.mjs`/s, 'the README says how to run it');
   return m[1]!;
 }
 
@@ -106,20 +109,20 @@ console.log(JSON.stringify({
 }));
 `;
 
-test('npm pack ships the library (dist/src, install script, README, the benchmark\'s PyTorch peer) and not tests or runs', () => {
+test('npm pack ships the library (dist/src, install script, README, the base checkpoint, the benchmark\'s PyTorch peer) and not tests or runs', () => {
   assert.ok(fs.existsSync(path.join(ROOT, 'dist', 'src', 'index.js')), 'dist/src/index.js is built (npm test runs tsc first)');
   // --ignore-scripts: `prepare` would re-run tsc over dist/ while other test files run from it;
   // the suite already compiled everything.
   const out = ok(run(NPM, ['pack', '--dry-run', '--json', '--ignore-scripts'], ROOT), 'npm pack --dry-run');
   const files = (JSON.parse(out) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
-  for (const needed of ['package.json', 'README.md', 'scripts/install-onnxruntime-gpu.mjs', 'bench/torch_reference.py', 'bin/ivr', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js']) {
+  for (const needed of ['package.json', 'README.md', 'scripts/install-onnxruntime-gpu.mjs', 'bench/torch_reference.py', 'bin/ivr', 'dist/src/index.js', 'dist/src/index.d.ts', 'dist/src/cli/main.js', 'checkpoints/base/model.safetensors', 'checkpoints/base/config.json', 'checkpoints/base/tokenizer.json']) {
     assert.ok(files.includes(needed), `the tarball has ${needed}`);
   }
-  const stray = files.filter((f) => !f.startsWith('dist/src/') && !['package.json', 'README.md', 'scripts/install-onnxruntime-gpu.mjs', 'bench/torch_reference.py', 'bin/ivr'].includes(f) && !/^LICEN[CS]E/i.test(f));
+  const stray = files.filter((f) => !f.startsWith('dist/src/') && !f.startsWith('checkpoints/base/') && !['package.json', 'README.md', 'scripts/install-onnxruntime-gpu.mjs', 'bench/torch_reference.py', 'bin/ivr'].includes(f) && !/^LICEN[CS]E/i.test(f));
   assert.deepEqual(stray, [], 'nothing but the library, its install script, docs and the engine-bench peer');
 });
 
-test('the packed tarball installs offline into a new project, imports as "ivr-r1", runs its bin, and the README example type-checks', { timeout: 600_000 }, () => {
+test('the packed tarball installs offline into a new project, imports as "ivr-r1", runs its bin, and runs and type-checks the README example', { timeout: 600_000 }, () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ivr-pack-'));
   try {
     const packed = ok(run(NPM, ['pack', '--json', '--ignore-scripts', '--pack-destination', tmp], ROOT), 'npm pack');
@@ -129,7 +132,8 @@ test('the packed tarball installs offline into a new project, imports as "ivr-r1
     const ownPkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
     const app = path.join(tmp, 'app');
     fs.mkdirSync(app);
-    fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'ivr-r1-consumer', version: '1.0.0', private: true, type: 'module' }, null, 2));
+    // As `npm init -y` writes it: no "type": "module" (the README's example is an .mjs file).
+    fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'ivr-r1-consumer', version: '1.0.0', private: true }, null, 2));
     fs.writeFileSync(path.join(app, 'package-lock.json'), JSON.stringify({
       name: 'ivr-r1-consumer', version: '1.0.0', lockfileVersion: 3, requires: true,
       packages: { '': { name: 'ivr-r1-consumer', version: '1.0.0' }, ...runtimeClosure(Object.keys(ownPkg.dependencies)) },
@@ -166,15 +170,24 @@ test('the packed tarball installs offline into a new project, imports as "ivr-r1
     const help = ok(run(path.join(app, 'node_modules', '.bin', 'ivr'), ['--help'], app), 'the installed ivr bin');
     assert.match(help, /train/);
 
-    // The README example, type-checked against the installed declarations (not run: it
-    // trains). Node's types come from this repository, as the consumer has no @types/node.
-    fs.writeFileSync(path.join(app, 'example.ts'), readmeExample());
+    // The README example, run as written (`node app.mjs`, the malloc settings the README
+    // gives), then run again (its run directory now exists), and type-checked against the
+    // installed declarations. Node's types come from this repository (the consumer has no
+    // @types/node).
+    fs.writeFileSync(path.join(app, 'app.mjs'), readmeExample());
+    const mallocEnv = cleanEnv({ MALLOC_MMAP_THRESHOLD_: '33554432', MALLOC_TRIM_THRESHOLD_: '1073741824' });
+    for (const attempt of ['first', 'second']) {
+      const ran = ok(run(process.execPath, ['app.mjs'], app, mallocEnv), `the README example (${attempt} run)`);
+      assert.match(ran, /accuracy [\d.]+, grounding fidelity [\d.]+/, `${attempt} run: the evaluation line`);
+      assert.match(ran, /iter: 2,/, `${attempt} run: the last metrics row of the 2-iteration run`);
+    }
+    assert.ok(fs.existsSync(path.join(app, 'runs', 'lib-ivr', 'checkpoints', 'final', 'model.safetensors')));
     fs.writeFileSync(path.join(app, 'tsconfig.json'), JSON.stringify({
       compilerOptions: {
-        target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true,
+        target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, allowJs: true, checkJs: true,
         types: ['node'], typeRoots: [path.join(ROOT, 'node_modules', '@types')],
       },
-      files: ['example.ts'],
+      files: ['app.mjs'],
     }, null, 2));
     ok(run(path.join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', app], app), 'tsc on the README example');
   } finally {
