@@ -6,6 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -174,9 +176,10 @@ test('runReadProbe: a tiny model, 3 steps with read weight 3, reports by family 
   assert.equal(r.overall.read_correct, r.results.filter((x) => x.read_ok).length);
 });
 
-test('ivr probe-reads --json: records the knobs it was given and prints the same report shape', async () => {
+test('ivr probe-reads --json / --out: records the knobs it was given and prints the same report shape', async () => {
   const main = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
-  const args = ['probe-reads', '--steps', '2', '--val-n', '3', '--dim', '16', '--layers', '1', '--heads', '2', '--mlp-ratio', '2', '--patch', '16', '--max-text', '64', '--batch-size', '6', '--read-weight', '2', '--threads', '1', '--json'];
+  const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'probe-reads-')), 'sub', 'probe.json');
+  const args = ['probe-reads', '--steps', '2', '--val-n', '3', '--dim', '16', '--layers', '1', '--heads', '2', '--mlp-ratio', '2', '--patch', '16', '--max-text', '64', '--batch-size', '6', '--read-weight', '2', '--threads', '1', '--json', '--out', out];
   const { stdout } = await promisify(execFile)(process.execPath, [main, ...args], { maxBuffer: 1 << 24 });
   const r = JSON.parse(stdout) as Omit<ReadProbeReport, 'results'> & { command: string; results?: unknown };
   checkShape(r, 2, 3);
@@ -185,4 +188,8 @@ test('ivr probe-reads --json: records the knobs it was given and prints the same
   assert.equal(r.config.minutes, 15);
   assert.equal(r.results, undefined, 'responses only with --with-results');
   assert.match(r.command, /^ivr probe-reads --steps 2 /);
+  const saved = JSON.parse(fs.readFileSync(out, 'utf8')) as ReadProbeReport;
+  assert.deepEqual(saved.by_family, r.by_family);
+  assert.equal(saved.results.length, 9, '--out keeps every response');
+  fs.rmSync(path.dirname(path.dirname(out)), { recursive: true, force: true });
 });

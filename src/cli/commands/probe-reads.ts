@@ -1,6 +1,8 @@
-// `ivr probe-reads [--minutes 15] [--patch 8 --dim 128 --layers 4 --heads 4 ...] [--read-weight W] [--json]`:
+// `ivr probe-reads [--minutes 15] [--patch 8 --dim 128 --layers 4 --heads 4 ...] [--read-weight W] [--json] [--out FILE]`:
 // the perception probe (src/sft/read-probe.ts). Trains a fresh model on horizon-1 reads alone
 // for a wall-clock budget and prints greedy read accuracy by family and read kind.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Option, type Command } from 'commander';
 import { DEFAULT_READ_PROBE, runReadProbe, type ReadAccuracy, type ReadProbeConfig, type ReadProbeReport } from '../../sft/read-probe.js';
 import { FAMILY_IDS, type FamilyId } from '../../tasks/index.js';
@@ -11,7 +13,7 @@ interface Options {
   minutes: number; steps?: number; families: FamilyId[];
   imageSize: number; patch: number; dim: number; layers: number; heads: number; mlpRatio: number; maxText: number;
   readWeight: number; batchSize: number; lr: number; warmup: number; valN: number; seed: number;
-  evalEvery?: number; threads?: number; save?: string; json?: boolean; withResults?: boolean; quiet?: boolean;
+  evalEvery?: number; threads?: number; save?: string; out?: string; json?: boolean; withResults?: boolean; quiet?: boolean;
 }
 
 export function configure(cmd: Command): void {
@@ -37,12 +39,13 @@ export function configure(cmd: Command): void {
     .option('--eval-every <minutes>', 'also evaluate every this many training minutes (a learning curve)', real({ gt: 0 }))
     .option('--threads <n>', 'onnxruntime threads (default: $IVR_THREADS, else all cores)', integer(1))
     .option('--save <dir>', 'save the trained probe model as a checkpoint here')
+    .option('--out <file>', 'also write the JSON report, with every val response, to this file')
     .option('--json', 'print one JSON object')
     .option('--with-results', 'include every val response in the JSON')
     .option('--quiet', 'no progress line')
     .action(async (o: Options) => { process.exitCode = await run(o); });
   withExamples(cmd, [
-    'ivr probe-reads --minutes 15',
+    'ivr probe-reads --minutes 15 --eval-every 3 --out docs/probes/d128-p8.json',
     'ivr probe-reads --minutes 15 --patch 4 --json > probe-patch4.json',
     'ivr probe-reads --minutes 15 --dim 192 --layers 6 --heads 6 --read-weight 5',
   ]);
@@ -58,6 +61,10 @@ async function run(o: Options): Promise<number> {
   };
   const report = await runReadProbe(cfg, { quiet: o.quiet || o.json, save: o.save });
   const { results, ...rest } = report;
+  if (o.out !== undefined) {
+    fs.mkdirSync(path.dirname(path.resolve(o.out)), { recursive: true });
+    fs.writeFileSync(o.out, JSON.stringify({ command: commandLine(), ...report }, null, 1) + '\n');
+  }
   if (o.json) console.log(JSON.stringify({ command: commandLine(), ...rest, ...(o.withResults ? { results } : {}) }));
   else console.log(formatReadProbe(report));
   return 0;
