@@ -86,9 +86,9 @@ export async function benchDecode(threads: number, B = 64, newTokens = 160, prom
   // Warm-up: one generation of the same size compiles the graphs and fills the policy's
   // reusable KV-cache buffers, so the timed one measures steady-state decoding (as in RL,
   // which generates batch after batch).
-  await policy.generate(reqs, { maxNew: newTokens, temperature: 1, topP: 1, seed: 1, noStop: true, batchSize: B });
+  await policy.generate(reqs, { maxNew: newTokens, temperature: 1, topP: 1, seed: 1, stop: [], batchSize: B });
   const t0 = performance.now();
-  const gens = await policy.generate(reqs, { maxNew: newTokens, temperature: 1, topP: 1, seed: 2, noStop: true, batchSize: B });
+  const gens = await policy.generate(reqs, { maxNew: newTokens, temperature: 1, topP: 1, seed: 2, stop: [], batchSize: B });
   const kvSeconds = (performance.now() - t0) / 1000;
   const produced = gens.reduce((a, g) => a + g.tokens.length, 0);
   const prompt = (reqs[0]!.segments[1] as { ids: number[] }).ids;

@@ -8,54 +8,23 @@ import { Rng } from '../util/rng.js';
 import { compile, defaultThreads, type CompiledGraph, type HostTensor } from '../engine/runtime.js';
 import { numPatches, patchDim, type VlmConfig } from './config.js';
 import { BufferPool, KvCache } from './kv-cache.js';
-import { sampleToken, topTokens, type SamplingOptions } from './sampling.js';
+import { DecodeRows, type GenerateOptions, type GenerateRequest, type Generation } from './decode.js';
 import { Tokenizer } from './tokenizer.js';
 import { alibiBias, embedImage, embedText, forwardChunk, forwardFull, forwardLayout } from './vlm.js';
 import { LENGTH_BUCKET, packLayoutRows, packRows, roundUp } from './batch.js';
 import { tokenLogProbs } from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
+import { ANSWER_CLOSE } from '../tasks/format.js';
 
-/** A piece of context: the image's patch tokens, or text token ids. */
-export type Segment = { kind: 'image' } | { kind: 'text'; ids: number[] };
-
-export interface GenerateRequest {
-  /** Patch vectors of this row's image, [N * patchDim] (see model/image.ts). */
-  patches: Float32Array;
-  /** The context to condition on, e.g. [image, text(prompt)] or, for visual re-grounding,
-   * [image, text(prompt + verified prefix), image]. Text positions skip image segments. */
-  segments: Segment[];
-  /** Per-row overrides of the batch's sampling options (a server batches unlike requests). */
-  sampling?: Partial<SamplingOptions> & { maxNew?: number; seed?: number };
-  /** Called with each sampled token; returning 'stop' ends this row (e.g. a stop string). */
-  onToken?: (token: number, logp: number, top: { token: number; logp: number }[]) => 'stop' | void;
-}
-
-export interface GenerateOptions extends SamplingOptions {
-  maxNew: number;
-  seed: number;
-  /** Rows per batch (default 64). */
-  batchSize?: number;
-  /** Ignore stop tokens and always generate maxNew tokens (benchmarks). */
-  noStop?: boolean;
-  /** Also report this many most likely tokens at each step (OpenAI's top_logprobs). */
-  topLogprobs?: number;
-}
-
-export interface Generation {
-  tokens: number[];
-  /** Per token, the most likely alternatives (only when topLogprobs > 0). */
-  top?: { token: number; logp: number }[][];
-  /** Log-probability of each sampled token under the (tempered) policy. */
-  logps: number[];
-  /** True when the row stopped on </answer> or <eos> rather than the length limit. */
-  finished: boolean;
-}
+// What a caller asks of a generation lives with the decoding rows (model/decode.ts).
+export type { GenerateOptions, GenerateRequest, Generation, Segment } from './decode.js';
 
 export class Policy {
   private readonly graphs = new Map<string, Promise<CompiledGraph>>();
   /** KV-cache buffers reused from one generation batch to the next (see BufferPool). */
   private readonly kvBuffers = new BufferPool();
-  readonly stopIds: Set<number>;
+  /** Where a response ends: <eos> and the response format's `</answer>` (the default stop ids of `generate`). */
+  readonly responseStops: readonly number[];
 
   constructor(
     readonly cfg: VlmConfig,
@@ -64,7 +33,7 @@ export class Policy {
     readonly threads = defaultThreads(),
   ) {
     if (tokenizer.vocabSize > cfg.vocab) throw new Error(`tokenizer has ${tokenizer.vocabSize} tokens but the model vocab is ${cfg.vocab}`);
-    this.stopIds = new Set([tokenizer.eos, tokenizer.id('</answer>')]);
+    this.responseStops = [tokenizer.eos, tokenizer.id(ANSWER_CLOSE)];
   }
 
   /** Every parameter of the model, found by tracing the full forward pass. */
@@ -228,92 +197,68 @@ export class Policy {
     return results;
   }
 
+  /**
+   * One batch: prefill the context, then decode steps (model/decode.ts samples the rows and
+   * applies the caller's stop ids) with the cache compacted once most rows have finished.
+   */
   private async generateBatch(reqs: GenerateRequest[], opts: GenerateOptions, rng: Rng): Promise<Generation[]> {
-    const B = reqs.length;
-    const N = numPatches(this.cfg);
-    const pd = patchDim(this.cfg);
-    let cache = new KvCache(B, this.cfg.layers, this.cfg.heads, this.cfg.dim / this.cfg.heads, this.cacheCapacity, undefined, this.kvBuffers);
+    let cache = new KvCache(reqs.length, this.cfg.layers, this.cfg.heads, this.cfg.dim / this.cfg.heads, this.cacheCapacity, undefined, this.kvBuffers);
     try {
-      const textPos = new Int32Array(B);
-      let logits: Float32Array | null = null;
-      const nSeg = reqs[0]!.segments.length;
-      for (let j = 0; j < nSeg; j++) {
-        if (reqs[0]!.segments[j]!.kind === 'image') {
-          const patches = new Float32Array(B * N * pd);
-          reqs.forEach((r, b) => patches.set(r.patches, b * N * pd));
-          logits = await this.runChunk(cache, { patches: { data: patches, shape: [B, N, pd] } }, N, new Uint8Array(B * N).fill(1), null);
-          continue;
-        }
-        const texts = reqs.map((r) => (r.segments[j] as { ids: number[] }).ids);
-        const L = Math.max(...texts.map((t) => t.length));
-        if (L === 0) continue;
-        const n = roundUp(L);
-        const ids = new BigInt64Array(B * n);
-        const pos = new Int32Array(B * n);
-        const valid = new Uint8Array(B * n);
-        texts.forEach((t, b) => {
-          const pad = n - t.length;
-          t.forEach((id, i) => { ids[b * n + pad + i] = BigInt(id); pos[b * n + pad + i] = textPos[b]! + i; valid[b * n + pad + i] = 1; });
-          textPos[b]! += t.length;
-        });
-        if (cache.used + n > cache.capacity) throw new Error(`generate: context of ${cache.used + n} slots exceeds the cache (${cache.capacity})`);
-        logits = await this.runChunk(cache, { ids: { data: ids, shape: [B, n] } }, n, valid, pos);
-      }
-      if (!logits) throw new Error('generate: empty context');
-      const V = this.cfg.vocab;
-      const gens: Generation[] = reqs.map(() => ({ tokens: [], logps: [], finished: false, ...(opts.topLogprobs ? { top: [] } : {}) }));
-      const active = new Uint8Array(B).fill(1);
-      // Rows with their own seed get their own generator, so their output does not depend on
-      // which other requests shared the batch.
-      const rowRng = reqs.map((r) => (r.sampling?.seed !== undefined ? new Rng(r.sampling.seed) : rng));
-      const rowOpts = reqs.map((r) => ({ ...opts, ...r.sampling }));
-      const maxNew = Math.max(...rowOpts.map((o) => o.maxNew));
-      // `live[i]` is the request row held in cache row i. Finished rows are dropped from the
-      // cache once at most half the rows are still running, so a few long generations do not
-      // keep paying for the whole batch.
-      let live = [...Array(B).keys()];
-      for (let step = 0; step < maxNew; step++) {
-        const L = live.length;
-        const ids = new BigInt64Array(L);
-        const pos = new Int32Array(L);
-        const running = new Uint8Array(L);
-        for (let i = 0; i < L; i++) {
-          const b = live[i]!;
-          if (!active[b]) continue;
-          const ro = rowOpts[b]!;
-          const { token, logp } = sampleToken(logits, i * V, V, ro, rowRng[b]!);
-          gens[b]!.tokens.push(token);
-          gens[b]!.logps.push(logp);
-          const top = opts.topLogprobs ? topTokens(logits, i * V, V, ro.temperature, opts.topLogprobs) : [];
-          if (opts.topLogprobs) gens[b]!.top!.push(top);
-          if (reqs[b]!.onToken?.(token, logp, top) === 'stop') { gens[b]!.finished = true; active[b] = 0; continue; }
-          if (!opts.noStop && this.stopIds.has(token)) { gens[b]!.finished = true; active[b] = 0; continue; }
-          if (gens[b]!.tokens.length >= ro.maxNew || textPos[b]! + 1 >= this.cfg.maxText) { active[b] = 0; continue; }
-          ids[i] = BigInt(token);
-          pos[i] = textPos[b]!;
-          textPos[b]!++;
-          running[i] = 1;
-        }
-        const stillRunning = running.reduce((a, x) => a + x, 0);
-        if (!stillRunning || step === maxNew - 1 || cache.used + 1 > cache.capacity) break;
-        let feedIds = ids;
-        let feedPos = pos;
-        let feedRunning = running;
-        if (L >= 8 && stillRunning <= L / 2) {
-          const keep = [...Array(L).keys()].filter((i) => running[i]);
+      const textPos = new Int32Array(reqs.length);
+      let logits = await this.prefill(cache, reqs, textPos);
+      const rows = new DecodeRows(reqs, opts, rng, textPos, this.cfg.maxText, this.cfg.vocab, opts.stop ?? this.responseStops);
+      for (let step = 0; step < rows.maxNew; step++) {
+        let feeds = rows.step(logits);
+        if (!feeds.count || step === rows.maxNew - 1 || cache.used + 1 > cache.capacity) break;
+        const keep = rows.compaction(feeds);
+        if (keep) {
           const full = cache;
           cache = full.compact(keep);
           full.release();
-          live = keep.map((i) => live[i]!);
-          feedIds = BigInt64Array.from(keep.map((i) => ids[i]!));
-          feedPos = Int32Array.from(keep.map((i) => pos[i]!));
-          feedRunning = new Uint8Array(keep.length).fill(1);
+          feeds = rows.keepRows(keep, feeds);
         }
-        logits = await this.runChunk(cache, { ids: { data: feedIds, shape: [live.length, 1] } }, 1, feedRunning, feedPos);
+        logits = await this.runChunk(cache, { ids: { data: feeds.ids, shape: [rows.live.length, 1] } }, 1, feeds.running, feeds.pos);
       }
-      return gens;
+      return rows.gens;
     } finally {
       cache.release(); // its buffers serve the next batch
     }
+  }
+
+  /**
+   * Prefill: runs every segment of the context into the cache (the image as one chunk, text
+   * left-padded to a common bucketed length) and returns the logits after the last one;
+   * `textPos[b]` ends at row b's next text position.
+   */
+  private async prefill(cache: KvCache, reqs: GenerateRequest[], textPos: Int32Array): Promise<Float32Array> {
+    const B = reqs.length;
+    const N = numPatches(this.cfg);
+    const pd = patchDim(this.cfg);
+    let logits: Float32Array | null = null;
+    const nSeg = reqs[0]!.segments.length;
+    for (let j = 0; j < nSeg; j++) {
+      if (reqs[0]!.segments[j]!.kind === 'image') {
+        const patches = new Float32Array(B * N * pd);
+        reqs.forEach((r, b) => patches.set(r.patches, b * N * pd));
+        logits = await this.runChunk(cache, { patches: { data: patches, shape: [B, N, pd] } }, N, new Uint8Array(B * N).fill(1), null);
+        continue;
+      }
+      const texts = reqs.map((r) => (r.segments[j] as { ids: number[] }).ids);
+      const L = Math.max(...texts.map((t) => t.length));
+      if (L === 0) continue;
+      const n = roundUp(L);
+      const ids = new BigInt64Array(B * n);
+      const pos = new Int32Array(B * n);
+      const valid = new Uint8Array(B * n);
+      texts.forEach((t, b) => {
+        const pad = n - t.length;
+        t.forEach((id, i) => { ids[b * n + pad + i] = BigInt(id); pos[b * n + pad + i] = textPos[b]! + i; valid[b * n + pad + i] = 1; });
+        textPos[b]! += t.length;
+      });
+      if (cache.used + n > cache.capacity) throw new Error(`generate: context of ${cache.used + n} slots exceeds the cache (${cache.capacity})`);
+      logits = await this.runChunk(cache, { ids: { data: ids, shape: [B, n] } }, n, valid, pos);
+    }
+    if (!logits) throw new Error('generate: empty context');
+    return logits;
   }
 }

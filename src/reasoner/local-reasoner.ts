@@ -58,7 +58,7 @@ export class LocalReasoner implements Reasoner {
     // No cap by the room left: a row stops at maxText anyway, at the same token.
     const gens = await this.policy.generate(rows, {
       maxNew: Math.min(opts.maxTokens ?? this.sampling.maxTokens, cfg.maxText), temperature: this.sampling.temperature, topP: this.sampling.topP,
-      seed: opts.seed, ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
+      seed: opts.seed, stop: this.policy.responseStops, ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
     });
     const tok = this.policy.tokenizer;
     let at = 0;
@@ -84,7 +84,7 @@ export class LocalReasoner implements Reasoner {
     if (room < 2) return reqs.map(() => null);
     const gens = await this.policy.generate(rows.map(({ contextLen: _, ...row }) => row), {
       maxNew: Math.min(opts.maxTokens ?? this.sampling.maxTokens, room), temperature: this.sampling.temperature, topP: this.sampling.topP,
-      seed: opts.seed, ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
+      seed: opts.seed, stop: this.policy.responseStops, ...(opts.batchSize ? { batchSize: opts.batchSize } : {}),
     });
     return gens.map((g, i) => ({ text: prefixes[i]! + tok.decode(g.tokens), tokens: g.tokens.length }));
   }

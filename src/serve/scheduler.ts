@@ -142,6 +142,8 @@ export class BatchScheduler {
       const gens = await this.policy.generate(reqs, {
         maxNew: Math.max(...specs.map((r) => r.maxNew)),
         temperature: 1, topP: 1, seed: 0,
+        // a response ends where the model's does (<eos>, </answer>); stop strings end rows through onToken
+        stop: this.policy.responseStops,
         batchSize: this.opts.maxBatchRows,
         ...(maxTop > 0 ? { topLogprobs: maxTop } : {}),
       });

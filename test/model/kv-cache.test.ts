@@ -65,7 +65,7 @@ test('dropping finished rows from the cache (batch compaction) leaves every row 
     segments: [{ kind: 'image' as const }, { kind: 'text' as const, ids: [tok.bos, ...tok.encode(`prompt ${i}\n`)] }],
     sampling: { seed: 100 + i, maxNew: i < 12 ? 3 : 20 },
   }));
-  const opts = { maxNew: 20, temperature: 1, topP: 1, seed: 0, noStop: true };
+  const opts = { maxNew: 20, temperature: 1, topP: 1, seed: 0, stop: [] };
   const batched = await policy.generate(reqs, opts);
   for (const i of [0, 12, 15]) {
     const alone = await policy.generate([reqs[i]!], opts);
