@@ -192,4 +192,10 @@ test('ivr probe-reads --json / --out: records the knobs it was given and prints 
   assert.deepEqual(saved.by_family, r.by_family);
   assert.equal(saved.results.length, 9, '--out keeps every response');
   fs.rmSync(path.dirname(path.dirname(out)), { recursive: true, force: true });
+  // Knobs the model cannot take are usage errors (exit 2) naming the flags.
+  for (const [bad, msg] of [[['--patch', '5'], /--patch 5 must divide --image-size 48/], [['--heads', '3'], /--heads 3 must divide --dim 128/], [['--image-size', '96'], /renders 48x48 .* must be 48 \(got 96\)/]] as const) {
+    const r = await promisify(execFile)(process.execPath, [main, 'probe-reads', ...bad]).then(() => null, (e: { code: number; stderr: string }) => e);
+    assert.ok(r && r.code === 2, `${bad.join(' ')} must fail with exit 2`);
+    assert.match(r.stderr, msg);
+  }
 });

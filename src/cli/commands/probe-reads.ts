@@ -4,8 +4,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
-import { DEFAULT_READ_PROBE, runReadProbe, type ReadAccuracy, type ReadProbeConfig, type ReadProbeReport } from '../../sft/read-probe.js';
+import { checkReadProbeConfig, DEFAULT_READ_PROBE, runReadProbe, type ReadAccuracy, type ReadProbeConfig, type ReadProbeReport } from '../../sft/read-probe.js';
 import { FAMILY_IDS, type FamilyId } from '../../tasks/index.js';
+import { UsageError } from '../errors.js';
 import { commandLine, withExamples } from '../help.js';
 import { integer, listOf, real } from '../options.js';
 
@@ -59,6 +60,13 @@ async function run(o: Options): Promise<number> {
     readWeight: o.readWeight, valN: o.valN, seed: o.seed, evalEveryMinutes: o.evalEvery ?? null,
     ...(o.threads !== undefined ? { threads: o.threads } : {}),
   };
+  if (o.imageSize % o.patch !== 0) throw new UsageError(`--patch ${o.patch} must divide --image-size ${o.imageSize}`);
+  if (o.dim % o.heads !== 0) throw new UsageError(`--heads ${o.heads} must divide --dim ${o.dim}`);
+  try {
+    checkReadProbeConfig(cfg);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
   const report = await runReadProbe(cfg, { quiet: o.quiet || o.json, save: o.save });
   const { results, ...rest } = report;
   if (o.out !== undefined) {
