@@ -166,8 +166,11 @@ function checkShape(r: Omit<ReadProbeReport, 'results'>, steps: number, valN: nu
 }
 
 test('runReadProbe: a tiny model, 3 steps with read weight 3, reports by family and kind from its real greedy responses', async () => {
-  const r = await runReadProbe({ ...DEFAULT_READ_PROBE, model: TINY, maxSteps: 3, batchSize: 6, valN: 4, readWeight: 3, threads: 1 }, { quiet: true });
-  checkShape(r, 3, 4);
+  const r = await runReadProbe({ ...DEFAULT_READ_PROBE, model: TINY, maxSteps: 3, batchSize: 6, valN: 4, readWeight: 3, threads: 1, evalEveryMinutes: 1e-9 }, { quiet: true });
+  // A learning curve: an evaluation after each step before the last, and the final one.
+  assert.deepEqual(r.curve.map((c) => c.step), [1, 2, 3]);
+  assert.equal(r.curve.at(-1)!.read_accuracy, r.overall.read_accuracy);
+  checkShape({ ...r, curve: r.curve.slice(-1) }, 3, 4);
   assert.equal(r.config.readWeight, 3);
   assert.deepEqual(r.config.model, TINY);
   const val = readValidationSet(FAMILIES, 4);
