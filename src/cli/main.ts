@@ -24,7 +24,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<CommandMod
   serve: { summary: 'OpenAI-compatible API for a checkpoint (chat completions with images, streaming, batching)', load: () => import('./commands/serve.js') },
   'serve-env': { summary: 'IVR-R1 as an environment service for OpenRLHF / verl / TRL: rewards, step verification, the Re-Reasoning Loop over HTTP', load: () => import('./commands/serve-env.js') },
   synth: { summary: 'IVR-R1 data synthesis on a remote model: rectified demonstrations as chat JSONL', load: () => import('./commands/synth.js') },
-  report: { summary: 'HTML report (inline SVG plots, 95% CIs) and PNG from a bench results.json', load: () => import('./commands/report.js') },
+  report: { summary: 'HTML report (inline SVG plots, 95% CIs) and PNG from a bench results.json or a training run directory', load: () => import('./commands/report.js') },
 };
 
 /** The command the arguments name (`ivr help X` names X). The root takes no option values,

@@ -264,11 +264,21 @@ export function withDefaults(defaults: unknown, raw: unknown): unknown {
 }
 
 /** Parses JSON text, turning a syntax error into a ValidationError naming the source. */
+/** JSON.parse's message with its character position given as line and column (1-based). */
+export function withLineColumn(message: string, text: string): string {
+  const m = /\bposition (\d+)/.exec(message);
+  if (!m) return message;
+  const before = text.slice(0, Number(m[1]));
+  const line = before.split('\n').length;
+  const column = before.length - before.lastIndexOf('\n');
+  return `${message.replace(/\s*\(line \d+ column \d+\)/, '')} (line ${line}, column ${column})`;
+}
+
 export function parseJsonText(text: string, source: string): unknown {
   try {
     return JSON.parse(text);
   } catch (e) {
-    fail(source, '', `invalid JSON: ${(e as Error).message}`, 'invalid_json');
+    fail(source, '', `invalid JSON: ${withLineColumn((e as Error).message, text)}`, 'invalid_json');
   }
 }
 

@@ -56,6 +56,6 @@ async function run(o: Options): Promise<number> {
   const rows = Object.entries(results.summary).map(([m, s]) => `  ${m.padEnd(14)} test ${(100 * s.test.mean).toFixed(1)}% [${(100 * s.test.ci_low).toFixed(1)}, ${(100 * s.test.ci_high).toFixed(1)}]   ood ${(100 * s.ood.mean).toFixed(1)}% [${(100 * s.ood.ci_low).toFixed(1)}, ${(100 * s.ood.ci_high).toFixed(1)}]`);
   console.log(rows.join('\n'));
   const peaks = results.runs.flatMap((r) => (r.peak_rss_mib ? [r.peak_rss_mib] : []));
-  if (peaks.length) console.log(`  peak RSS of any run's process: ${Math.max(...peaks).toFixed(0)} MiB (${peaks.length} runs measured)`);
+  if (peaks.length) console.log(`  peak RSS of any run's process: ${Math.max(...peaks).toFixed(0)} MiB (${peaks.length} run${peaks.length === 1 ? '' : 's'} measured)`);
   return 0;
 }

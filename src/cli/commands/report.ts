@@ -2,9 +2,11 @@
 // Renders a bench's results.json into a self-contained HTML report, and optionally a PNG of
 // the whole page in headless Chromium (checked for console errors, external requests and
 // empty plots).
+import * as fs from 'node:fs';
 import { Option, type Command } from 'commander';
 import { renderReport, SECTION_IDS } from '../../report/html.js';
 import { validateResults } from '../../report/results-schema.js';
+import { readRun, renderRunReport } from '../../report/run-report.js';
 import { atomicWriteFile, readJsonFile } from '../../util/fs.js';
 import { withExamples } from '../help.js';
 import { integer } from '../options.js';
@@ -13,8 +15,8 @@ interface Options { results: string; out: string; png?: string; width: number; s
 
 export function configure(cmd: Command): void {
   cmd
-    .description('Self-contained HTML report (inline SVG plots, tables with 95% CIs) from a bench results.json; optionally a PNG of it.')
-    .requiredOption('--results <file>', 'results.json written by ivr bench')
+    .description('Self-contained HTML report (inline SVG plots, tables with 95% CIs) from a bench results.json, or of one training run from its run directory or metrics.jsonl; optionally a PNG of it.')
+    .requiredOption('--results <path>', 'results.json written by ivr bench (or ivr demo), or a training run: its directory or its metrics.jsonl')
     .option('--out <file>', 'HTML report to write', 'report.html')
     .option('--png <file>', 'also render the page to this PNG with headless Chromium')
     .option('--width <px>', 'PNG width in pixels', integer(320), 1200)
@@ -23,14 +25,17 @@ export function configure(cmd: Command): void {
   withExamples(cmd, [
     'ivr report --results runs/bench/results.json --out runs/bench/report.html',
     'ivr report --results runs/bench/results.json --png headline.png --section headline',
+    'ivr report --results runs/ivr --out runs/ivr/report.html',
   ]);
 }
 
 async function run(o: Options): Promise<number> {
   const file = o.results;
-  const results = validateResults(readJsonFile(file, 'results file'), file);
   const out = o.out;
-  atomicWriteFile(out, renderReport(results));
+  // A training run (its directory or metrics.jsonl) gets the run report; a results.json the bench report.
+  const isRun = file.endsWith('.jsonl') || (fs.existsSync(file) && fs.statSync(file).isDirectory());
+  if (isRun) atomicWriteFile(out, renderRunReport(readRun(file)));
+  else atomicWriteFile(out, renderReport(validateResults(readJsonFile(file, 'results file'), file)));
   console.log(`wrote ${out}`);
   if (o.png !== undefined) {
     const { renderHtmlToPng } = await import('../../report/render-png.js');

@@ -1,6 +1,6 @@
 // `ivr tasks <export|show|info|validate|verify>`: the embedded benchmark from the command line.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { Option, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import {
   FAMILY_IDS, SPLIT_IDS, SPLITS, asciiRaster, asciiRender, encodePng, getFamily, getSplit, goldResponse,
   loadInstances, promptText, renderLarge, TaskFileError, renderSmall, splitHorizons, verifyResponse,
@@ -31,7 +31,11 @@ export function configure(cmd: Command): void {
   const exp = cmd.command('export')
     .summary('write each family and split as a dataset in DIR (ours, TRL, verl or LLaMA-Factory)')
     .description('Write each family and split as a dataset in --out. Per dataset: jsonl <name>.jsonl + small/large PNGs; trl <name>.trl.jsonl; verl <name>.parquet (PNGs embedded); llamafactory <name>.json + dataset_info.json. trl and llamafactory share images/<id>.large.png.')
-    .addOption(new Option('--format <format>', 'jsonl (ours), trl (.trl.jsonl), verl (.parquet) or llamafactory (.json + dataset_info.json)').choices(EXPORT_FORMATS).default('jsonl'))
+    .addOption(new Option('--format <format>', 'jsonl (ours; "ours" is the same), trl (.trl.jsonl), verl (.parquet) or llamafactory (.json + dataset_info.json)').choices([...EXPORT_FORMATS, 'ours']).default('jsonl').argParser((v: string) => {
+      if (v === 'ours') return 'jsonl';
+      if (!(EXPORT_FORMATS as readonly string[]).includes(v)) throw new InvalidArgumentError(`Allowed choices are ${[...EXPORT_FORMATS, 'ours'].join(', ')}.`);
+      return v;
+    }))
     .addOption(new Option('--prompt <style>', 'trl/verl/llamafactory user text: instruction (grammar, format, question) or question').choices(PROMPT_STYLES).default('instruction'))
     .addOption(new Option('--family <id>', 'family id, or all').choices([...FAMILY_IDS, 'all']).default('all'))
     .addOption(new Option('--split <id>', 'split id, or all').choices([...SPLIT_IDS, 'all']).makeOptionMandatory())
@@ -144,7 +148,24 @@ function runInfo(): number {
   return 0;
 }
 
+/** A record of another trainer's dataset format (what `tasks export --format trl|verl|llamafactory` writes). */
+function foreignFormat(file: string): string | null {
+  try {
+    const first = readFileSync(file, 'utf8').split('\n').find((l) => l.trim());
+    if (first === undefined) return null;
+    const r = JSON.parse(first) as Record<string, unknown> | unknown[];
+    const rec = Array.isArray(r) ? r[0] as Record<string, unknown> : r;
+    if (!rec || typeof rec !== 'object' || 'scene' in rec) return null;
+    if ('prompt' in rec && 'completion' in rec) return 'a TRL record (tasks export --format trl)';
+    if ('messages' in rec) return 'a LLaMA-Factory/ShareGPT record (tasks export --format llamafactory)';
+    if ('prompt' in rec) return 'a chat-prompt record';
+  } catch { /* unreadable or not JSON: the loader says so, naming the file and line */ }
+  return null;
+}
+
 function runValidate(o: ValidateOptions): number {
+  const foreign = foreignFormat(o.file);
+  if (foreign) throw new Error(`${o.file}: line 1 is ${foreign}; ivr tasks validate reads only ivr's own instance JSONL (tasks export --format jsonl, also called ours), which holds each instance's scene`);
   const insts = requireTasks(loadInstances(o.file, { checkImages: !o.skipImages }), o.file);
   // The checks `ivr eval` relies on (images the model reads, gold answer within its text
   // context), for the default model, each naming file and line.
