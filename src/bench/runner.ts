@@ -91,6 +91,20 @@ async function execute(opts: BenchOptions, spec: RunSpec, env: Record<string, st
   addCost(dir, 0, await evaluate(run.final, evalFile, opts.evalN, log, env));
 }
 
+/**
+ * How far a running child is, from the metrics.jsonl it has written so far: the share of the
+ * token budget spent (RL: rollout tokens; SFT: trained tokens) and a short label, so that the
+ * bench's progress line moves while children run instead of only when one ends.
+ */
+export function childProgress(dir: string, kind: 'rl' | 'sft', budgetTokens: number): { fraction: number; label: string } {
+  const rows = new RunDir(dir).readMetrics();
+  const last = rows.at(-1);
+  if (!last) return { fraction: 0, label: 'starting' };
+  const tokens = kind === 'rl' ? Number(last.gen_tokens_total ?? 0) : rows.reduce((s, r) => s + Number(r.tokens ?? 0), 0);
+  const at = kind === 'rl' ? `it ${last.iter}` : `step ${last.step}`;
+  return { fraction: Math.min(1, budgetTokens > 0 ? tokens / budgetTokens : 0), label: `${at}, ${Math.round(100 * Math.min(1, tokens / budgetTokens))}% of tokens` };
+}
+
 /** The learning curve of a run from its metrics.jsonl (SFT: trained tokens as the x-axis). */
 function curveOf(spec: RunSpec, dir: string): CurvePoint[] {
   const rows = new RunDir(dir).readMetrics();
@@ -121,10 +135,37 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
   const baseEval = path.join(opts.out, 'base-eval.json');
   await evaluate(opts.init, baseEval, opts.evalN, path.join(opts.out, 'base-eval.log'), { IVR_THREADS: String(os.availableParallelism()) });
   progress.update(++done, 'base evaluated');
-  await pool(opts.specs, opts.jobs, async (spec) => {
-    await execute(opts, spec, env);
-    progress.update(++done, `${spec.name} seed ${spec.seed} done`);
-  });
+  // Runs in flight count by the share of their token budget spent (training is most of a
+  // run's time), so the line and its ETA move while children run.
+  const running = new Set<RunSpec>();
+  const partial = () => {
+    let sum = 0;
+    const labels: string[] = [];
+    for (const spec of running) {
+      const p = childProgress(runDirOf(opts, spec), spec.kind === 'sft' ? 'sft' : 'rl', opts.budgetTokens);
+      sum += 0.9 * p.fraction; // the rest is its evaluation
+      labels.push(`${spec.name} s${spec.seed} ${p.label}`);
+    }
+    return { sum, info: labels.join('; ') };
+  };
+  const ticker = setInterval(() => {
+    const p = partial();
+    if (running.size) progress.update(done + p.sum, `running: ${p.info}`);
+  }, 2000);
+  ticker.unref();
+  try {
+    await pool(opts.specs, opts.jobs, async (spec) => {
+      running.add(spec);
+      try {
+        await execute(opts, spec, env);
+      } finally {
+        running.delete(spec);
+      }
+      progress.update(++done + partial().sum, `${spec.name} seed ${spec.seed} done`);
+    });
+  } finally {
+    clearInterval(ticker);
+  }
   progress.done();
   const runs: RunResult[] = opts.specs.map((spec) => {
     const dir = runDirOf(opts, spec);

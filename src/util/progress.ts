@@ -18,7 +18,7 @@ export class Progress {
     const filled = Math.round(frac * width);
     const elapsed = (now - this.start) / 1000;
     const eta = frac > 0 ? elapsed * (1 - frac) / frac : 0;
-    const line = `${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${this.total} ${fmt(elapsed)} eta ${fmt(eta)} ${info}`;
+    const line = `${this.label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${Number.isInteger(done) ? done : done.toFixed(1)}/${this.total} ${fmt(elapsed)} eta ${fmt(eta)} ${info}`;
     if (this.tty) process.stderr.write(`\r\x1b[K${line}`);
     else process.stderr.write(line + '\n');
   }
