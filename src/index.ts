@@ -12,6 +12,7 @@
 // IVR-R1's own config is the `ivr` block of an RlConfig: `rlDefaults('ivr')`, `IvrConfig`.
 import * as fs from 'node:fs';
 import { ivrAugmenter } from './ivr/method.js';
+import { augmenterFor } from './ivr/methods.js';
 import type { Policy } from './model/policy.js';
 import { validateResults } from './report/results-schema.js';
 import type { BenchResults } from './report/results.js';
@@ -63,18 +64,18 @@ export type { Augmenter, AugmentContext, AugmentResult } from './rl/augment.js';
 export type { Group, Sample } from './rl/rollout.js';
 export type { RunDir };
 /** IVR-R1's rectification step (screen → localize → Re-Reasoning Loop → inject), built from `cfg.ivr`. */
-export { ivrAugmenter };
+export { ivrAugmenter, augmenterFor };
 
-/** Options of `trainRl`. `augmenter` may be left out: method "ivr" then gets `ivrAugmenter(cfg)`. */
+/** Options of `trainRl`. `augmenter` may be left out: the method's own is built (`augmenterFor(cfg)`). */
 export type RlTrainOptions = TrainOptions;
 
 /**
  * RL post-training from the checkpoint `opts.init` into the run directory `opts.out`
- * (metrics.jsonl, config.json, checkpoints/). Same as `ivr train`: for method "ivr" the
- * IVR-R1 augmenter is built from the config unless one is given.
+ * (metrics.jsonl, config.json, checkpoints/). Same as `ivr train`: the method's augmenter
+ * (LUFFY's gold demonstrations, IVR-R1's rectifications) is built from the config unless one is given.
  */
 export async function trainRl(cfg: RlConfig, opts: RlTrainOptions): Promise<{ policy: Policy; run: RunDir }> {
-  const augmenter = opts.augmenter ?? (cfg.method === 'ivr' ? ivrAugmenter(cfg) : undefined);
+  const augmenter = opts.augmenter ?? augmenterFor(cfg);
   return trainRlWith(cfg, { ...opts, augmenter });
 }
 

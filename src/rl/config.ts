@@ -36,6 +36,10 @@ import { loadConfig, type ConfigOverride } from '../util/config-file.js';
 
 export const METHODS = ['grpo', 'drgrpo', 'dapo', 'luffy', 'ivr'] as const;
 export type RlMethod = (typeof METHODS)[number];
+/** The config block each method owns (a block given for another method is an error). */
+const METHOD_BLOCKS: Readonly<Record<string, RlMethod>> = { ivr: 'ivr' };
+/** Methods that add samples to the update through an augmenter (built in ivr/methods.ts). */
+export const METHOD_ADDS_SAMPLES: Readonly<Record<RlMethod, boolean>> = { grpo: false, drgrpo: false, dapo: false, luffy: true, ivr: true };
 
 const ivrSchema = z.strictObject({
   /** Rollouts with reward < tau are flagged for rectification. */
@@ -262,7 +266,9 @@ export function parseRlConfig(json: unknown, source: string, opts: ParseRlOption
     method = validate(z.strictObject({ method: rlSchema.shape.method }), { method: raw.method }, source).method;
     if (opts.method !== undefined && opts.method !== method) fail(source, 'method', `is "${method}" but --method ${opts.method} was given`);
   }
-  if ('ivr' in raw && method !== 'ivr') fail(source, 'ivr', `only applies to method "ivr" (this config is "${method}")`);
+  for (const [key, owner] of Object.entries(METHOD_BLOCKS)) {
+    if (key in raw && method !== owner) fail(source, key, `only applies to method "${owner}" (this config is "${method}")`);
+  }
   const cfg = validate(rlSchema, withDefaults(rlDefaults(method), { ...raw, method }), source);
   checkCrossFields(cfg, source);
   return cfg;

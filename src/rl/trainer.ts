@@ -10,9 +10,8 @@ import { FAMILY_IDS, getSplit, type FamilyId, type Instance } from '../tasks/ind
 import { RunDir } from '../train/run-dir.js';
 import { Progress } from '../util/progress.js';
 import { nothingAdded, type Augmenter } from './augment.js';
-import type { RlConfig } from './config.js';
+import { METHOD_ADDS_SAMPLES, type RlConfig } from './config.js';
 import { collectGroups, iterationMetrics, scoreRows } from './iteration.js';
-import { luffyAugmenter } from './luffy.js';
 import { unfilteredStreamState, type PromptStreamState } from './prompts.js';
 import { probePolicy, probeSet } from './probe.js';
 import { RlUpdater } from './update.js';
@@ -27,7 +26,7 @@ export interface TrainOptions {
   /** Stop once this many rollout tokens (incl. the method's own generation) were generated. */
   budgetTokens?: number;
   quiet?: boolean;
-  /** Supplies the IVR-R1 augmenter (kept out of rl/ so that rl never depends on ivr/). */
+  /** The method's augmenter (ivr/methods.ts augmenterFor; kept out of rl/ so that rl never depends on ivr/). */
   augmenter?: Augmenter;
 }
 
@@ -73,8 +72,11 @@ async function rlLoop(cfg: RlConfig, opts: TrainOptions, run: RunDir): Promise<{
   }
   // Rows logged after the checkpoint we start from (or before any checkpoint) are replayed.
   run.truncateMetrics((r) => typeof r.iter === 'number' && r.iter <= loop.iteration);
-  const augmenter = cfg.method === 'luffy' ? luffyAugmenter : cfg.method === 'ivr' ? opts.augmenter : undefined;
-  if (cfg.method === 'ivr' && !augmenter) throw new Error('method "ivr" needs the IVR-R1 augmenter');
+  // The caller builds the method's augmenter (ivr/methods.ts augmenterFor); the trainer only
+  // checks that it belongs to the configured method and that methods which add samples got one.
+  const augmenter = opts.augmenter;
+  if (augmenter && augmenter.name !== cfg.method) throw new Error(`the augmenter "${augmenter.name}" does not belong to method "${cfg.method}"`);
+  if (!augmenter && METHOD_ADDS_SAMPLES[cfg.method]) throw new Error(`method "${cfg.method}" needs its augmenter (augmenterFor(cfg) in ivr/methods.ts)`);
   const updater = new RlUpdater(policy, cfg);
   const valSet = rlValidationSet(cfg.val_size);
   const probe = cfg.probe ? probeSet(cfg.probe) : null;

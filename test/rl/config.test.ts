@@ -53,7 +53,7 @@ test('per-method defaults follow the papers', () => {
   assert.equal(ivr.beta, grpo.beta);
   assert.deepEqual(ivr.ivr, {
     tau: 0.5, max_rectifications: 8, rounds: 3, localizer: 'verifier', rectifier: 're-ground',
-    oracle_fallback: true, step_credit: true, shaping: true,
+    oracle_fallback: true, step_credit: true, shaping: true, inject: 'member', demo_nll: 1,
   });
 });
 
@@ -160,7 +160,7 @@ test('#12 keys: errors name the field', () => {
   throwsConfig(() => parseRlConfig({ reward: { mode: 'format' } }, 'c.json'),
     'c.json: key "reward.mode" must be one of "accuracy", "accuracy+format", "format-gate", "verified", got "format"');
   throwsConfig(() => parseRlConfig({ reward: { format_bonus: -0.1 } }, 'c.json'), 'c.json: key "reward.format_bonus" must be a number >= 0, got -0.1');
-  throwsConfig(() => parseRlConfig({ advantage: 'ppo' }, 'c.json'), /key "advantage" must be one of "grpo", "drgrpo", "rloo", "reinforce\+\+", "reinforce\+\+-baseline", got "ppo"/);
+  throwsConfig(() => parseRlConfig({ advantage: 'ppo' }, 'c.json'), /key "advantage" must be one of "grpo", "drgrpo", "rloo", "raft", "reinforce\+\+", "reinforce\+\+-baseline", got "ppo"/);
   throwsConfig(() => parseRlConfig({ kl: { estimator: 'k4' } }, 'c.json'), 'c.json: key "kl.estimator" must be one of "k1", "k2", "k3", got "k4"');
   throwsConfig(() => parseRlConfig({ kl: { placement: 'both' } }, 'c.json'), 'c.json: key "kl.placement" must be one of "loss", "reward", got "both"');
   throwsConfig(() => parseRlConfig({ ratio_level: 'seq' }, 'c.json'), 'c.json: key "ratio_level" must be one of "token", "sequence", got "seq"');

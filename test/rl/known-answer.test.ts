@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ivrAugmenter } from '../../src/ivr/method.js';
+import { augmenterFor } from '../../src/ivr/methods.js';
 import { parseRlConfig, type RlConfig } from '../../src/rl/config.js';
 import { trainRl } from '../../src/rl/trainer.js';
 
@@ -36,7 +36,7 @@ function smallConfig(ivr: boolean): RlConfig {
 
 async function probeRows(name: string, ivr: boolean): Promise<Record<string, number>[]> {
   const cfg = smallConfig(ivr);
-  const { run } = await trainRl(cfg, { init: BASE, out: path.join(TMP, name), resume: false, quiet: true, augmenter: cfg.method === 'ivr' ? ivrAugmenter(cfg) : undefined });
+  const { run } = await trainRl(cfg, { init: BASE, out: path.join(TMP, name), resume: false, quiet: true, augmenter: augmenterFor(cfg) });
   return run.readMetrics().filter((r) => typeof r.probe_accuracy === 'number') as Record<string, number>[];
 }
 

@@ -200,7 +200,7 @@ test('(c) LUFFY: exactly one gold sample per group, reward recomputed, off-polic
 
   // In the trainer: one iteration; demo share = gold tokens / (gold + policy tokens).
   const tcfg = parseRlConfig({ method: 'luffy', prompts_per_iter: 4, group_size: 3, max_new_tokens: 48, iterations: 1, val_every: 0, checkpoint_every: 0, minibatch_size: 16, threads: 2 }, 'test');
-  const { run } = await trainRl(tcfg, { init: await tinyPolicyDir(), out: path.join(TMP, 'luffy'), resume: false, quiet: true });
+  const { run } = await trainRl(tcfg, { init: await tinyPolicyDir(), out: path.join(TMP, 'luffy'), resume: false, quiet: true, augmenter: luffyAugmenter });
   const row = run.readMetrics()[0]!;
   const gold = Array.from({ length: 4 }, (_, k) => policy.tokenizer.encode(goldResponse(rlPrompt(k, FAMILY_IDS))).length).reduce((a, b) => a + b, 0);
   const policyTokens = (row.response_len as number) * 4 * 3;

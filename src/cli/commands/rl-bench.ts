@@ -7,7 +7,7 @@ import * as path from 'node:path';
 import { Option, type Command } from 'commander';
 import { rlDefaults, METHODS, type RlMethod } from '../../rl/config.js';
 import { trainRl } from '../../rl/trainer.js';
-import { ivrAugmenter } from '../../ivr/method.js';
+import { augmenterFor } from '../../ivr/methods.js';
 import { mallocTuned } from '../../util/malloc-tuning.js';
 import { peakRssMiB } from '../../util/memory.js';
 import { maxOpenSessions, sessionStats } from '../../engine/runtime.js';
@@ -34,7 +34,7 @@ async function run(o: Options): Promise<number> {
   const cfg = { ...rlDefaults(method), prompts_per_iter: o.prompts, group_size: o.group, iterations: 1 + o.iterations, val_every: 0, checkpoint_every: 0 };
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ivr-rl-bench-'));
   try {
-    const { run } = await trainRl(cfg, { init: o.init, out, resume: false, quiet: o.json, augmenter: method === 'ivr' ? ivrAugmenter(cfg) : undefined });
+    const { run } = await trainRl(cfg, { init: o.init, out, resume: false, quiet: o.json, augmenter: augmenterFor(cfg) });
     const rows = run.readMetrics().slice(1);
     const avg = (k: string) => rows.reduce((a, r) => a + (r[k] as number ?? 0), 0) / rows.length;
     const fig = {

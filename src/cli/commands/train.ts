@@ -2,6 +2,7 @@
 import { Option, type Command } from 'commander';
 import { loadRlConfig, METHODS, type RlMethod } from '../../rl/config.js';
 import { trainRl } from '../../rl/trainer.js';
+import { augmenterFor } from '../../ivr/methods.js';
 import type { ConfigOverride } from '../../util/config-file.js';
 import { resolveCheckpoint } from '../../util/package-paths.js';
 import { withExamples } from '../help.js';
@@ -36,7 +37,7 @@ export function configure(cmd: Command): void {
 async function run(o: Options): Promise<number> {
   const cfg = loadRlConfig(o.config, { method: o.method }, o.set);
   const out = o.out ?? `runs/${cfg.method}`;
-  const augmenter = cfg.method === 'ivr' ? (await import('../../ivr/method.js')).ivrAugmenter(cfg) : undefined;
+  const augmenter = augmenterFor(cfg);
   const t0 = performance.now();
   const { run } = await trainRl(cfg, {
     init: resolveCheckpoint(o.init), out, resume: o.resume === true, force: o.force, quiet: o.quiet, budgetTokens: o.budgetTokens, augmenter,
