@@ -9,14 +9,14 @@
 // package's `exports` map, so internals (engine, graph compilation, schedulers) can change
 // without breaking users. The few functions defined in this file are thin conveniences that
 // the CLI does inline (wiring the IVR-R1 augmenter, reading an SFT or results file).
-// IVR-R1's own config is the `ivr` block of an RlConfig: `rlDefaults('ivr')`, `IvrConfig`.
+// IVR-R1's own config is the `ivr` block of a training config (src/ivr/config.ts): `rlDefaults('ivr')`, `IvrConfig`.
 import * as fs from 'node:fs';
 import { ivrAugmenter } from './ivr/method.js';
 import { augmenterFor } from './ivr/methods.js';
 import type { Policy } from './model/policy.js';
 import { validateResults } from './report/results-schema.js';
 import type { BenchResults } from './report/results.js';
-import type { RlConfig } from './rl/config.js';
+import type { TrainConfig as RlConfig } from './ivr/config.js';
 import { trainRl as trainRlWith, type TrainOptions } from './rl/trainer.js';
 import { DEFAULT_SFT, type SftConfig } from './sft/config.js';
 import type { RunDir } from './train/run-dir.js';
@@ -58,8 +58,11 @@ export { ConfigError };
 export { parseOverride, readConfigFile, type ConfigOverride } from './util/config-file.js';
 
 // ---- RL post-training: GRPO, Dr. GRPO, DAPO, LUFFY, IVR-R1 -------------------------------
-export { METHODS as RL_METHODS, rlDefaults, parseRlConfig, loadRlConfig } from './rl/config.js';
-export type { RlMethod, RlConfig, IvrConfig, ParseRlOptions } from './rl/config.js';
+export { METHODS as RL_METHODS } from './rl/config.js';
+// A training config is the RL config with every method's block (ivr/config.ts composes them).
+export { trainDefaults as rlDefaults, parseTrainConfig as parseRlConfig, loadTrainConfig as loadRlConfig } from './ivr/config.js';
+export type { RlMethod, ParseRlOptions } from './rl/config.js';
+export type { TrainConfig as RlConfig, IvrConfig } from './ivr/config.js';
 export type { Augmenter, AugmentContext, AugmentResult } from './rl/augment.js';
 export type { Group, Sample } from './rl/rollout.js';
 export type { RunDir };

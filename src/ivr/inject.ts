@@ -12,7 +12,7 @@
 import type { Policy } from '../model/policy.js';
 import type { Group, Sample } from '../rl/rollout.js';
 import { makeSample } from '../rl/rollout.js';
-import type { RlConfig } from '../rl/config.js';
+import type { TrainConfig } from './config.js';
 import type { Piece } from './rereason.js';
 
 export interface Injection {
@@ -23,7 +23,7 @@ export interface Injection {
 
 export interface Injector {
   name: string;
-  inject(group: Group, pieces: Piece[], policy: Policy, cfg: RlConfig): Injection;
+  inject(group: Group, pieces: Piece[], policy: Policy, cfg: TrainConfig): Injection;
 }
 
 /** The trajectory's tokens and, per token, whether the prior wrote it. Pieces end at line

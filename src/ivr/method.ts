@@ -7,7 +7,7 @@
 import { LocalReasoner } from '../reasoner/local-reasoner.js';
 import { instanceTask } from '../reasoner/task.js';
 import type { Addition, Augmenter } from '../rl/augment.js';
-import type { RlConfig } from '../rl/config.js';
+import type { TrainConfig } from './config.js';
 import type { Sample } from '../rl/rollout.js';
 import { INJECTORS } from './inject.js';
 import { LOCALIZERS, stepOffset, verifierLocalizer, type Localization } from './localize.js';
@@ -15,7 +15,7 @@ import { rectifierFor } from './rectifiers.js';
 import { rereason } from './rereason.js';
 import { SCREENS } from './screen.js';
 
-export function ivrAugmenter(cfg: RlConfig): Augmenter {
+export function ivrAugmenter(cfg: TrainConfig): Augmenter {
   const ivr = cfg.ivr;
   const localizer = LOCALIZERS[ivr.localizer];
   const rectifier = rectifierFor(ivr.rectifier);

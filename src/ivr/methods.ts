@@ -3,11 +3,12 @@
 // IVR-R1 adds rectified trajectories. The table lives here, above rl/ (which knows no
 // method by name) and beside the IVR-R1 augmenter it builds.
 import type { Augmenter } from '../rl/augment.js';
-import type { RlConfig, RlMethod } from '../rl/config.js';
+import type { RlMethod } from '../rl/config.js';
+import type { TrainConfig } from './config.js';
 import { luffyAugmenter } from '../rl/luffy.js';
 import { ivrAugmenter } from './method.js';
 
-export const METHOD_AUGMENTERS: Readonly<Record<RlMethod, ((cfg: RlConfig) => Augmenter) | null>> = {
+export const METHOD_AUGMENTERS: Readonly<Record<RlMethod, ((cfg: TrainConfig) => Augmenter) | null>> = {
   grpo: null,
   drgrpo: null,
   dapo: null,
@@ -16,6 +17,6 @@ export const METHOD_AUGMENTERS: Readonly<Record<RlMethod, ((cfg: RlConfig) => Au
 };
 
 /** The augmenter of `cfg.method` (undefined for methods that add nothing). */
-export function augmenterFor(cfg: RlConfig): Augmenter | undefined {
+export function augmenterFor(cfg: TrainConfig): Augmenter | undefined {
   return METHOD_AUGMENTERS[cfg.method]?.(cfg) ?? undefined;
 }

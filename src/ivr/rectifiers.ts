@@ -3,9 +3,9 @@
 // scene prior rewrites the eroded step before a round's continuation. The table is what the
 // config key `ivr.rectifier` (and `ivr synth --continuation`) chooses from, so ablations stay
 // configuration.
-import type { RlConfig } from '../rl/config.js';
+import type { RECTIFIER_NAMES } from './config.js';
 
-export type RectifierName = RlConfig['ivr']['rectifier'];
+export type RectifierName = (typeof RECTIFIER_NAMES)[number];
 
 export interface Rectifier {
   readonly name: RectifierName;

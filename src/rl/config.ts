@@ -36,36 +36,21 @@ import { loadConfig, type ConfigOverride } from '../util/config-file.js';
 
 export const METHODS = ['grpo', 'drgrpo', 'dapo', 'luffy', 'ivr'] as const;
 export type RlMethod = (typeof METHODS)[number];
-/** The config block each method owns (a block given for another method is an error). */
-const METHOD_BLOCKS: Readonly<Record<string, RlMethod>> = { ivr: 'ivr' };
 /** Methods that add samples to the update through an augmenter (built in ivr/methods.ts). */
 export const METHOD_ADDS_SAMPLES: Readonly<Record<RlMethod, boolean>> = { grpo: false, drgrpo: false, dapo: false, luffy: true, ivr: true };
 
-const ivrSchema = z.strictObject({
-  /** Rollouts with reward < tau are flagged for rectification. */
-  tau: z.number(),
-  /** M: at most this many rectifications per iteration (there are at most P × G rollouts). */
-  max_rectifications: z.int().min(0).max(MAX_BATCH_SEQUENCES),
-  /** J: Re-Reasoning Loop rounds per flagged rollout (each round re-generates). */
-  rounds: z.int().min(1).max(64),
-  /** 'verifier' = first eroded step from the step verifier; 'none' = rectify from the start. */
-  localizer: z.enum(['verifier', 'none']),
-  /** 're-ground' = continue with the image re-inserted; 'resample' = continue without it;
-   *  'oracle' = rewrite eroded steps from the scene prior only;
-   *  'adaptive' = re-ground, but rewrite a step-0 erosion from the prior first (k* = 0). */
-  rectifier: z.enum(['re-ground', 'resample', 'oracle', 'adaptive']),
-  /** When the loop's rounds run out, rewrite the eroded step from the prior and continue. */
-  oracle_fallback: z.boolean(),
-  /** Negative advantage applies only from the eroded step on (verified prefix not punished). */
-  step_credit: z.boolean(),
-  /** Rewritten tokens use policy shaping (false: they are scored like sampled tokens); 'member' only. */
-  shaping: z.boolean(),
-  /** How a rectified trajectory enters the update (ivr/inject.ts): 'member' of its group's
-   *  advantages, or 'likelihood' (an auxiliary λ·NLL apart from the advantages). */
-  inject: z.enum(['member', 'likelihood']),
-  /** λ of the 'likelihood' injection: the loss gets λ · mean NLL over demonstration tokens. */
-  demo_nll: z.number().min(0),
-});
+/**
+ * A method's own config block (IVR-R1's `ivr`), owned by the method's folder and composed
+ * into the RL config by its parser (src/ivr/config.ts): every parsed config carries the
+ * block (defaults for other methods, so configs and run directories keep one shape), and a
+ * file may write it only for its owner method.
+ */
+export interface ConfigExtension<T = unknown> {
+  key: string;
+  method: RlMethod;
+  schema: z.ZodType<T>;
+  defaults: T;
+}
 
 // Upper bounds come from util/limits.ts (memory and context limits, reasons there).
 const rlSchema = z.strictObject({
@@ -172,10 +157,8 @@ const rlSchema = z.strictObject({
   seed: z.int().min(0),
   /** onnxruntime intra-op threads; 0 = default (IVR_THREADS or all cores). */
   threads: z.int().min(0).max(MAX_THREADS),
-  ivr: ivrSchema,
 });
 
-export type IvrConfig = z.infer<typeof ivrSchema>;
 export type RlConfig = z.infer<typeof rlSchema>;
 
 const BASE: Omit<RlConfig, 'method'> = {
@@ -212,18 +195,6 @@ const BASE: Omit<RlConfig, 'method'> = {
   checkpoint_every: 10,
   seed: 0,
   threads: 0,
-  ivr: {
-    tau: 0.5,
-    max_rectifications: 8,
-    rounds: 3,
-    localizer: 'verifier',
-    rectifier: 're-ground',
-    oracle_fallback: true,
-    step_credit: true,
-    shaping: true,
-    inject: 'member',
-    demo_nll: 1,
-  },
 };
 
 const METHOD_OVERRIDES: Record<RlMethod, Partial<RlConfig>> = {
@@ -240,10 +211,10 @@ const METHOD_OVERRIDES: Record<RlMethod, Partial<RlConfig>> = {
   ivr: {},
 };
 
-/** The full default config of a method. */
-export function rlDefaults(method: RlMethod): RlConfig {
+/** The full default config of a method, with the defaults of every extension block. */
+export function rlDefaults(method: RlMethod, extensions: readonly ConfigExtension[] = []): RlConfig {
   if (!METHODS.includes(method)) throw new Error(`rlDefaults: unknown method "${String(method)}"`);
-  return structuredClone({ ...BASE, ...METHOD_OVERRIDES[method], method });
+  return structuredClone({ ...BASE, ...METHOD_OVERRIDES[method], method, ...Object.fromEntries(extensions.map((e) => [e.key, e.defaults])) });
 }
 
 export interface ParseRlOptions {
@@ -255,7 +226,7 @@ export interface ParseRlOptions {
  * Validates a parsed JSON config from `source`. The method comes from the file's `method`
  * key, else opts.method, else 'grpo'; its defaults fill every missing key.
  */
-export function parseRlConfig(json: unknown, source: string, opts: ParseRlOptions = {}): RlConfig {
+export function parseRlConfig(json: unknown, source: string, opts: ParseRlOptions = {}, extensions: readonly ConfigExtension[] = []): RlConfig {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     fail(source, '', `the config must be a JSON object, got ${json === null ? 'null' : Array.isArray(json) ? 'an array' : typeof json}`);
   }
@@ -266,10 +237,11 @@ export function parseRlConfig(json: unknown, source: string, opts: ParseRlOption
     method = validate(z.strictObject({ method: rlSchema.shape.method }), { method: raw.method }, source).method;
     if (opts.method !== undefined && opts.method !== method) fail(source, 'method', `is "${method}" but --method ${opts.method} was given`);
   }
-  for (const [key, owner] of Object.entries(METHOD_BLOCKS)) {
-    if (key in raw && method !== owner) fail(source, key, `only applies to method "${owner}" (this config is "${method}")`);
+  for (const e of extensions) {
+    if (e.key in raw && method !== e.method) fail(source, e.key, `only applies to method "${e.method}" (this config is "${method}")`);
   }
-  const cfg = validate(rlSchema, withDefaults(rlDefaults(method), { ...raw, method }), source);
+  const schema = extensions.length ? rlSchema.extend(Object.fromEntries(extensions.map((e) => [e.key, e.schema]))) : rlSchema;
+  const cfg = validate(schema, withDefaults(rlDefaults(method, extensions), { ...raw, method }), source) as RlConfig;
   checkCrossFields(cfg, source);
   return cfg;
 }
@@ -314,16 +286,17 @@ function checkPrompts(p: RlConfig['prompts'], source: string): void {
 
 /** Reads (JSON or YAML by extension), applies `overrides` (`--set key.path=value`, see
  *  util/config-file.ts) and validates a config file. */
-export function loadRlConfig(file: string, opts: ParseRlOptions = {}, overrides: readonly ConfigOverride[] = []): RlConfig {
-  return loadConfig(file, overrides, (raw, source) => parseRlConfig(raw, source, opts));
+export function loadRlConfig(file: string, opts: ParseRlOptions = {}, overrides: readonly ConfigOverride[] = [], extensions: readonly ConfigExtension[] = []): RlConfig {
+  return loadConfig(file, overrides, (raw, source) => parseRlConfig(raw, source, opts, extensions));
 }
 
 /** The JSON Schema of RL config files (docs/schema/rl-config.schema.json). */
-export function rlConfigJsonSchema(): Record<string, unknown> {
-  return configJsonSchema(rlSchema, {
+export function rlConfigJsonSchema(extensions: readonly ConfigExtension[] = []): Record<string, unknown> {
+  const schema = extensions.length ? rlSchema.extend(Object.fromEntries(extensions.map((e) => [e.key, e.schema]))) : rlSchema;
+  return configJsonSchema(schema, {
     title: 'ivr-r1 RL training config',
     description: 'ivr train --config FILE. Every key is optional: a missing key takes the default of the config\'s method (grpo, drgrpo, dapo, luffy, ivr; see rlDefaults). The "ivr" block applies to method "ivr" only.',
-  }, rlDefaults('ivr'), false);
+  }, rlDefaults('ivr', extensions), false);
 }
 
 /**

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify as toYaml } from 'yaml';
-import { loadRlConfig } from '../../src/rl/config.js';
+import { loadTrainConfig as loadRlConfig } from '../../src/ivr/config.js';
 import { loadSftConfig } from '../../src/sft/config.js';
 import { parseOverride } from '../../src/util/config-file.js';
 
@@ -39,7 +39,7 @@ test('-h / --help prints help (exit 0) on the root, every kind of command and su
   // A command's help lists its options with defaults, marks required ones, and shows examples.
   const train = ivr('train', '-h').stdout;
   assert.match(train, /--config <file> .*\(required\)/s);
-  assert.match(train, /--init <checkpoint> +checkpoint to start from \(default: "checkpoints\/base"\)/);
+  assert.match(train, /--init <checkpoint> +checkpoint to start from \(or a run directory: its\s+final, else latest, checkpoint\) \(default:\s+"checkpoints\/base"\)/);
   assert.match(train, /--set <key\.path=value>/);
   assert.match(train, /Examples:\n {2}\$ ivr train /);
   assert.match(ivr('tasks', 'export', '-h').stdout, /Examples:\n {2}\$ ivr tasks export /);

@@ -10,7 +10,7 @@ import { likelihoodInjector, memberInjector } from '../../src/ivr/inject.js';
 import { ivrAugmenter } from '../../src/ivr/method.js';
 import type { Piece } from '../../src/ivr/rereason.js';
 import { groupAdvantages } from '../../src/rl/advantages.js';
-import { parseRlConfig, type RlConfig } from '../../src/rl/config.js';
+import { parseTrainConfig as parseRlConfig, type TrainConfig as RlConfig } from '../../src/ivr/config.js';
 import type { Group, Sample } from '../../src/rl/rollout.js';
 import { RlUpdater, type TrainRow } from '../../src/rl/update.js';
 import { formatResponse, getSplit, goldResponse, responsePrefix, type Instance } from '../../src/tasks/index.js';

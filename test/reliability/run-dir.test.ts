@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadRlConfig } from '../../src/rl/config.js';
+import { loadTrainConfig as loadRlConfig } from '../../src/ivr/config.js';
 import { trainRl } from '../../src/rl/trainer.js';
 import { parseSftConfig } from '../../src/sft/config.js';
 import { runSft } from '../../src/sft/trainer.js';

@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import {
-  METHODS, generationCap, loadRlConfig, overlongMaxLen, parseRlConfig, policyLossConfig, rlDefaults,
-} from '../../src/rl/config.js';
+import { METHODS, generationCap, overlongMaxLen, policyLossConfig, parseRlConfig as parseBaseRlConfig } from '../../src/rl/config.js';
+// The training-config parser (RL config + the methods' blocks, ivr/config.ts) is what files go through.
+import { loadTrainConfig as loadRlConfig, parseTrainConfig as parseRlConfig, trainDefaults as rlDefaults } from '../../src/ivr/config.js';
 import { z } from 'zod';
 import { ConfigError, validate, withDefaults } from '../../src/util/schema.js';
 import { MAX_BATCH_SEQUENCES, MAX_TEXT_TOKENS, MAX_THREADS } from '../../src/util/limits.js';
@@ -239,4 +239,10 @@ test('#17 row 8: Dr. GRPO divides by the effective generation cap, not the raw m
   assert.equal(generationCap(cfg, 320), 320);
   // The raw 1e9 of the issue is refused at load.
   assert.throws(() => parseRlConfig({ method: 'drgrpo', max_new_tokens: 1e9 }, 'c.json'), /max_new_tokens/);
+});
+
+test('the RL config alone knows no method block: "ivr" is an unknown key without the IVR-R1 extension', () => {
+  assert.throws(() => parseBaseRlConfig({ method: 'ivr', ivr: { rounds: 2 } }, 'c.json'), /unknown key "ivr"/);
+  assert.equal(parseRlConfig({ method: 'ivr', ivr: { rounds: 2 } }, 'c.json').ivr.rounds, 2);
+  assert.throws(() => parseRlConfig({ method: 'grpo', ivr: { rounds: 2 } }, 'c.json'), /"ivr": only applies to method "ivr"|ivr.*only applies to method "ivr"/);
 });

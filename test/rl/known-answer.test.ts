@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { augmenterFor } from '../../src/ivr/methods.js';
-import { parseRlConfig, type RlConfig } from '../../src/rl/config.js';
+import { parseTrainConfig as parseRlConfig, type TrainConfig as RlConfig } from '../../src/ivr/config.js';
 import { trainRl } from '../../src/rl/trainer.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { loadCheckpoint } from '../../src/engine/checkpoint.js';
 import { AdamState } from '../../src/engine/optim.js';
 import { groupAdvantages } from '../../src/rl/advantages.js';
-import { parseRlConfig } from '../../src/rl/config.js';
+import { parseTrainConfig as parseRlConfig } from '../../src/ivr/config.js';
 import { luffyAugmenter } from '../../src/rl/luffy.js';
 import { makeSample, rlPrompt, rollout } from '../../src/rl/rollout.js';
 import { trainRl } from '../../src/rl/trainer.js';

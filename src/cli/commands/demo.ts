@@ -13,7 +13,7 @@ import type { BenchResults } from '../../report/results.js';
 import { renderReport } from '../../report/html.js';
 import { accuracyDiffCi, summarizeAll } from '../../report/compare.js';
 import { pts, verdictOf } from '../../report/claims.js';
-import { loadRlConfig } from '../../rl/config.js';
+import { loadTrainConfig } from '../../ivr/config.js';
 import { trainRl } from '../../rl/trainer.js';
 import { ivrAugmenter } from '../../ivr/method.js';
 import { FAMILY_IDS, getSplit } from '../../tasks/index.js';
@@ -66,7 +66,7 @@ async function run(o: Options): Promise<number> {
   const { out, evalN: n } = o;
   if (o.resume && o.force) throw new UsageError('--resume continues the demo in --out and --force discards it: pass one of them');
   // The config is checked before the (slow) first evaluation.
-  const cfg = loadRlConfig(o.config, { method: 'ivr' }, o.set);
+  const cfg = loadTrainConfig(o.config, { method: 'ivr' }, o.set);
   const init = resolveCheckpoint(o.init);
   fs.mkdirSync(out, { recursive: true });
   const t0 = performance.now();

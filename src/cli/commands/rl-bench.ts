@@ -5,7 +5,8 @@ import * as fs from 'node:fs';
 import os from 'node:os';
 import * as path from 'node:path';
 import { Option, type Command } from 'commander';
-import { rlDefaults, METHODS, type RlMethod } from '../../rl/config.js';
+import { METHODS, type RlMethod } from '../../rl/config.js';
+import { trainDefaults } from '../../ivr/config.js';
 import { trainRl } from '../../rl/trainer.js';
 import { augmenterFor } from '../../ivr/methods.js';
 import { mallocTuned } from '../../util/malloc-tuning.js';
@@ -31,7 +32,7 @@ export function configure(cmd: Command): void {
 
 async function run(o: Options): Promise<number> {
   const method = o.method;
-  const cfg = { ...rlDefaults(method), prompts_per_iter: o.prompts, group_size: o.group, iterations: 1 + o.iterations, val_every: 0, checkpoint_every: 0 };
+  const cfg = { ...trainDefaults(method), prompts_per_iter: o.prompts, group_size: o.group, iterations: 1 + o.iterations, val_every: 0, checkpoint_every: 0 };
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'ivr-rl-bench-'));
   try {
     const { run } = await trainRl(cfg, { init: o.init, out, resume: false, quiet: o.json, augmenter: augmenterFor(cfg) });

@@ -1,6 +1,7 @@
 // `ivr train --method M --init CHECKPOINT --config FILE [--set k=v] [--out RUN_DIR] [--resume]`
 import { Option, type Command } from 'commander';
-import { loadRlConfig, METHODS, type RlMethod } from '../../rl/config.js';
+import { METHODS, type RlMethod } from '../../rl/config.js';
+import { loadTrainConfig } from '../../ivr/config.js';
 import { trainRl } from '../../rl/trainer.js';
 import { augmenterFor } from '../../ivr/methods.js';
 import type { ConfigOverride } from '../../util/config-file.js';
@@ -35,7 +36,7 @@ export function configure(cmd: Command): void {
 }
 
 async function run(o: Options): Promise<number> {
-  const cfg = loadRlConfig(o.config, { method: o.method }, o.set);
+  const cfg = loadTrainConfig(o.config, { method: o.method }, o.set);
   const out = o.out ?? `runs/${cfg.method}`;
   const augmenter = augmenterFor(cfg);
   const t0 = performance.now();
