@@ -74,8 +74,12 @@ const rlSchema = z.strictObject({
   max_grad_norm: z.number().min(0),
   /** AdamW's second-moment decay (β1 is 0.9). SFT uses 0.95. */
   adam_beta2: z.number().gt(0).lt(1),
-  /** Linear learning-rate warm-up over this many iterations from a fresh optimizer (0 = constant lr). */
+  /** Linear learning-rate warm-up over this many iterations from a fresh optimizer (0 = none). */
   warmup_iters: z.int().min(0).max(MAX_STEPS),
+  /** After the warm-up: 'constant' lr, or 'cosine' decay to min_lr_frac · lr at the last iteration (as SFT). */
+  lr_schedule: z.enum(['constant', 'cosine']),
+  /** The cosine schedule's floor, as a fraction of lr. */
+  min_lr_frac: z.number().min(0).max(1),
   /** Leave rows whose advantage is 0 on every token out of the update (they add no gradient,
    *  only length to the token mean); an iteration with none left takes no optimizer step. */
   skip_zero_advantage: z.boolean(),
@@ -175,6 +179,8 @@ const BASE: Omit<RlConfig, 'method'> = {
   max_grad_norm: 1.0,
   adam_beta2: 0.999,
   warmup_iters: 0,
+  lr_schedule: 'constant',
+  min_lr_frac: 0.1,
   skip_zero_advantage: false,
   advantage: 'grpo',
   negative_scale: 1,

@@ -8,6 +8,7 @@ import { loadPolicy, savePolicy } from '../model/checkpoint-io.js';
 import type { Policy } from '../model/policy.js';
 import { FAMILY_IDS, getSplit, type FamilyId, type Instance } from '../tasks/index.js';
 import { RunDir } from '../train/run-dir.js';
+import { cosineLr } from '../train/schedule.js';
 import { Progress } from '../util/progress.js';
 import { nothingAdded, type Augmenter } from './augment.js';
 import { METHOD_ADDS_SAMPLES, type RlConfig } from './config.js';
@@ -37,6 +38,16 @@ interface LoopState {
   genTokensTotal: number;
   /** Per family, the next train-split index of the prompt stream (absent in runs saved before filters existed: then derived from promptCursor). */
   familyCursors?: Record<string, number>;
+}
+
+/**
+ * The learning rate of iteration `it`: a linear warm-up (a fresh optimizer's first steps are
+ * sign-like), then constant or cosine decay to min_lr_frac · lr (train/schedule.ts, as SFT).
+ * A constant lr of 5·10⁻⁴ left the known-answer run oscillating at its end (docs/rl-recipe.md).
+ */
+export function iterationLr(cfg: RlConfig, it: number): number {
+  if (cfg.lr_schedule === 'cosine') return cosineLr(it, cfg.iterations, cfg.lr, cfg.warmup_iters, cfg.min_lr_frac);
+  return cfg.warmup_iters > 0 ? cfg.lr * Math.min(1, (it + 1) / cfg.warmup_iters) : cfg.lr;
 }
 
 export function rlValidationSet(n: number, families: readonly FamilyId[] = FAMILY_IDS): Instance[] {
@@ -118,8 +129,7 @@ async function rlLoop(cfg: RlConfig, opts: TrainOptions, run: RunDir): Promise<{
 
     // 4. Update.
     const t3 = performance.now();
-    // Linear warm-up from the run's first iteration (a fresh optimizer's first steps are sign-like).
-    const lr = cfg.warmup_iters > 0 ? cfg.lr * Math.min(1, (it + 1) / cfg.warmup_iters) : cfg.lr;
+    const lr = iterationLr(cfg, it);
     const upd = scored.rows.length ? await updater.update(scored.rows, state, lr, nameSeed(seed, 'minibatch')) : {};
     const tUpdate = (performance.now() - t3) / 1000;
 

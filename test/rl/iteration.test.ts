@@ -37,3 +37,16 @@ test('raft advantages: the reward itself, all-right groups included (flagged)', 
   assert.deepEqual(a.advantages, [[1, 1], [1, 0], [0, 0]]);
   assert.deepEqual(a.zeroVariance, [true, false, true]);
 });
+
+test('iterationLr: linear warm-up, then constant or cosine to min_lr_frac · lr at the last iteration', async () => {
+  const { iterationLr } = await import('../../src/rl/trainer.js');
+  const c = parseRlConfig({ lr: 1e-3, warmup_iters: 10, iterations: 110 }, 'test');
+  assert.ok(Math.abs(iterationLr(c, 0) - 1e-4) < 1e-12);
+  assert.ok(Math.abs(iterationLr(c, 9) - 1e-3) < 1e-12);
+  assert.equal(iterationLr(c, 100), 1e-3);
+  const k = parseRlConfig({ lr: 1e-3, warmup_iters: 10, iterations: 110, lr_schedule: 'cosine', min_lr_frac: 0.1 }, 'test');
+  assert.ok(Math.abs(iterationLr(k, 0) - 1e-4) < 1e-12);
+  assert.ok(Math.abs(iterationLr(k, 10) - 1e-3) < 1e-12);
+  assert.ok(Math.abs(iterationLr(k, 60) - 0.55e-3) < 1e-9, `${iterationLr(k, 60)}`);
+  assert.ok(Math.abs(iterationLr(k, 110) - 1e-4) < 1e-12);
+});
