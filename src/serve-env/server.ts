@@ -26,7 +26,7 @@ import type { RectifierName } from '../ivr/rectifiers.js';
 import type { Reasoner } from '../reasoner/reasoner.js';
 import { badParam } from '../serve/errors.js';
 import { checkHost, hostPolicy, type HostPolicy } from '../serve/host-check.js';
-import { checkApiKey, checkBearer, readJsonBody, sendError } from '../serve/http-kit.js';
+import { checkApiKey, checkBearer, closeGracefully, createHttpServer, listenOn, readJsonBody, sendError, serverOrigin } from '../serve/http-kit.js';
 import { FAMILY_IDS } from '../tasks/index.js';
 import { Environment, RECTIFIER_NAMES, type RectifyParams, type VerifyReport } from './environment.js';
 import { Gate } from './gate.js';
@@ -79,48 +79,24 @@ export class EnvServer {
     this.images = new ImageStore(512, options.workDir);
     this.env = new Environment({ images: this.images, ...(options.reasoner ? { reasoner: options.reasoner } : {}), ...(options.judge ? { judge: options.judge } : {}) });
     this.gate = new Gate(this.opts.concurrency, this.opts.maxQueue);
-    this.http = http.createServer((req, res) => { this.handle(req, res); });
-    this.http.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      else socket.destroy();
-    });
+    this.http = createHttpServer((req, res) => { this.handle(req, res); });
   }
 
-  listen(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      const onError = (e: Error) => reject(e);
-      this.http.once('error', onError);
-      this.http.listen(port, host, () => {
-        this.http.off('error', onError);
-        const addr = this.http.address() as AddressInfo;
-        this.hosts = hostPolicy(addr, host, this.opts.allowedHosts);
-        resolve(addr);
-      });
-    });
+  async listen(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
+    const addr = await listenOn(this.http, port, host);
+    this.hosts = hostPolicy(addr, host, this.opts.allowedHosts);
+    return addr;
   }
 
   /** Base URL (no /v1: OpenRLHF posts to <url>/get_reward, the adapters to <url>/v1/...). */
   get url(): string {
-    const a = this.http.address() as AddressInfo | null;
-    if (!a) throw new Error('server is not listening');
-    return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+    return serverOrigin(this.http);
   }
 
   /** Stops accepting; running and queued requests finish; then connections close and image files go. */
   close(timeoutMs = 30_000): Promise<void> {
     if (!this.closing) {
-      this.closing = (async () => {
-        const closed = new Promise<void>((r) => this.http.close(() => r()));
-        const timer = setTimeout(() => this.http.closeAllConnections(), timeoutMs);
-        try {
-          await this.gate.drain();
-          this.http.closeIdleConnections();
-          await closed;
-        } finally {
-          clearTimeout(timer);
-          this.images.close();
-        }
-      })();
+      this.closing = closeGracefully(this.http, () => this.gate.drain(), timeoutMs).finally(() => this.images.close());
     }
     return this.closing;
   }

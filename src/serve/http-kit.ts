@@ -3,7 +3,9 @@
 // OpenAI error format, and the refusal of an empty key. One copy, so both servers refuse
 // the same requests the same way.
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { createServer } from 'node:http';
 import type * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { ApiError } from '../wire/errors.js';
 
 const sha = (s: string) => createHash('sha256').update(s).digest();
@@ -89,5 +91,50 @@ export function sendError(req: http.IncomingMessage, res: http.ServerResponse, e
     let seen = 0;
     req.on('data', (c: Buffer) => { seen += c.length; if (seen > 8 * o.maxBodyBytes) req.destroy(); });
     req.resume();
+  }
+}
+
+/** An HTTP server that answers a malformed request with a bare 400 and never crashes on one. */
+export function createHttpServer(handle: (req: http.IncomingMessage, res: http.ServerResponse) => void): http.Server {
+  const server = createServer(handle);
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    else socket.destroy();
+  });
+  return server;
+}
+
+/** Listens on host:port (port 0 = any free port); resolves with the address once listening. */
+export function listenOn(server: http.Server, port: number, host: string): Promise<AddressInfo> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: Error) => reject(e);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+/** http://host:port of a listening server (an IPv6 address in brackets). */
+export function serverOrigin(server: http.Server): string {
+  const a = server.address() as AddressInfo | null;
+  if (!a) throw new Error('server is not listening');
+  return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
+}
+
+/**
+ * Graceful shutdown: stop accepting, let `drain` finish the running and queued requests,
+ * close idle connections, and after `timeoutMs` close every connection that is left.
+ */
+export async function closeGracefully(server: http.Server, drain: () => Promise<void>, timeoutMs: number): Promise<void> {
+  const closed = new Promise<void>((r) => server.close(() => r()));
+  const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
+  try {
+    await drain();
+    server.closeIdleConnections();
+    await closed;
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -32,7 +32,7 @@ import type { Policy } from '../model/policy.js';
 import { toModelInput } from './chat-template.js';
 import { Completion } from './completion.js';
 import { checkHost, hostPolicy, type HostPolicy } from './host-check.js';
-import { checkApiKey, checkBearer, decodePathPart, readJsonBody, sendError } from './http-kit.js';
+import { checkApiKey, checkBearer, closeGracefully, createHttpServer, decodePathPart, listenOn, readJsonBody, sendError, serverOrigin } from './http-kit.js';
 import { parseChatRequest, type ChatRequest } from './request.js';
 import { BatchScheduler, type BatchInfo } from './scheduler.js';
 import { CompletionStream, sseData } from './sse.js';
@@ -86,11 +86,7 @@ export class ChatServer {
     if (this.opts.maxN > this.opts.maxBatchRows) this.opts.maxN = this.opts.maxBatchRows;
     this.scheduler = new BatchScheduler(options.policy, { windowMs: this.opts.batchWindowMs, maxBatchRows: this.opts.maxBatchRows, maxQueue: this.opts.maxQueue });
     this.fingerprint = 'fp_ivr_' + createHash('sha256').update(JSON.stringify(options.policy.cfg)).update(options.modelName).digest('hex').slice(0, 10);
-    this.http = http.createServer((req, res) => { this.handle(req, res); });
-    this.http.on('clientError', (_err, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      else socket.destroy();
-    });
+    this.http = createHttpServer((req, res) => { this.handle(req, res); });
   }
 
   get modelCard(): ModelCard {
@@ -102,40 +98,20 @@ export class ChatServer {
   }
 
   /** Starts listening (default 127.0.0.1, port 0 = any free port). */
-  listen(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      const onError = (e: Error) => reject(e);
-      this.http.once('error', onError);
-      this.http.listen(port, host, () => {
-        this.http.off('error', onError);
-        const addr = this.http.address() as AddressInfo;
-        this.hosts = hostPolicy(addr, host, this.opts.allowedHosts);
-        resolve(addr);
-      });
-    });
+  async listen(port = 0, host = '127.0.0.1'): Promise<AddressInfo> {
+    const addr = await listenOn(this.http, port, host);
+    this.hosts = hostPolicy(addr, host, this.opts.allowedHosts);
+    return addr;
   }
 
   get url(): string {
-    const a = this.http.address() as AddressInfo | null;
-    if (!a) throw new Error('server is not listening');
-    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-    return `http://${host}:${a.port}/v1`;
+    return `${serverOrigin(this.http)}/v1`;
   }
 
   /** Graceful shutdown: no new connections or requests; queued and running requests finish. */
   close(timeoutMs = 30_000): Promise<void> {
     if (!this.closing) {
-      this.closing = (async () => {
-        const closed = new Promise<void>((r) => this.http.close(() => r()));
-        const timer = setTimeout(() => this.http.closeAllConnections(), timeoutMs);
-        try {
-          await this.scheduler.drain();
-          this.http.closeIdleConnections();
-          await closed;
-        } finally {
-          clearTimeout(timer);
-        }
-      })();
+      this.closing = closeGracefully(this.http, () => this.scheduler.drain(), timeoutMs);
     }
     return this.closing;
   }
