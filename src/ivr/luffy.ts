@@ -7,18 +7,9 @@
 import { readFileSync } from 'node:fs';
 import { parquetWriteBuffer, type ColumnSource } from 'hyparquet-writer';
 import { atomicWriteFile } from '../util/fs.js';
+import { int64, listOfStruct, str, struct, type SchemaElement } from '../tasks/export/verl.js';
 
-type SchemaElement = NonNullable<Parameters<typeof parquetWriteBuffer>[0]['schema']>[number];
-
-const str = (name: string): SchemaElement => ({ name, type: 'BYTE_ARRAY', converted_type: 'UTF8', logical_type: { type: 'STRING' }, repetition_type: 'OPTIONAL' });
-const int64 = (name: string): SchemaElement => ({ name, type: 'INT64', repetition_type: 'OPTIONAL' });
-const struct = (name: string, fields: SchemaElement[]): SchemaElement[] => [{ name, repetition_type: 'OPTIONAL', num_children: fields.length }, ...fields];
-const listOfStruct = (name: string, fields: SchemaElement[]): SchemaElement[] => [
-  { name, repetition_type: 'OPTIONAL', converted_type: 'LIST', logical_type: { type: 'LIST' }, num_children: 1 },
-  { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
-  ...struct('element', fields),
-];
-
+// Parquet column builders shared with the verl export (the same columns, the same layout).
 export const LUFFY_COLUMNS = ['data_source', 'prompt', 'images', 'ability', 'reward_model', 'extra_info', 'target'] as const;
 
 export const LUFFY_SCHEMA: SchemaElement[] = [

@@ -15,17 +15,17 @@ import { atomicWriteFile } from '../../util/fs.js';
 import type { Instance } from '../types.js';
 import { checkFileName, exportRows, type ExportOptions } from './rows.js';
 
-type SchemaElement = NonNullable<Parameters<typeof parquetWriteBuffer>[0]['schema']>[number];
+export type SchemaElement = NonNullable<Parameters<typeof parquetWriteBuffer>[0]['schema']>[number];
 
 export const VERL_ABILITY = 'visual_reasoning';
 export const VERL_COLUMNS = ['data_source', 'prompt', 'images', 'ability', 'reward_model', 'extra_info'] as const;
 
 // Both the legacy converted type and the logical type, as pyarrow writes them, so old and new readers agree.
-const str = (name: string): SchemaElement => ({ name, type: 'BYTE_ARRAY', converted_type: 'UTF8', logical_type: { type: 'STRING' }, repetition_type: 'OPTIONAL' });
-const int64 = (name: string): SchemaElement => ({ name, type: 'INT64', repetition_type: 'OPTIONAL' });
-const struct = (name: string, fields: SchemaElement[]): SchemaElement[] => [{ name, repetition_type: 'OPTIONAL', num_children: fields.length }, ...fields];
+export const str = (name: string): SchemaElement => ({ name, type: 'BYTE_ARRAY', converted_type: 'UTF8', logical_type: { type: 'STRING' }, repetition_type: 'OPTIONAL' });
+export const int64 = (name: string): SchemaElement => ({ name, type: 'INT64', repetition_type: 'OPTIONAL' });
+export const struct = (name: string, fields: SchemaElement[]): SchemaElement[] => [{ name, repetition_type: 'OPTIONAL', num_children: fields.length }, ...fields];
 /** A nullable list of nullable structs, in the 3-level layout the parquet spec prescribes. */
-const listOfStruct = (name: string, fields: SchemaElement[]): SchemaElement[] => [
+export const listOfStruct = (name: string, fields: SchemaElement[]): SchemaElement[] => [
   { name, repetition_type: 'OPTIONAL', converted_type: 'LIST', logical_type: { type: 'LIST' }, num_children: 1 },
   { name: 'list', repetition_type: 'REPEATED', num_children: 1 },
   ...struct('element', fields),
