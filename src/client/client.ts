@@ -210,7 +210,18 @@ function validateCompletion(v: unknown): string | null {
   const c = (v as { choices?: unknown }).choices;
   if (!Array.isArray(c)) return 'chat completion reply has no "choices" array';
   for (const ch of c) {
-    if (!ch || typeof ch !== 'object' || !('message' in ch) || typeof (ch as ChatChoice).message !== 'object') return 'chat completion choice has no "message"';
+    const m = ch && typeof ch === 'object' ? (ch as ChatChoice).message : null;
+    if (!m || typeof m !== 'object' || Array.isArray(m)) return 'chat completion choice has no "message"';
+    // Callers read the content as text and add up usage: other types must not get through.
+    if (m.content !== undefined && m.content !== null && typeof m.content !== 'string') return `chat completion message content is a ${typeof m.content}, not a string`;
+  }
+  const u = (v as { usage?: unknown }).usage;
+  if (u !== undefined && u !== null) {
+    if (typeof u !== 'object' || Array.isArray(u)) return 'chat completion "usage" is not an object';
+    for (const k of ['prompt_tokens', 'completion_tokens'] as const) {
+      const n = (u as Record<string, unknown>)[k];
+      if (n !== undefined && n !== null && !(typeof n === 'number' && Number.isFinite(n) && n >= 0)) return `chat completion usage.${k} is not a non-negative number: ${JSON.stringify(n)?.slice(0, 40)}`;
+    }
   }
   return null;
 }

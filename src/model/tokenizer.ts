@@ -20,6 +20,9 @@ export class Tokenizer {
     if (specials[0] !== '<pad>' || specials[1] !== '<bos>' || specials[2] !== '<eos>' || specials[3] !== '<unk>') {
       throw new Error('tokenizer: specials must start with <pad>, <bos>, <eos>, <unk>');
     }
+    // An empty special would match everywhere without consuming text: encode would never end.
+    const bad = specials.find((s) => typeof s !== 'string' || s.length === 0);
+    if (bad !== undefined) throw new Error(`tokenizer: specials must be non-empty strings, got ${JSON.stringify(bad)}`);
     this.idToText = [...specials];
     for (const c of chars) { this.charToId.set(c, this.idToText.length); this.idToText.push(c); }
     // Longest tags first so "</think>" is not read as "<" + "/think>".

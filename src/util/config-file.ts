@@ -33,15 +33,32 @@ export function parseOverride(text: string): ConfigOverride {
   const key = text.slice(0, eq).trim();
   const valueText = text.slice(eq + 1);
   if (!KEY_PATH.test(key)) throw new Error(`Expected key.path=value: ${JSON.stringify(key)} is not a key path (keys separated by dots, e.g. ivr.rounds)`);
+  // "__proto__" would reach Object.prototype in applyOverrides and change every object in the process.
+  if (key.split('.').includes('__proto__')) throw new Error(`Expected key.path=value: ${JSON.stringify(key)} names "__proto__", which no config has`);
   // An empty value is more likely a slip than a wish for null; say how to write either.
   if (valueText.trim() === '') throw new Error(`Expected key.path=value: ${key}= has no value (write ${key}=null for null, ${key}="" for an empty string)`);
   let value: unknown;
   try {
-    value = YAML.parse(valueText);
+    value = parseYaml(valueText);
   } catch (e) {
     throw new Error(`The value of ${key} is not valid YAML/JSON (${(e as Error).message.split('\n')[0]})`);
   }
   return { key, value, text };
+}
+
+/**
+ * YAML.parse without its pretty errors: building their source excerpt takes time quadratic in
+ * the text (2 s for a 71 KB file with one error); the first error's line and column are added
+ * here instead, as "<message> at line L, column C".
+ */
+function parseYaml(text: string): unknown {
+  const doc = YAML.parseDocument(text, { prettyErrors: false });
+  const err = doc.errors[0];
+  if (err) {
+    const before = text.slice(0, err.pos[0]);
+    throw new Error(`${err.message.split('\n')[0]} at line ${before.split('\n').length}, column ${before.length - before.lastIndexOf('\n')}`);
+  }
+  return doc.toJS();
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -60,6 +77,7 @@ export function applyOverrides(raw: unknown, overrides: readonly ConfigOverride[
   for (const o of overrides) {
     const keys = o.key.split('.');
     let node = out;
+    if (keys.includes('__proto__')) throw new Error(`override ${o.text}: "__proto__" is not a config key`);
     for (const k of keys.slice(0, -1)) {
       if (!isPlainObject(node[k])) node[k] = {};
       node = node[k] as Record<string, unknown>;
@@ -95,7 +113,7 @@ export function readConfigFile(file: string): unknown {
   if (ext === '.json') return parseJsonText(text, file);
   if (ext === '.yaml' || ext === '.yml') {
     try {
-      return YAML.parse(text);
+      return parseYaml(text);
     } catch (e) {
       // The parser's message ends with a source excerpt; its first line has the position.
       throw fileError(file, `invalid YAML: ${(e as Error).message.split('\n')[0]}`, 'invalid_yaml');

@@ -1,0 +1,77 @@
+// Bugs found by the fuzz targets (issue #27), one regression test each.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { applyOverrides, parseOverride, readConfigFile } from '../../src/util/config-file.js';
+import { Tokenizer, SPECIALS } from '../../src/model/tokenizer.js';
+import { responseOf } from '../../src/serve-env/openrlhf.js';
+import { OpenAIClient } from '../../src/client/client.js';
+import { ApiError } from '../../src/wire/errors.js';
+
+test('--set __proto__.x=1 is refused and never reaches Object.prototype (config target)', () => {
+  assert.throws(() => parseOverride('__proto__.polluted=1'), /__proto__/);
+  assert.throws(() => parseOverride('a.__proto__=1'), /__proto__/);
+  // A library caller that builds the override itself is refused too.
+  assert.throws(() => applyOverrides({ a: 1 }, [{ key: '__proto__.polluted', value: 1, text: '__proto__.polluted=1' }]), /__proto__/);
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  // Ordinary overrides still work, including keys named like Object's own members.
+  assert.deepEqual(applyOverrides({ a: 1 }, [parseOverride('constructor.x=2'), parseOverride('b.c=3')]), { a: 1, constructor: { x: 2 }, b: { c: 3 } });
+});
+
+test('a YAML config with an error far into a long file is refused quickly, with its line and column (config target)', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ivr-fuzz-reg-'));
+  try {
+    const file = path.join(dir, 'c.yaml');
+    // 71 KB: the yaml package's pretty error took 2 s to build its excerpt of this.
+    fs.writeFileSync(file, '"lr"x}' + '\r\n'.repeat(35_000) + 'x "');
+    const t0 = performance.now();
+    assert.throws(() => readConfigFile(file), /invalid YAML: Unexpected scalar at node end at line 1, column 5/);
+    assert.ok(performance.now() - t0 < 500, `took ${performance.now() - t0} ms`);
+    fs.writeFileSync(file, 'a: [1\nb: 2');
+    assert.throws(() => readConfigFile(file), /invalid YAML: .* at line 2, column 1/);
+    assert.throws(() => parseOverride('a=[1'), /not valid YAML\/JSON \(.* at line 1, column 3\)/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a tokenizer.json with an empty special token is refused instead of hanging encode (checkpoint-dir target)', () => {
+  const j = { kind: 'ivr-char-v1', specials: [...SPECIALS, ''], chars: 'ab<' };
+  assert.throws(() => Tokenizer.fromJson(j), /specials must be non-empty strings/);
+  assert.throws(() => Tokenizer.fromJson({ ...j, specials: [...SPECIALS, 3] }), /specials must be non-empty strings/);
+  assert.deepEqual(Tokenizer.fromJson({ ...j, specials: [...SPECIALS] }).encode('a<b'), [8, 10, 9]);
+});
+
+test('responseOf strips trailing whitespace and end tokens in linear time (serve-env /get_reward, step-parser target)', () => {
+  // Quadratic before: 1 s at 40,000 spaces not at the end, minutes for a megabyte query.
+  const q = '<|im_start|>assistant\nx' + ' '.repeat(1_000_000) + 'y';
+  const t0 = performance.now();
+  assert.equal(responseOf(q, undefined).length, 1_000_002);
+  assert.ok(performance.now() - t0 < 500, `took ${performance.now() - t0} ms`);
+  assert.equal(responseOf('<|im_start|>assistant\n<think>\na\n</think><answer>1</answer> \n<|im_end|>\n<|endoftext|><pad><pad>', undefined), '<think>\na\n</think><answer>1</answer>');
+  assert.equal(responseOf('P<think>\nstep</s>  <eos>', 'P<think>\n'), '<think>\nstep');
+  assert.equal(responseOf(' \n\t', undefined), '');
+});
+
+test('a 2xx reply whose message content is not a string, or whose usage is not numbers, is malformed (client-replies target)', async () => {
+  const realFetch = globalThis.fetch;
+  const reply = (body: unknown) => { globalThis.fetch = (async () => new Response(JSON.stringify(body), { status: 200 })) as typeof fetch; };
+  const client = new OpenAIClient({ endpoints: ['http://127.0.0.1:9/v1'], maxRetries: 0 });
+  const ask = () => client.chat({ model: 'm', messages: [{ role: 'user', content: 'hi' }] });
+  try {
+    reply({ choices: [{ index: 0, message: { role: 'assistant', content: 4.5 } }] });
+    await assert.rejects(ask(), (e: unknown) => e instanceof ApiError && /content is a number/.test(e.message));
+    reply({ choices: [{ index: 0, message: null }] });
+    await assert.rejects(ask(), (e: unknown) => e instanceof ApiError && /has no "message"/.test(e.message));
+    reply({ choices: [], usage: { prompt_tokens: 3, completion_tokens: '' } });
+    await assert.rejects(ask(), (e: unknown) => e instanceof ApiError && /usage.completion_tokens/.test(e.message));
+    assert.equal(client.counters.completionTokens, 0);
+    reply({ choices: [{ index: 0, message: { role: 'assistant', content: null } }], usage: { prompt_tokens: 3, completion_tokens: 2, total_tokens: 5 } });
+    assert.equal((await ask()).choices.length, 1);
+    assert.equal(client.counters.completionTokens, 2);
+  } finally {
+    globalThis.fetch = realFetch;
+  }
+});
