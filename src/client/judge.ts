@@ -77,8 +77,12 @@ export function judgePrompt(question: string, steps: readonly string[], answer: 
 /** Validates a judge reply; returns the verdict or why it is invalid. */
 export function parseJudgeReply(text: string, nSteps: number): { verdict: JudgeVerdict } | { error: string } {
   let body = text.trim();
-  const fence = /^```(?:json)?\s*([\s\S]*?)\s*```$/i.exec(body);
-  if (fence) body = fence[1]!;
+  // A ```json fenced reply: its inside, trimmed. Not a regex: /^```(?:json)?\s*([\s\S]*?)\s*```$/
+  // backtracks quadratically on a long run of whitespace (6 s for a 72 KB reply).
+  if (body.length >= 6 && body.startsWith('```') && body.endsWith('```')) {
+    const inner = body.slice(3, -3);
+    body = (/^json/i.test(inner) ? inner.slice(4) : inner).trim();
+  }
   if (!body.startsWith('{')) {
     const a = body.indexOf('{');
     const b = body.lastIndexOf('}');

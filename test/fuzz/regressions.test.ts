@@ -9,6 +9,7 @@ import { Tokenizer, SPECIALS } from '../../src/model/tokenizer.js';
 import { responseOf } from '../../src/serve-env/openrlhf.js';
 import { OpenAIClient } from '../../src/client/client.js';
 import { ApiError } from '../../src/wire/errors.js';
+import { parseJudgeReply } from '../../src/client/judge.js';
 
 test('--set __proto__.x=1 is refused and never reaches Object.prototype (config target)', () => {
   assert.throws(() => parseOverride('__proto__.polluted=1'), /__proto__/);
@@ -74,4 +75,16 @@ test('a 2xx reply whose message content is not a string, or whose usage is not n
   } finally {
     globalThis.fetch = realFetch;
   }
+});
+
+test('parseJudgeReply unwraps a fenced reply in linear time (step-parser target)', () => {
+  const t0 = performance.now();
+  assert.deepEqual(parseJudgeReply('```json```😀' + '\r\n'.repeat(36_000) + '"visual"}:', 3), { error: 'the reply contains no JSON object' });
+  assert.ok(performance.now() - t0 < 500, `took ${performance.now() - t0} ms`);
+  const ok = { verdict: { first_error_step: 2, kind: 'visual', reason: 'r' } };
+  const json = '{"first_error_step": 2, "kind": "visual", "reason": "r"}';
+  assert.deepEqual(parseJudgeReply('```json\n' + json + '\n```', 3), ok);
+  assert.deepEqual(parseJudgeReply('  ```JSON ' + json + '```  ', 3), ok);
+  assert.deepEqual(parseJudgeReply('```\n' + json + '\n```', 3), ok);
+  assert.deepEqual(parseJudgeReply(json, 3), ok);
 });
