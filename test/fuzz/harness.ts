@@ -6,6 +6,8 @@
 // run. The same code runs in the test suite (a few hundred inputs per target) and in
 // `npm run fuzz -- --runs N` (scripts/fuzz.mjs, one worker per target so a hang is caught).
 import fc from 'fast-check';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 
 export interface FuzzTarget<T = any> {
   name: string;
@@ -40,7 +42,12 @@ export interface FuzzResult {
 export const MAX_MS = 1000;
 const BATCH = 100;
 
-const gc: (() => void) | undefined = (globalThis as { gc?: () => void }).gc;
+/** A full collection before heap readings; without one (no --expose-gc, as under node --test)
+ *  the growth check would measure uncollected garbage. */
+const gc: () => void = (globalThis as { gc?: () => void }).gc ?? (() => {
+  v8.setFlagsFromString('--expose-gc');
+  return vm.runInNewContext('gc') as () => void;
+})();
 const heapMB = () => process.memoryUsage().heapUsed / (1 << 20);
 
 /** A short printable form of an input, for failure reports. */
@@ -97,9 +104,9 @@ export async function runTarget<T>(t: FuzzTarget<T>, runs: number, seed: number,
         progress?.(r.inputs);
       }
       // The heap after the first batch is the baseline (caches and modules warmed up).
-      if (b === 0) { gc?.(); base = heapMB(); }
+      if (b === 0) { gc(); base = heapMB(); }
     }
-    gc?.();
+    gc();
     r.heapGrowthMB = base < 0 ? 0 : Math.max(0, heapMB() - base);
     const bound = t.heapGrowthMB ?? 64;
     if (r.heapGrowthMB > bound) {
