@@ -28,7 +28,7 @@ process.on('exit', () => fs.rmSync(TMP, { recursive: true, force: true }));
 function smallConfig(ivr: boolean): RlConfig {
   const raw = JSON.parse(fs.readFileSync(path.join(ROOT, 'configs/known-answer/chart-h2-ivr.json'), 'utf8')) as Record<string, any>;
   // Constant lr as measured (the full recipe decays it; 16 iterations are all warm-up and peak).
-  Object.assign(raw, { iterations: 16, prompts_per_iter: 32, checkpoint_every: 0, threads: 2, lr_schedule: 'constant' });
+  Object.assign(raw, { iterations: 16, prompts_per_iter: 32, group_size: 4, checkpoint_every: 0, threads: 2, lr_schedule: 'constant' });
   raw.probe = { ...raw.probe, n: 100, every: 16 };
   raw.ivr.max_rectifications = 32;
   if (!ivr) { raw.method = 'grpo'; delete raw.ivr; }
