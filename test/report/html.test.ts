@@ -149,7 +149,7 @@ test('ivr report CLI: writes the HTML; a malformed results.json fails naming the
     assert.match(r.stderr, /results\.json: key "runs\[1\]\.eval\.test\.grounding_fidelity" must be a number in \[0, 1\]/);
     r = reportCli([]);
     assert.equal(r.status, 2);
-    assert.match(r.stderr, /required option '--results <file>' not specified/);
+    assert.match(r.stderr, /required option '--results <path>' not specified/);
     r = reportCli(['--results', path.join(dir, 'missing.json')]);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /results file not found: .*missing\.json/);

@@ -162,7 +162,7 @@ test('CLI: SIGKILL mid-run, then `ivr sft --resume` == uninterrupted run, bit fo
   // Without --resume into a directory with checkpoints: refused, clear message, exit 1.
   const again = cli(['sft', '--config', file, '--out', out, '--quiet']);
   assert.equal(again.status, 1);
-  assert.match(again.stderr, /already holds a run with checkpoints; pass --resume to continue it or choose another --out/);
+  assert.match(again.stderr, /already holds a run with checkpoints; pass --resume to continue it or choose another output directory \(--force discards it\)/);
   // --resume with a different config: refused.
   const other = path.join(tmpRoot, 'cli-config-other.json');
   fs.writeFileSync(other, JSON.stringify({ ...json, lr: 1e-3 }));
