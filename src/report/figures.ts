@@ -179,6 +179,19 @@ function horizonValue(e: SplitEval, family: string, horizon: number, metric: Agg
   return h && h.n > 0 ? h[metric] : null;
 }
 
+/**
+ * Instances behind one panel's points: the smallest and largest n of any (horizon, evaluation)
+ * of the family on the given splits. A per-horizon point over a dozen instances jumps by 8
+ * points per instance, so each panel says how few there are.
+ */
+export function horizonInstanceRange(b: Bench, family: string, splits: readonly SplitName[]): [number, number] | null {
+  const ns: number[] = [];
+  for (const m of [BASE, ...b.methods]) {
+    for (const s of splits) for (const e of evaluationsOf(b, m, s)) for (const h of e.by_horizon) if (h.family === family && h.n > 0) ns.push(h.n);
+  }
+  return ns.length ? [Math.min(...ns), Math.max(...ns)] : null;
+}
+
 /** A metric of method m at one (family, horizon): mean over seeds with its 95% interval. */
 export function horizonPoint(b: Bench, m: string, split: SplitName, family: string, horizon: number, metric: AggregateMetric): Point {
   const xs = evaluationsOf(b, m, split).map((e) => horizonValue(e, family, horizon, metric)).filter((v): v is number => v !== null);

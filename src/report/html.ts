@@ -11,7 +11,7 @@ import { columnClaim, pts, verdictOf } from './claims.js';
 import { barChart, lineChart, stackedBars, type LineSeries } from './charts.js';
 import {
   BASE, benchOf, columnCi, columnDiff, columnFacts, EROSION_BUCKETS, erosionBuckets, erosionCurve, evaluationsOf, families, HEADLINE_COLUMNS,
-  horizonPoint, horizons, ivrCurves, ivrMethods, IVR_PANELS, meanRolloutTokens, metricCi, runsOf, tokenCurve, withRuns,
+  horizonInstanceRange, horizonPoint, horizons, ivrCurves, ivrMethods, IVR_PANELS, meanRolloutTokens, metricCi, runsOf, tokenCurve, withRuns,
   type Bench, type Point,
 } from './figures.js';
 import { reportStyles, type SeriesStyle } from './palette.js';
@@ -40,7 +40,7 @@ export function renderReport(results: BenchResults, opts: ReportOptions = {}): s
   const ablations = results.kind === 'ablations';
   const ctx: Ctx = { b, ...reportStyles(BASE, b.methods, b.ref ?? '', ablations) };
 
-  const title = ablations ? 'IVR-R1 ablations' : 'IVR-R1 vs RL baselines';
+  const title = reportTitle(results, ctx.label);
   const sections = [
     headlineSection(ctx),
     tablesSection(ctx),
@@ -52,7 +52,8 @@ export function renderReport(results: BenchResults, opts: ReportOptions = {}): s
     provenanceSection(ctx),
   ].filter((s) => s !== '');
   const seeds = results.seeds.length;
-  const sub = `${results.methods.length} ${ablations ? 'variants' : 'methods'} × ${seeds} seed${seeds === 1 ? '' : 's'} · equal rollout-token budget ${compact(results.budget_tokens)} per run · ${esc(results.created)}`;
+  const nm = results.methods.length;
+  const sub = `${nm} ${ablations ? (nm === 1 ? 'variant' : 'variants') : nm === 1 ? 'method' : 'methods'} × ${seeds} seed${seeds === 1 ? '' : 's'} · equal rollout-token budget ${compact(results.budget_tokens)} per run · ${esc(results.created)}`;
   return `<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -71,6 +72,17 @@ ${sections.join('\n')}
 `;
 }
 
+
+/**
+ * What the page compares: "IVR-R1 vs RL baselines" only when it holds IVR-R1 and at least one
+ * other method; a single method (the demo) is compared with the base it started from.
+ */
+function reportTitle(results: BenchResults, label: (m: string) => string): string {
+  if (results.kind === 'ablations') return 'IVR-R1 ablations';
+  const others = results.methods.filter((m) => m !== 'ivr');
+  if (results.methods.includes('ivr') && others.length) return 'IVR-R1 vs RL baselines';
+  return `${results.methods.map(label).join(', ')} vs the base policy`;
+}
 
 const pc1 = (v: number) => pct(v, 1);
 
@@ -255,11 +267,13 @@ function horizonSection(ctx: Ctx, metric: AggregateMetric, id: string, title: st
         ? [{ from: ps.splits.length === 2 && test.length ? (test[test.length - 1]! + ood[0]!) / 2 : ood[0]! - 0.5, to: ood[ood.length - 1]! + 0.5, label: 'OOD' }]
         : [];
       const allH = ps.splits.flatMap((s) => (s === 'test' ? test : ood));
+      const nRange = horizonInstanceRange(b, fam, ps.splits);
+      const nNote = nRange ? ` (n ${nRange[0] === nRange[1] ? nRange[0] : `${nRange[0]}–${nRange[1]}`} per horizon)` : '';
       for (const x of series) for (const p of x.points) if (p.y !== null) all.push(p.lo ?? p.y, p.y);
       specs.push({
         allH,
         render: (width) => lineChart({
-          title: ps.label, xLabel: 'horizon (reasoning steps)', yLabel, series,
+          title: ps.label + nNote, xLabel: 'horizon (reasoning steps)', yLabel, series,
           width, height: 320, legend: 'none', errorBars: true, dodge: Math.min(3, (width / (allH.length + 1)) / (series.length + 2)),
           x: { kind: 'integer', domain: [Math.min(...allH) - 0.5, Math.max(...allH) + 0.5] },
           y: { kind: 'share', domain }, regions,
@@ -369,7 +383,7 @@ function provenanceSection(ctx: Ctx): string {
   const fmtS = (s: number) => (s >= 3600 ? `${(s / 3600).toFixed(1)} h` : s >= 60 ? `${(s / 60).toFixed(1)} min` : `${s.toFixed(0)} s`);
   const parts = ['<section id="provenance">', '<h2>Provenance</h2>'];
   parts.push(`<p>Produced by:</p><pre>${esc(r.command)}</pre>`);
-  parts.push(`<dl class="prov"><dt>commit</dt><dd>${esc(r.commit)}</dd><dt>machine</dt><dd>${esc(r.machine)}</dd><dt>created</dt><dd>${esc(r.created)}</dd><dt>kind</dt><dd>${esc(r.kind)}</dd><dt>${r.kind === 'ablations' ? 'variants' : 'methods'}</dt><dd>${esc(r.methods.join(', '))}</dd><dt>seeds</dt><dd>${esc(r.seeds.join(', '))}</dd><dt>budget per run</dt><dd>${compact(r.budget_tokens)} rollout tokens (${r.budget_tokens})</dd><dt>runs</dt><dd>${r.runs.length} · ${fmtS(wall)} of run time in total</dd></dl>`);
+  parts.push(`<dl class="prov"><dt>commit</dt><dd>${esc(r.commit)}</dd><dt>machine</dt><dd>${esc(r.machine)}</dd><dt>created</dt><dd>${esc(r.created)}</dd><dt>results kind</dt><dd>${esc(r.kind)}</dd><dt>${r.kind === 'ablations' ? 'variants' : 'methods'}</dt><dd>${esc(r.methods.join(', '))}</dd><dt>seeds</dt><dd>${esc(r.seeds.join(', '))}</dd><dt>budget per run</dt><dd>${compact(r.budget_tokens)} rollout tokens (${r.budget_tokens})</dd><dt>runs</dt><dd>${r.runs.length} · ${fmtS(wall)} of run time in total</dd></dl>`);
   const rows = r.runs.map((x) => `<tr><td>${swatch(ctx, x.method)}${esc(ctx.label(x.method))}</td><td>${x.seed}</td><td>${pc1(x.eval.test.accuracy)}</td><td>${pc1(x.eval.ood.accuracy)}</td><td>${compact(x.gen_tokens_total)}</td><td>${x.curve.length}</td><td>${fmtS(x.wall_s)}</td><td>${x.peak_rss_mib ? `${x.peak_rss_mib.toFixed(0)} MiB` : '–'}</td><td>${esc(x.run_dir)}</td></tr>`);
   parts.push(`<details><summary>Every run (${r.runs.length})</summary><table><tr><th>method</th><th>seed</th><th>test acc.</th><th>OOD acc.</th><th>rollout tokens</th><th>curve points</th><th>wall time</th><th>peak RSS</th><th>run directory</th></tr>${rows.join('')}</table></details>`);
   parts.push('</section>');

@@ -157,3 +157,17 @@ test('ivr report CLI: writes the HTML; a malformed results.json fails naming the
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('renderReport: a one-method report (the demo) is titled by what it compares, counts in the singular, and each per-horizon panel says its n', () => {
+  const one = renderReport(buildResults({ methods: ['ivr'], seeds: [0] }));
+  assert.match(one, /<h1>IVR-R1 vs the base policy<\/h1>/);
+  assert.match(one, /1 method × 1 seed ·/);
+  assert.doesNotMatch(one, /vs RL baselines|methods ×|<dt>kind<\/dt>/);
+  // every accuracy-by-horizon panel title carries the instances per horizon
+  const horizon = one.slice(one.indexOf('<section id="horizon">'), one.indexOf('</section>', one.indexOf('<section id="horizon">')));
+  const titles = [...horizon.matchAll(/<title>([^<]+)<\/title>/g)].map((m) => m[1]!).filter((t) => t !== 'legend');
+  assert.ok(titles.length >= 3, titles.join(' | '));
+  for (const t of titles) assert.match(t, /\(n \d+(–\d+)? per horizon\)/, t);
+  const many = renderReport(buildResults());
+  assert.match(many, /<h1>IVR-R1 vs RL baselines<\/h1>/);
+});
