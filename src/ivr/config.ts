@@ -41,6 +41,17 @@ export const ivrSchema = z.strictObject({
   inject: z.enum(INJECTOR_NAMES),
   /** λ of the 'likelihood' injection: the loss gets λ · mean NLL over demonstration tokens. */
   demo_nll: z.number().min(0),
+  /** Replay (ivr/replay.ts): rectified trajectories of hard prompts (no right rollout in the
+   *  group) kept and trained again in later iterations as NLL demonstrations (weight demo_nll).
+   *  per_iter 0 = off. */
+  replay: z.strictObject({
+    /** Trajectories replayed per iteration. */
+    per_iter: z.int().min(0).max(MAX_BATCH_SEQUENCES),
+    /** Buffer size; the oldest leave first. */
+    capacity: z.int().min(1).max(100_000),
+    /** An entry leaves after this many replays. */
+    max_uses: z.int().min(1).max(1000),
+  }),
 });
 
 export type IvrConfig = z.infer<typeof ivrSchema>;
@@ -56,6 +67,7 @@ export const IVR_DEFAULTS: IvrConfig = {
   shaping: true,
   inject: 'member',
   demo_nll: 1,
+  replay: { per_iter: 0, capacity: 1024, max_uses: 4 },
 };
 
 export const IVR_EXTENSION: ConfigExtension<IvrConfig> = { key: 'ivr', method: 'ivr', schema: ivrSchema, defaults: IVR_DEFAULTS };

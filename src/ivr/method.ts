@@ -6,12 +6,15 @@
 // in its table (SCREENS, LOCALIZERS, RECTIFIERS, INJECTORS), so ablations are configs.
 import { LocalReasoner } from '../reasoner/local-reasoner.js';
 import { instanceTask } from '../reasoner/task.js';
-import type { Addition, Augmenter } from '../rl/augment.js';
+import type { Addition, Augmenter, Demonstration } from '../rl/augment.js';
+import { instancePatches, promptIds } from '../model/episode.js';
+import { makeSample } from '../rl/rollout.js';
 import type { TrainConfig } from './config.js';
 import type { Sample } from '../rl/rollout.js';
 import { INJECTORS } from './inject.js';
 import { LOCALIZERS, stepOffset, verifierLocalizer, type Localization } from './localize.js';
 import { rectifierFor } from './rectifiers.js';
+import { ReplayBuffer, type NewReplayEntry } from './replay.js';
 import { rereason } from './rereason.js';
 import { SCREENS } from './screen.js';
 
@@ -21,8 +24,15 @@ export function ivrAugmenter(cfg: TrainConfig): Augmenter {
   const rectifier = rectifierFor(ivr.rectifier);
   const screen = SCREENS.reward;
   const injector = INJECTORS[ivr.inject];
+  const replayLimits = { capacity: ivr.replay.capacity, maxUses: ivr.replay.max_uses };
+  let replay = new ReplayBuffer(replayLimits);
   return {
     name: 'ivr',
+    saveState: () => (ivr.replay.per_iter > 0 ? { replay: replay.toJSON() } : undefined),
+    restoreState(state) {
+      const s = state as { replay?: unknown } | null;
+      if (s && s.replay !== undefined) replay = ReplayBuffer.fromJSON(s.replay, replayLimits);
+    },
     async augment(groups, ctx) {
       const t0 = performance.now();
       const tok = ctx.policy.tokenizer;
@@ -62,14 +72,29 @@ export function ivrAugmenter(cfg: TrainConfig): Augmenter {
       let rectified = 0;
       let rewrittenTokens = 0;
       const members: Addition[] = [];
-      const demos: Addition[] = [];
+      const demos: Demonstration[] = [];
+      // Replays come from earlier iterations: drawn before this iteration's trajectories join.
+      const replayed: Demonstration[] = ivr.replay.per_iter > 0
+        ? replay.draw(ivr.replay.per_iter).map((e) => ({
+          prompt: { patches: instancePatches(e.inst, ctx.policy.cfg), promptIds: promptIds(e.inst, tok) },
+          sample: makeSample(cfg, ctx.policy, e.inst, 'rectified', e.responseIds, true, new Uint8Array(e.responseIds.length), e.rewritten),
+        }))
+        : [];
+      const hard: NewReplayEntry[] = [];
       outcomes.forEach((o, i) => {
         if (!o.pieces) return;
-        const { sample, as } = injector.inject(items[i]!.group, o.pieces, ctx.policy, cfg);
-        (as === 'member' ? members : demos).push({ group: items[i]!.index, sample });
-        if (sample.accuracy > 0) rectified++;
+        const group = items[i]!.group;
+        const { sample, as } = injector.inject(group, o.pieces, ctx.policy, cfg);
+        if (as === 'member') members.push({ group: items[i]!.index, sample });
+        else demos.push({ prompt: group, sample });
+        if (sample.accuracy > 0) {
+          rectified++;
+          if (group.samples.every((s) => s.accuracy === 0)) hard.push({ inst: group.inst, responseIds: sample.responseIds, rewritten: sample.rewritten ?? new Uint8Array(sample.responseIds.length), added: ctx.iteration });
+        }
         rewrittenTokens += sample.rewritten ? sample.rewritten.reduce((a, b) => a + b, 0) : 0;
       });
+      if (ivr.replay.per_iter > 0) replay.add(hard);
+      demos.push(...replayed);
       const added = [...members, ...demos];
       const demoTokens = added.reduce((a, m) => a + m.sample.responseIds.length, 0);
       const allTokens = groups.reduce((a, g) => a + g.samples.reduce((b, s) => b + s.responseIds.length, 0), 0) + demoTokens;
@@ -91,6 +116,7 @@ export function ivrAugmenter(cfg: TrainConfig): Augmenter {
           ivr_demo_token_frac: allTokens ? demoTokens / allTokens : 0,
           ivr_rewritten_tokens: rewrittenTokens,
           ivr_loop_tokens: loopTokens,
+          ...(ivr.replay.per_iter > 0 ? { ivr_replayed: replayed.length, ivr_replay_buffer: replay.size } : {}),
           t_ivr_s: (performance.now() - t0) / 1000,
         },
       };

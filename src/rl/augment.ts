@@ -6,6 +6,9 @@ import type { Policy } from '../model/policy.js';
 import type { RlConfig } from './config.js';
 import type { Group, Sample } from './rollout.js';
 
+/** What a sample is conditioned on: the image's patches and the prompt's token ids. */
+export type PromptInput = Pick<Group, 'patches' | 'promptIds'>;
+
 export interface AugmentContext {
   policy: Policy;
   cfg: RlConfig;
@@ -16,6 +19,9 @@ export interface AugmentContext {
 /** A sample added for the prompt of groups[group]. */
 export interface Addition { group: number; sample: Sample }
 
+/** A demonstration with its own prompt: this iteration's group's, or (replay) an earlier one's. */
+export interface Demonstration { prompt: PromptInput; sample: Sample }
+
 export interface AugmentResult {
   /** Logged as-is into metrics.jsonl. */
   stats: Record<string, unknown>;
@@ -24,7 +30,7 @@ export interface AugmentResult {
   /** Samples that join their group: its advantages are computed with them included. */
   members: Addition[];
   /** Demonstrations trained by an auxiliary NLL (weight `demoNll`), apart from the advantages. */
-  demos: Addition[];
+  demos: Demonstration[];
   /** λ of the demonstrations' NLL: the loss gets λ · (mean NLL over demonstration tokens). */
   demoNll: number;
   /** Step-level credit: the response token from which a rollout's negative advantage applies. */
@@ -39,4 +45,8 @@ export function nothingAdded(stats: Record<string, unknown> = {}): AugmentResult
 export interface Augmenter {
   name: string;
   augment(groups: readonly Group[], ctx: AugmentContext): Promise<AugmentResult>;
+  /** State carried across iterations (e.g. a replay buffer), JSON, saved with each resumable checkpoint. */
+  saveState?(): unknown;
+  /** Restores what saveState returned (on --resume). */
+  restoreState?(state: unknown): void;
 }

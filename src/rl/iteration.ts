@@ -65,7 +65,7 @@ export async function scoreRows(policy: Policy, ref: Policy | null, cfg: RlConfi
   for (const m of added.members) members[m.group]!.push(m.sample);
   const baseOf = (gi: number, sample: Sample): RowBase => ({ patches: groups[gi]!.patches, promptIds: groups[gi]!.promptIds, sample });
   const base = members.flatMap((ss, gi) => ss.map((s) => baseOf(gi, s)));
-  const demos = added.demos.map((d) => baseOf(d.group, d.sample));
+  const demos: RowBase[] = added.demos.map((d) => ({ patches: d.prompt.patches, promptIds: d.prompt.promptIds, sample: d.sample }));
   const all = [...base, ...demos];
 
   const oldFromUpdate = cfg.epochs === 1 && all.length <= cfg.minibatch_size && cfg.kl.placement !== 'reward';

@@ -77,6 +77,7 @@ async function rlLoop(cfg: RlConfig, opts: TrainOptions, run: RunDir): Promise<{
     policy = saved.policy;
     state = saved.optimizer;
     loop = saved.extra.loop as LoopState;
+    if (saved.extra.augmenter_state !== undefined) opts.augmenter?.restoreState?.(saved.extra.augmenter_state);
   } else {
     policy = loadPolicy(opts.init, threads).policy;
     state = AdamState.zeros(policy.params.specs);
@@ -94,7 +95,8 @@ async function rlLoop(cfg: RlConfig, opts: TrainOptions, run: RunDir): Promise<{
   // The probe before the first update, as row iter 0 (a resumed run has it already).
   if (probe && loop.iteration === 0 && !run.readMetrics().some((r) => r.iter === 0)) run.logMetrics({ iter: 0, ...(await probePolicy(policy, probe)) });
   const progress = new Progress(`train ${cfg.method}`, cfg.iterations, opts.quiet);
-  const save = () => savePolicy(run.latest, policy, { kind: 'rl', method: cfg.method, loop, config: cfg }, state);
+  const augmenterState = () => { const s = augmenter?.saveState?.(); return s === undefined ? {} : { augmenter_state: s }; };
+  const save = () => savePolicy(run.latest, policy, { kind: 'rl', method: cfg.method, loop, config: cfg, ...augmenterState() }, state);
 
   const stream: PromptStreamState = loop.familyCursors
     ? { next: loop.promptCursor, cursors: { ...loop.familyCursors } }

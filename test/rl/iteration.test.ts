@@ -17,7 +17,7 @@ test('scoreRows: members in their group, demos last with NLL weight, credit from
   const member = fakeSample('rectified', 1);
   const demo = fakeSample('rectified', 1, 1, 'a demonstration of 30 chars..');
   const before = JSON.stringify([g0, g1, member, demo]);
-  const added = { ...nothingAdded(), members: [{ group: 0, sample: member }], demos: [{ group: 1, sample: demo }], demoNll: 0.5, creditFrom: new Map([[g1.samples[1]!, 3]]) };
+  const added = { ...nothingAdded(), members: [{ group: 0, sample: member }], demos: [{ prompt: g1, sample: demo }], demoNll: 0.5, creditFrom: new Map([[g1.samples[1]!, 3]]) };
   const s = await scoreRows(new ScriptedPolicy(() => '').asPolicy(), null, cfg, [g0, g1], added);
 
   assert.deepEqual(s.rows.map((r) => r.sample), [...g0.samples, member, ...g1.samples, demo]);

@@ -15,6 +15,7 @@ import { loadCheckpoint } from '../../src/engine/checkpoint.js';
 import { AdamState } from '../../src/engine/optim.js';
 import { groupAdvantages } from '../../src/rl/advantages.js';
 import { parseTrainConfig as parseRlConfig } from '../../src/ivr/config.js';
+import { nothingAdded, type Augmenter } from '../../src/rl/augment.js';
 import { luffyAugmenter } from '../../src/rl/luffy.js';
 import { makeSample, rlPrompt, rollout } from '../../src/rl/rollout.js';
 import { trainRl } from '../../src/rl/trainer.js';
@@ -300,4 +301,25 @@ test('(e) config errors from the CLI: exit code 1 and a message naming the key a
   const u = await cli(['train', '--method', 'ivr', '--init', init]);
   assert.equal(u.code, 2, u.stderr);
   assert.match(u.stderr, /--config/);
+});
+
+test('(g) an augmenter\'s state (e.g. IVR-R1\'s replay buffer) is saved with each resumable checkpoint and restored on resume', async () => {
+  const cfg = parseRlConfig({ method: 'grpo', prompts_per_iter: 2, group_size: 2, max_new_tokens: 48, iterations: 2, val_every: 0, checkpoint_every: 1, minibatch_size: 8, threads: 2 }, 'test');
+  // A test double for a stateful method: it adds nothing and counts the iterations it saw.
+  const counting = (): Augmenter & { seen: number } => {
+    const a = {
+      name: 'grpo', seen: 0,
+      async augment() { a.seen++; return nothingAdded({ seen: a.seen }); },
+      saveState: () => ({ seen: a.seen }),
+      restoreState(s: unknown) { a.seen = (s as { seen: number }).seen; },
+    };
+    return a;
+  };
+  const out = path.join(TMP, 'augmenter-state');
+  await trainRl(cfg, { init: await tinyPolicyDir(), out, resume: false, quiet: true, augmenter: counting() });
+  const saved = JSON.parse(fs.readFileSync(path.join(out, 'checkpoints/latest/config.json'), 'utf8')) as Record<string, unknown>;
+  assert.deepEqual(saved.augmenter_state, { seen: 2 });
+  const again = counting();
+  await trainRl(cfg, { init: await tinyPolicyDir(), out, resume: true, quiet: true, augmenter: again });
+  assert.equal(again.seen, 2, 'restored from checkpoints/latest');
 });
