@@ -13,7 +13,7 @@ import { MAX_BATCH_SEQUENCES } from '../util/limits.js';
 /** Rectifier names (ivr/rectifiers.ts holds the strategies). */
 export const RECTIFIER_NAMES = ['re-ground', 'resample', 'oracle', 'adaptive'] as const;
 /** Injector names (ivr/inject.ts holds the strategies). */
-export const INJECTOR_NAMES = ['member', 'likelihood'] as const;
+export const INJECTOR_NAMES = ['member', 'likelihood', 'prefix'] as const;
 /** Localizer names (ivr/localize.ts holds the strategies). */
 export const LOCALIZER_NAMES = ['verifier', 'none'] as const;
 
@@ -37,8 +37,11 @@ export const ivrSchema = z.strictObject({
   /** Rewritten tokens use policy shaping (false: they are scored like sampled tokens); 'member' only. */
   shaping: z.boolean(),
   /** How a rectified trajectory enters the update (ivr/inject.ts): 'member' of its group's
-   *  advantages, or 'likelihood' (an auxiliary λ·NLL apart from the advantages). */
+   *  advantages, 'likelihood' (an auxiliary λ·NLL apart from the advantages), or 'prefix'
+   *  (its first rewritten step is a hint the policy continues from; NLL on that step). */
   inject: z.enum(INJECTOR_NAMES),
+  /** G': continuations sampled from each hint ('prefix' only). */
+  prefix_samples: z.int().min(1).max(64),
   /** λ of the 'likelihood' injection: the loss gets λ · mean NLL over demonstration tokens. */
   demo_nll: z.number().min(0),
   /** Replay (ivr/replay.ts): rectified trajectories of hard prompts (no right rollout in the
@@ -66,6 +69,7 @@ export const IVR_DEFAULTS: IvrConfig = {
   step_credit: true,
   shaping: true,
   inject: 'member',
+  prefix_samples: 4,
   demo_nll: 1,
   replay: { per_iter: 0, capacity: 1024, max_uses: 4 },
 };

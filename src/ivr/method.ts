@@ -6,12 +6,13 @@
 // in its table (SCREENS, LOCALIZERS, RECTIFIERS, INJECTORS), so ablations are configs.
 import { LocalReasoner } from '../reasoner/local-reasoner.js';
 import { instanceTask } from '../reasoner/task.js';
-import type { Addition, Augmenter, Demonstration } from '../rl/augment.js';
+import type { Augmenter, Demonstration } from '../rl/augment.js';
+import { nameSeed } from '../util/rng.js';
 import { instancePatches, promptIds } from '../model/episode.js';
 import { makeSample } from '../rl/rollout.js';
 import type { TrainConfig } from './config.js';
 import type { Sample } from '../rl/rollout.js';
-import { INJECTORS } from './inject.js';
+import { INJECTORS, rectifiedSample, type Rectified } from './inject.js';
 import { LOCALIZERS, stepOffset, verifierLocalizer, type Localization } from './localize.js';
 import { rectifierFor } from './rectifiers.js';
 import { ReplayBuffer, type NewReplayEntry } from './replay.js';
@@ -71,8 +72,6 @@ export function ivrAugmenter(cfg: TrainConfig): Augmenter {
 
       let rectified = 0;
       let rewrittenTokens = 0;
-      const members: Addition[] = [];
-      const demos: Demonstration[] = [];
       // Replays come from earlier iterations: drawn before this iteration's trajectories join.
       const replayed: Demonstration[] = ivr.replay.per_iter > 0
         ? replay.draw(ivr.replay.per_iter).map((e) => ({
@@ -81,26 +80,29 @@ export function ivrAugmenter(cfg: TrainConfig): Augmenter {
         }))
         : [];
       const hard: NewReplayEntry[] = [];
+      const trajectories: Rectified[] = [];
       outcomes.forEach((o, i) => {
         if (!o.pieces) return;
-        const group = items[i]!.group;
-        const { sample, as } = injector.inject(group, o.pieces, ctx.policy, cfg);
-        if (as === 'member') members.push({ group: items[i]!.index, sample });
-        else demos.push({ prompt: group, sample });
-        if (sample.accuracy > 0) {
+        const { group, index } = items[i]!;
+        trajectories.push({ group, index, pieces: o.pieces });
+        // The rectified trajectory itself (whatever the injector makes of it): stats and replay.
+        const t = rectifiedSample(group, o.pieces, ctx.policy, cfg);
+        if (t.accuracy > 0) {
           rectified++;
-          if (group.samples.every((s) => s.accuracy === 0)) hard.push({ inst: group.inst, responseIds: sample.responseIds, rewritten: sample.rewritten ?? new Uint8Array(sample.responseIds.length), added: ctx.iteration });
+          if (group.samples.every((s) => s.accuracy === 0)) hard.push({ inst: group.inst, responseIds: t.responseIds, rewritten: t.rewritten ?? new Uint8Array(t.responseIds.length), added: ctx.iteration });
         }
-        rewrittenTokens += sample.rewritten ? sample.rewritten.reduce((a, b) => a + b, 0) : 0;
+        rewrittenTokens += t.rewritten ? t.rewritten.reduce((a, b) => a + b, 0) : 0;
       });
+      const injected = await injector.inject(trajectories, { policy: ctx.policy, cfg, seed: nameSeed(ctx.seed, 'inject') });
       if (ivr.replay.per_iter > 0) replay.add(hard);
-      demos.push(...replayed);
+      const { members } = injected;
+      const demos = [...injected.demos, ...replayed];
       const added = [...members, ...demos];
       const demoTokens = added.reduce((a, m) => a + m.sample.responseIds.length, 0);
       const allTokens = groups.reduce((a, g) => a + g.samples.reduce((b, s) => b + s.responseIds.length, 0), 0) + demoTokens;
       const roundsUsed = outcomes.map((o) => o.rounds);
       return {
-        extraGenTokens: loopTokens,
+        extraGenTokens: loopTokens + injected.genTokens,
         members,
         demos,
         demoNll: ivr.demo_nll,
@@ -116,6 +118,7 @@ export function ivrAugmenter(cfg: TrainConfig): Augmenter {
           ivr_demo_token_frac: allTokens ? demoTokens / allTokens : 0,
           ivr_rewritten_tokens: rewrittenTokens,
           ivr_loop_tokens: loopTokens,
+          ...(ivr.inject === 'prefix' ? { ivr_prefix_tokens: injected.genTokens } : {}),
           ...(ivr.replay.per_iter > 0 ? { ivr_replayed: replayed.length, ivr_replay_buffer: replay.size } : {}),
           t_ivr_s: (performance.now() - t0) / 1000,
         },

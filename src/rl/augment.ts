@@ -16,8 +16,11 @@ export interface AugmentContext {
   seed: number;
 }
 
-/** A sample added for the prompt of groups[group]. */
-export interface Addition { group: number; sample: Sample }
+/**
+ * A sample that joins groups[group]'s advantages. `prompt` (default: the group's) conditions it
+ * on more than the question, e.g. a hint the policy continued from: only its own tokens are trained.
+ */
+export interface Addition { group: number; sample: Sample; prompt?: PromptInput }
 
 /** A demonstration with its own prompt: this iteration's group's, or (replay) an earlier one's. */
 export interface Demonstration { prompt: PromptInput; sample: Sample }

@@ -63,7 +63,12 @@ type RowBase = { patches: Float32Array; promptIds: number[]; sample: Sample };
 export async function scoreRows(policy: Policy, ref: Policy | null, cfg: RlConfig, groups: readonly Group[], added: AugmentResult): Promise<Scored> {
   const members = groups.map((g) => [...g.samples]);
   for (const m of added.members) members[m.group]!.push(m.sample);
-  const baseOf = (gi: number, sample: Sample): RowBase => ({ patches: groups[gi]!.patches, promptIds: groups[gi]!.promptIds, sample });
+  // A member conditioned on its own prompt (a hint it continued from) is trained in that context.
+  const promptOf = new Map(added.members.flatMap((m) => (m.prompt ? [[m.sample, m.prompt] as const] : [])));
+  const baseOf = (gi: number, sample: Sample): RowBase => {
+    const p = promptOf.get(sample) ?? groups[gi]!;
+    return { patches: p.patches, promptIds: p.promptIds, sample };
+  };
   const base = members.flatMap((ss, gi) => ss.map((s) => baseOf(gi, s)));
   const demos: RowBase[] = added.demos.map((d) => ({ patches: d.prompt.patches, promptIds: d.prompt.promptIds, sample: d.sample }));
   const all = [...base, ...demos];

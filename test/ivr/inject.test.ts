@@ -6,7 +6,7 @@
 // token positions. Driven by a scripted policy, so every number here is exact.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { likelihoodInjector, memberInjector } from '../../src/ivr/inject.js';
+import { likelihoodInjector, memberInjector, prefixInjector } from '../../src/ivr/inject.js';
 import { ivrAugmenter } from '../../src/ivr/method.js';
 import type { Piece } from '../../src/ivr/rereason.js';
 import { groupAdvantages } from '../../src/rl/advantages.js';
@@ -54,7 +54,7 @@ test('fixture sanity: the hand-counted token lengths and the flawed rollouts', (
   }
 });
 
-test('memberInjector: the rectified sample for the group, reward recomputed, off-policy = rewritten tokens', () => {
+test('memberInjector: the rectified sample for the group, reward recomputed, off-policy = rewritten tokens', async () => {
   const pieces: Piece[] = [
     { text: '<think>\n', rewritten: false },
     { text: G0 + '\n', rewritten: false },
@@ -65,8 +65,11 @@ test('memberInjector: the rectified sample for the group, reward recomputed, off
   for (const shaping of [true, false]) {
     const cfg = ivrConfig({}, { shaping });
     const g = fakeGroup([0, 1, 2, 3].map(() => textSample(INST, 'policy', WRONG_ANSWER)), INST);
-    const { sample: s, as } = memberInjector.inject(g, pieces, policy, cfg);
-    assert.equal(as, 'member');
+    const m = await memberInjector.inject([{ group: g, index: 3, pieces }], { policy, cfg, seed: 0 });
+    assert.deepEqual([m.members.length, m.demos.length, m.genTokens], [1, 0, 0]);
+    assert.equal(m.members[0]!.group, 3);
+    assert.equal(m.members[0]!.prompt, undefined, 'conditioned on the group\'s own prompt');
+    const s = m.members[0]!.sample;
     assert.equal(g.samples.length, 4, 'the injector returns the sample; the group is not touched');
     assert.equal(s.kind, 'rectified');
     assert.equal(s.responseText, goldResponse(INST));
@@ -80,15 +83,17 @@ test('memberInjector: the rectified sample for the group, reward recomputed, off
     const want = Array.from({ length: 37 }, (_, i) => (shaping && i >= 12 && i <= 21 ? 1 : 0));
     assert.deepEqual(Array.from(s.offPolicy), want, `shaping=${shaping}`);
     // likelihood: the same trajectory as a demonstration (NLL, no shaping), rewritten marks kept.
-    const d = likelihoodInjector.inject(g, pieces, policy, cfg);
-    assert.equal(d.as, 'demo');
+    const l = await likelihoodInjector.inject([{ group: g, index: 3, pieces }], { policy, cfg, seed: 0 });
+    assert.deepEqual([l.members.length, l.demos.length], [0, 1]);
+    const d = l.demos[0]!;
+    assert.equal(d.prompt.promptIds, g.promptIds);
     assert.deepEqual(d.sample.responseIds, s.responseIds);
     assert.ok(d.sample.offPolicy.every((x) => x === 0));
     assert.deepEqual(d.sample.rewritten, s.rewritten);
   }
 });
 
-test('advantages with the demonstration included (hand-computed): an all-fail group gains a signal', () => {
+test('advantages with the demonstration included (hand-computed): an all-fail group gains a signal', async () => {
   // Four format-valid wrong rollouts (reward 0.1 each) are a zero-variance group: no signal.
   const before = groupAdvantages([[0.1, 0.1, 0.1, 0.1]], 'grpo');
   assert.deepEqual(before.advantages, [[0, 0, 0, 0]]);
@@ -96,7 +101,7 @@ test('advantages with the demonstration included (hand-computed): an all-fail gr
   // With the rectified member (1.1): mean 0.3, deviations (-0.2 ×4, 0.8), unbiased variance
   // (4·0.04 + 0.64)/4 = 0.2, std 1/√5 -> advantages -0.2·√5 = -1/√5 and 0.8·√5 = 4/√5.
   const g = fakeGroup([0, 1, 2, 3].map(() => textSample(INST, 'policy', WRONG_ANSWER)), INST);
-  g.samples.push(memberInjector.inject(g, [{ text: goldResponse(INST), rewritten: false }], new ScriptedPolicy(() => '').asPolicy(), ivrConfig()).sample);
+  g.samples.push((await memberInjector.inject([{ group: g, index: 0, pieces: [{ text: goldResponse(INST), rewritten: false }] }], { policy: new ScriptedPolicy(() => '').asPolicy(), cfg: ivrConfig(), seed: 0 })).members[0]!.sample);
   const rewards = g.samples.map((s) => s.reward);
   close(rewards, [0.1, 0.1, 0.1, 0.1, 1.1], 1e-12, 'rewards');
   close(groupAdvantages([rewards], 'grpo').advantages[0]!, [-1 / SQ5, -1 / SQ5, -1 / SQ5, -1 / SQ5, 4 / SQ5], 1e-5, 'grpo');
@@ -283,4 +288,42 @@ test('creditFrom points at the eroded step in the rollout\'s own tokens, whateve
   const g = fakeGroup([noThink, blankFirst, sameLine].map((t) => textSample(INST, 'policy', t)), INST);
   const res = await ivrAugmenter(cfg).augment([g], { policy: twoRoundScript().asPolicy(), cfg, iteration: 0, seed: 5 });
   assert.deepEqual(g.samples.map((s) => res.creditFrom.get(s)), [0, 13, 11]);
+});
+
+test('prefixInjector: the hint is the verified prefix plus the first rewritten step; continuations join the group conditioned on it; NLL on the rewritten step', async () => {
+  const pieces: Piece[] = [
+    { text: '<think>\n', rewritten: false },
+    { text: G0 + '\n', rewritten: false },
+    { text: G1 + '\n', rewritten: true },
+    { text: G2 + '\n</think><answer>14</answer>', rewritten: false },
+  ];
+  // Continuations: the first right (the gold rest), the second with a wrong answer.
+  const policy = new ScriptedPolicy((_req, row) => (row % 2 === 0 ? `${G2}\n</think><answer>14</answer>` : `${G2}\n</think><answer>13</answer>`));
+  const cfg = ivrConfig({}, { inject: 'prefix', prefix_samples: 2, shaping: false });
+  const g = fakeGroup([0, 1].map(() => textSample(INST, 'policy', WRONG_ANSWER)), INST);
+  const noRewrite: Piece[] = [{ text: goldResponse(INST), rewritten: false }];
+  const r = await prefixInjector.inject([{ group: g, index: 1, pieces }, { group: g, index: 1, pieces: noRewrite }], { policy: policy.asPolicy(), cfg, seed: 7 });
+
+  // One generate call: 2 continuations of the one hint, in the plain context [image, prompt + hint].
+  assert.equal(policy.calls.length, 1);
+  assert.deepEqual(policy.calls[0]!.reqs.map(contextText), [0, 1].map(() => `[IMG]moves LRD\n<think>\n${G0}\n${G1}\n`));
+  // The trajectory without a rewrite is a plain member; the two continuations follow.
+  assert.equal(r.members.length, 3);
+  assert.equal(r.members[0]!.prompt, undefined);
+  assert.equal(r.members[0]!.sample.responseText, goldResponse(INST));
+  const [c0, c1] = [r.members[1]!, r.members[2]!];
+  for (const c of [c0, c1]) {
+    assert.equal(c.group, 1);
+    assert.deepEqual(c.prompt!.promptIds, [...g.promptIds, ...TOKENIZER.encode(`<think>\n${G0}\n${G1}\n`)], 'conditioned on the hint');
+    assert.ok(c.sample.offPolicy.every((x) => x === 0), 'the continuation is on-policy');
+  }
+  assert.equal(c0.sample.responseText, `${G2}\n</think><answer>14</answer>`, 'trained on the continuation alone');
+  assert.deepEqual([c0.sample.accuracy, c1.sample.accuracy], [1, 0], 'rewarded as the whole response');
+  assert.equal(c0.sample.reward, 1.1);
+  assert.equal(r.genTokens, c0.sample.responseIds.length + c1.sample.responseIds.length);
+  // NLL on the rewritten step given the verified prefix.
+  assert.equal(r.demos.length, 1);
+  assert.deepEqual(r.demos[0]!.prompt.promptIds, [...g.promptIds, ...TOKENIZER.encode(`<think>\n${G0}\n`)]);
+  assert.equal(r.demos[0]!.sample.responseText, `${G1}\n`);
+  assert.ok(r.demos[0]!.sample.rewritten!.every((x) => x === 1));
 });

@@ -53,7 +53,7 @@ test('per-method defaults follow the papers', () => {
   assert.equal(ivr.beta, grpo.beta);
   assert.deepEqual(ivr.ivr, {
     tau: 0.5, max_rectifications: 8, rounds: 3, localizer: 'verifier', rectifier: 're-ground',
-    oracle_fallback: true, step_credit: true, shaping: true, inject: 'member', demo_nll: 1,
+    oracle_fallback: true, step_credit: true, shaping: true, inject: 'member', prefix_samples: 4, demo_nll: 1,
     replay: { per_iter: 0, capacity: 1024, max_uses: 4 },
   });
 });

@@ -50,3 +50,14 @@ test('iterationLr: linear warm-up, then constant or cosine to min_lr_frac · lr 
   assert.ok(Math.abs(iterationLr(k, 60) - 0.55e-3) < 1e-9, `${iterationLr(k, 60)}`);
   assert.ok(Math.abs(iterationLr(k, 110) - 1e-4) < 1e-12);
 });
+
+test('scoreRows: a member with its own prompt (a hint it continued from) is trained in that context, in its group\'s advantages', async () => {
+  const cfg = parseRlConfig({ method: 'ivr', beta: 0, minibatch_size: 64 }, 'test');
+  const g0 = fakeGroup([fakeSample('policy', 0), fakeSample('policy', 0)]);
+  const cont = fakeSample('rectified', 1);
+  const hint = { patches: g0.patches, promptIds: [...g0.promptIds, 7, 8, 9] };
+  const added = { ...nothingAdded(), members: [{ group: 0, sample: cont, prompt: hint }] };
+  const s = await scoreRows(new ScriptedPolicy(() => '').asPolicy(), null, cfg, [g0], added);
+  assert.deepEqual(s.rows.map((r) => r.promptIds), [g0.promptIds, g0.promptIds, hint.promptIds]);
+  assert.deepEqual(s.advantages, groupAdvantages([[0, 0, 1]], 'grpo').advantages);
+});
