@@ -18,6 +18,8 @@ import type { Tokenizer } from '../model/tokenizer.js';
 import { wilson95 } from '../stats/interval.js';
 import { getFamily, goldResponse, responsePrefix, type FamilyId, type Instance } from '../tasks/index.js';
 import { Progress } from '../util/progress.js';
+import { nameSeed, Rng } from '../util/rng.js';
+import { scanExample } from './scan.js';
 import { readKinds, readStepIndices, readTrainInstance, readValidationSet, readValueRange, READ_HORIZON } from './reads.js';
 import { SftStepper, sftBatch } from './trainer.js';
 
@@ -37,6 +39,8 @@ export interface ReadProbeConfig {
   gradClip: number;
   /** Loss weight of the read tokens (readTokenMask) relative to the other response tokens (1 = plain SFT). */
   readWeight: number;
+  /** Share of training examples that are scans (sft/scan.ts: k lookups of one image) instead of reads (0 = reads only). */
+  scanShare: number;
   /** Val instances per family (fixed: val seeds 0..valN-1 at horizon 1). */
   valN: number;
   seed: number;
@@ -59,6 +63,7 @@ export const DEFAULT_READ_PROBE: ReadProbeConfig = {
   weightDecay: 0.1,
   gradClip: 1.0,
   readWeight: 1,
+  scanShare: 0,
   valN: 100,
   seed: 0,
   evalEveryMinutes: null,
@@ -197,6 +202,7 @@ export function checkReadProbeConfig(cfg: ReadProbeConfig): void {
   if (!(cfg.minutes > 0)) throw new Error(`read probe: minutes must be > 0, got ${cfg.minutes}`);
   if (cfg.maxSteps !== null && !(Number.isInteger(cfg.maxSteps) && cfg.maxSteps >= 1)) throw new Error(`read probe: max steps must be an integer >= 1, got ${cfg.maxSteps}`);
   if (!(cfg.readWeight > 0)) throw new Error(`read probe: read weight must be > 0, got ${cfg.readWeight}`);
+  if (!(cfg.scanShare >= 0 && cfg.scanShare < 1)) throw new Error(`read probe: scan share must be in [0, 1), got ${cfg.scanShare}`);
 }
 
 export interface ReadProbeOptions {
@@ -210,7 +216,9 @@ export async function runReadProbe(cfg: ReadProbeConfig, opts: ReadProbeOptions 
   checkReadProbeConfig(cfg);
   const policy = Policy.init(cfg.model, cfg.seed, undefined, cfg.threads);
   const state = AdamState.zeros(policy.params.specs);
-  const weighted = cfg.readWeight !== 1;
+  // Scans carry loss weights (names 0, contents 1), so any scan makes the batch weighted.
+  const weighted = cfg.readWeight !== 1 || cfg.scanShare > 0;
+  const scanRng = new Rng(nameSeed(cfg.seed, 'scan-share'));
   const stepper = new SftStepper(policy, { weightDecay: cfg.weightDecay, maxGradNorm: cfg.gradClip }, { tokenWeights: weighted });
   const valSet = readValidationSet(cfg.families, cfg.valN);
   const budgetMs = cfg.minutes * 60_000;
@@ -235,6 +243,7 @@ export async function runReadProbe(cfg: ReadProbeConfig, opts: ReadProbeOptions 
     const step = state.step;
     const items = Array.from({ length: cfg.batchSize }, (_, j) => {
       const inst = readTrainInstance(step * cfg.batchSize + j, cfg.families);
+      if (cfg.scanShare > 0 && scanRng.float() < cfg.scanShare) return scanExample(inst, policy.tokenizer, nameSeed(cfg.seed, `scan${step}-${j}`));
       const mask = readTokenMask(inst, policy.tokenizer);
       readTokens += mask.reduce((a, r) => a + r, 0);
       return { inst, response: goldResponse(inst), ...(weighted ? { weights: weightsOf(mask, cfg.readWeight) } : {}) };

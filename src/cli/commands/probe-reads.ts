@@ -13,7 +13,7 @@ import { integer, listOf, real } from '../options.js';
 interface Options {
   minutes: number; steps?: number; families: FamilyId[];
   imageSize: number; patch: number; dim: number; layers: number; heads: number; mlpRatio: number; maxText: number;
-  readWeight: number; batchSize: number; lr: number; warmup: number; valN: number; seed: number;
+  readWeight: number; scanShare: number; batchSize: number; lr: number; warmup: number; valN: number; seed: number;
   evalEvery?: number; threads?: number; save?: string; out?: string; json?: boolean; withResults?: boolean; quiet?: boolean;
 }
 
@@ -32,6 +32,7 @@ export function configure(cmd: Command): void {
     .option('--mlp-ratio <r>', 'MLP hidden width / model width', integer(1), m.mlpRatio)
     .option('--max-text <n>', 'text tokens per sequence (prompt + response)', integer(16), m.maxText)
     .option('--read-weight <w>', 'loss weight of the read tokens (what a read claims: the count, the bar value, the grid target/status/position) relative to the other response tokens (1 = plain SFT)', real({ gt: 0 }), d.readWeight)
+    .option('--scan-share <s>', 'share of training examples that are scans (k lookups of one image: "24w 13o 05s", "23rc 14..", "r5 g3") instead of single reads', real({ min: 0, max: 0.95 }), d.scanShare)
     .option('--batch-size <n>', 'examples per step', integer(1), d.batchSize)
     .option('--lr <lr>', 'peak learning rate (warm-up, then cosine over the budget)', real({ gt: 0 }), d.lr)
     .option('--warmup <n>', 'warm-up steps', integer(0), d.warmup)
@@ -57,7 +58,7 @@ async function run(o: Options): Promise<number> {
     ...DEFAULT_READ_PROBE,
     model: { ...DEFAULT_READ_PROBE.model, imageSize: o.imageSize, patch: o.patch, dim: o.dim, layers: o.layers, heads: o.heads, mlpRatio: o.mlpRatio, maxText: o.maxText },
     families: o.families, minutes: o.minutes, maxSteps: o.steps ?? null, batchSize: o.batchSize, lr: o.lr, warmup: o.warmup,
-    readWeight: o.readWeight, valN: o.valN, seed: o.seed, evalEveryMinutes: o.evalEvery ?? null,
+    readWeight: o.readWeight, scanShare: o.scanShare, valN: o.valN, seed: o.seed, evalEveryMinutes: o.evalEvery ?? null,
     ...(o.threads !== undefined ? { threads: o.threads } : {}),
   };
   if (o.imageSize % o.patch !== 0) throw new UsageError(`--patch ${o.patch} must divide --image-size ${o.imageSize}`);
