@@ -28,3 +28,12 @@ test('synth task images: a PNG torn by a kill mid-render is rendered again, not 
   assert.ok(fs.readFileSync(small).equals(whole), 'the torn image was rendered again');
   assert.deepEqual(fs.readdirSync(dir).filter((f) => f.includes('.tmp-')), [], 'no temp files left');
 });
+
+test('scripts/kill-anywhere.mjs at a small budget: sft and tasks export killed 3 times, resumed, equal to uninterrupted runs', { timeout: 180_000 }, async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+  const r = spawnSync(process.execPath, [path.join(root, 'scripts/kill-anywhere.mjs'), '--kills', '3', '--seed', '5', '--only', 'sft,export', '--work', path.join(TMP, 'ka')], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  assert.match(r.stdout, /3 kills in \d+ s; nothing lost, duplicated, locked or corrupt/);
+});
