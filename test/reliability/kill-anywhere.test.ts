@@ -37,3 +37,27 @@ test('scripts/kill-anywhere.mjs at a small budget: sft and tasks export killed 3
   assert.equal(r.status, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /3 kills in \d+ s; nothing lost, duplicated, locked or corrupt/);
 });
+
+test('a child of ivr bench (IVR_EXIT_WITH_PARENT=1) stops when its parent is SIGKILLed instead of training on', { timeout: 60_000 }, async () => {
+  // kill-anywhere found the children of a killed bench still training (and holding their run
+  // directory's lock) long after it died. A shell stands in for the bench: it starts the CLI in
+  // the background and is killed; the orphan must exit within a few seconds.
+  const { spawn } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  const cli = path.join(path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..'), 'dist/src/cli/main.js');
+  const pidFile = path.join(TMP, 'orphan.pid');
+  const sh = spawn('sh', ['-c', `"${process.execPath}" "${cli}" serve --port 0 --checkpoint checkpoints/base >/dev/null 2>&1 & echo $! > "${pidFile}"; wait`], {
+    env: { ...process.env, IVR_EXIT_WITH_PARENT: '1' }, stdio: 'ignore', cwd: path.resolve(path.dirname(cli), '../../..'),
+  });
+  const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
+  const t0 = Date.now();
+  while (!fs.existsSync(pidFile) || !fs.readFileSync(pidFile, 'utf8').trim()) { if (Date.now() - t0 > 20_000) break; await new Promise((r) => setTimeout(r, 50)); }
+  const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+  await new Promise((r) => setTimeout(r, 1500)); // the CLI is up and watching
+  sh.kill('SIGKILL');
+  const t1 = Date.now();
+  while (alive(pid) && Date.now() - t1 < 15_000) await new Promise((r) => setTimeout(r, 100));
+  const gone = !alive(pid);
+  if (!gone) process.kill(pid, 'SIGKILL');
+  assert.ok(gone, 'the orphaned child exited');
+});
