@@ -27,7 +27,9 @@ export function runIvr(args: string[], logFile: string, env: Record<string, stri
   return new Promise((resolve, reject) => {
     const log = fs.openSync(logFile, 'a');
     fs.writeSync(log, `\n$ ivr ${args.join(' ')}\n`);
-    const child = spawn(process.execPath, [CLI, ...args], { env: withMallocTuning({ ...process.env, ...env }), stdio: ['ignore', 'pipe', log] });
+    // IVR_EXIT_WITH_PARENT: a child whose bench dies (SIGKILL, OOM) interrupts itself, releasing its
+    // run directory, instead of training on and holding the lock the resumed bench needs.
+    const child = spawn(process.execPath, [CLI, ...args], { env: withMallocTuning({ ...process.env, ...env, IVR_EXIT_WITH_PARENT: '1' }), stdio: ['ignore', 'pipe', log] });
     let stdout = '';
     // VmHWM only rises, so the last sample before exit misses at most 250 ms of growth.
     let peak: number | null = null;

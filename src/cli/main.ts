@@ -89,7 +89,8 @@ function resumeCommandLine(argv: readonly string[]): string {
 async function main(argv: string[]): Promise<number> {
   // Run directories name this CLI's flags, and the command line that resumes, in their messages.
   setRunDirWording({ resume: '--resume', force: '--force', resumeCommand: resumeCommandLine(argv) });
-  if (startedByNpm()) interruptWhenOrphaned();
+  // Under npm, or as a child of `ivr bench`: losing the parent is an interrupt.
+  if (startedByNpm() || process.env.IVR_EXIT_WITH_PARENT === '1') interruptWhenOrphaned();
   const program = await buildProgram(argv);
   try {
     await program.parseAsync(argv, { from: 'user' });

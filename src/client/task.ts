@@ -10,6 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ReasonTask } from '../reasoner/task.js';
+import { atomicWriteFile } from '../util/fs.js';
 import {
   encodePng, getFamily, isFamilyId, parseInstanceRecord, readJsonlRecords, FieldError,
   type FamilyId, type Instance,
@@ -17,6 +18,23 @@ import {
 
 export type RemoteTask = ReasonTask;
 export { pickImage, type PromptFormat, type TaskImage } from '../reasoner/task.js';
+
+const IEND = Buffer.from([0, 0, 0, 0, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82]);
+
+/** Whether `file` exists and ends with the PNG end chunk (a cheap check for a torn write). */
+export function wholePng(file: string): boolean {
+  let fd: number;
+  try { fd = fs.openSync(file, 'r'); } catch { return false; }
+  try {
+    const size = fs.fstatSync(fd).size;
+    if (size < 8 + 25 + IEND.length) return false;
+    const tail = Buffer.alloc(IEND.length);
+    fs.readSync(fd, tail, 0, IEND.length, size - IEND.length);
+    return tail.equals(IEND);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
 
 function pngSize(file: string): { width: number; height: number } {
   const fd = fs.openSync(file, 'r');
@@ -48,8 +66,10 @@ export function fromInstance(inst: Instance, renderDir: string): RemoteTask {
     const safe = inst.id.replace(/[^A-Za-z0-9._-]/g, '_');
     paths = { small: path.join(renderDir, `${safe}.small.png`), large: path.join(renderDir, `${safe}.large.png`) };
     fs.mkdirSync(renderDir, { recursive: true });
-    if (!fs.existsSync(paths.small)) fs.writeFileSync(paths.small, encodePng(fam.renderSmall(inst)));
-    if (!fs.existsSync(paths.large)) fs.writeFileSync(paths.large, encodePng(fam.renderLarge(inst)));
+    // Written atomically; a file left torn by an older version killed mid-write (no IEND
+    // chunk at its end) is rendered again rather than failing every resumed run.
+    if (!wholePng(paths.small)) atomicWriteFile(paths.small, encodePng(fam.renderSmall(inst)));
+    if (!wholePng(paths.large)) atomicWriteFile(paths.large, encodePng(fam.renderLarge(inst)));
   }
   const images = [paths.small, paths.large].map((p) => ({ path: path.resolve(p), ...pngSize(p) }));
   return { id: inst.id, family: inst.family, horizon: inst.horizon, question: inst.question, answer: inst.answer, inst, images };

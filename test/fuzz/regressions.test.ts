@@ -10,6 +10,8 @@ import { responseOf } from '../../src/serve-env/openrlhf.js';
 import { OpenAIClient } from '../../src/client/client.js';
 import { ApiError } from '../../src/wire/errors.js';
 import { parseJudgeReply } from '../../src/client/judge.js';
+import jpeg from 'jpeg-js';
+import { decodeJpeg } from '../../src/tasks/render/jpeg.js';
 
 test('--set __proto__.x=1 is refused and never reaches Object.prototype (config target)', () => {
   assert.throws(() => parseOverride('__proto__.polluted=1'), /__proto__/);
@@ -87,4 +89,21 @@ test('parseJudgeReply unwraps a fenced reply in linear time (step-parser target)
   assert.deepEqual(parseJudgeReply('  ```JSON ' + json + '```  ', 3), ok);
   assert.deepEqual(parseJudgeReply('```\n' + json + '\n```', 3), ok);
   assert.deepEqual(parseJudgeReply(json, 3), ok);
+});
+
+test('a small JPEG whose frame header claims 16 M pixels is refused at once, not decoded for seconds (jpeg target)', () => {
+  // The fuzzer's input: 1.7 KB declaring 6514x2499 (within the 2^24-pixel limit) took 1-2.7 s
+  // in jpeg-js before it failed. Now: refused from the header, as no file that small holds it.
+  const b = Buffer.from(jpeg.encode({ data: Buffer.alloc(16 * 16 * 4, 200), width: 16, height: 16 }, 50).data);
+  const sof = b.indexOf(Buffer.from([0xff, 0xc0]));
+  b.writeUInt16BE(2499, sof + 5);
+  b.writeUInt16BE(6514, sof + 7);
+  const t0 = performance.now();
+  assert.throws(() => decodeJpeg(b), /JPEG: the frame header claims 6514x2499 pixels, more than \d+ bytes can encode/);
+  assert.ok(performance.now() - t0 < 100, `refused in ${(performance.now() - t0).toFixed(0)} ms`);
+  // Flat images compress far, and still decode: 2048x2048 of one colour.
+  const big = { data: Buffer.alloc(2048 * 2048 * 4, 90), width: 2048, height: 2048 };
+  const enc = jpeg.encode(big, 75).data;
+  assert.ok(2048 * 2048 <= 1024 * enc.length, `a flat 2048x2048 JPEG is ${enc.length} bytes`);
+  assert.equal(decodeJpeg(enc).width, 2048);
 });

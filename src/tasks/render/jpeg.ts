@@ -36,6 +36,11 @@ export function decodeJpeg(buf: Uint8Array, limits: ImageLimits = IMAGE_LIMITS):
   const { width, height } = jpegSize(buf);
   if (width === 0 || height === 0) throw new Error(`JPEG: zero width or height (${width}x${height})`);
   checkImageSize('JPEG', width, height, limits);
+  // Every 8x8 block of the full-resolution component costs at least one bit (its DC code, in
+  // baseline and progressive files alike), so a file cannot hold more than 512 pixels per
+  // byte. A few hundred bytes that claim 16 M pixels are refused here: jpeg-js would first
+  // allocate and zero every plane for them (1-3 s of work per request, found by the fuzzer).
+  if (width * height > 1024 * buf.length) throw new Error(`JPEG: the frame header claims ${width}x${height} pixels, more than ${buf.length} bytes can encode (at least one bit per 8x8 block)`);
   let img: { width: number; height: number; data: Uint8Array };
   try {
     img = jpeg.decode(buf, {
