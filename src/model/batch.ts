@@ -95,9 +95,10 @@ export interface PackedLayoutBatch extends PackedBatch {
  * Packs rows in the layout form (model/layout.ts): patches, ids [B, T], order [B, L],
  * bias and textDistance [B, 1, L, L], targets and mask [B, L].
  */
-export function packLayoutRows(rows: readonly (LayoutRow & { patches: Float32Array })[], cfg: VlmConfig, bucket: (n: number) => number): PackedLayoutBatch {
+export function packLayoutRows(rows: readonly (LayoutRow & { patches: Float32Array })[], cfg: VlmConfig, bucket: (n: number) => number, opts: { weightFeed?: string } = {}): PackedLayoutBatch {
   const lay = buildLayouts(rows, cfg, bucket);
   const B = rows.length;
+  const weights = opts.weightFeed ? { [opts.weightFeed]: { data: lay.weight, shape: [B, lay.L] } } : {};
   return {
     B, T: lay.T, L: lay.L, tokens: lay.tokens,
     feeds: {
@@ -108,6 +109,7 @@ export function packLayoutRows(rows: readonly (LayoutRow & { patches: Float32Arr
       textDistance: { data: lay.textDistance, shape: [B, 1, lay.L, lay.L] },
       targets: { data: lay.targets, shape: [B, lay.L] },
       mask: { data: lay.mask, shape: [B, lay.L] },
+      ...weights,
     },
   };
 }

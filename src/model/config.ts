@@ -13,7 +13,17 @@ export interface VlmConfig {
   /** Square RGB input image side in pixels, and the patch side (side % patch == 0). */
   imageSize: number;
   patch: number;
+  /**
+   * 1 = each patch also gets its own learned embedding (one per cell of the patch grid), on top
+   * of the row and column embeddings. A step that names a cell ("24") must find one patch: with
+   * row + column embeddings alone that is a conjunction attention scores can only add up to;
+   * a per-cell embedding makes it one feature, as a colour is (issue 22's probes). Absent = 0.
+   */
+  cellEmbed?: number;
 }
+
+/** Optional 0/1 switches of the model config (absent = 0, and absent from saved configs). */
+const VLM_FLAGS = ['cellEmbed'] as const;
 
 export const DEFAULT_VLM: VlmConfig = { vocab: 112, dim: 128, layers: 4, heads: 4, mlpRatio: 4, maxText: 320, imageSize: 48, patch: 8 };
 
@@ -27,11 +37,18 @@ export function validateVlmConfig(raw: unknown, source: string): VlmConfig {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error(`${source}: model config must be an object`);
   const r = raw as Record<string, unknown>;
   const out: Record<string, number> = {};
-  for (const key of Object.keys(r)) if (!(key in DEFAULT_VLM)) throw new Error(`${source}: unknown model config key "${key}" (known: ${Object.keys(DEFAULT_VLM).join(', ')})`);
+  const known = [...Object.keys(DEFAULT_VLM), ...VLM_FLAGS];
+  for (const key of Object.keys(r)) if (!known.includes(key)) throw new Error(`${source}: unknown model config key "${key}" (known: ${known.join(', ')})`);
   for (const key of Object.keys(DEFAULT_VLM) as (keyof VlmConfig)[]) {
     const v = r[key] ?? DEFAULT_VLM[key];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new Error(`${source}: model config key "${key}" must be a positive integer, got ${JSON.stringify(v)}`);
     out[key] = v;
+  }
+  for (const key of VLM_FLAGS) {
+    const v = r[key];
+    if (v === undefined || v === 0) continue;
+    if (v !== 1) throw new Error(`${source}: model config key "${key}" must be 0 or 1, got ${JSON.stringify(v)}`);
+    out[key] = 1;
   }
   const c = out as unknown as VlmConfig;
   if (c.dim % c.heads !== 0) throw new Error(`${source}: dim ${c.dim} must be divisible by heads ${c.heads}`);

@@ -13,6 +13,8 @@ export interface LayoutRow {
   lossFrom: number;
   /** Re-insert the image right before text position `insertAt` (null = prefix only). */
   insertAt: number | null;
+  /** Loss weight of each target text[lossFrom + i] (absent: 1), e.g. a scan's names weigh 0. */
+  weights?: ArrayLike<number>;
 }
 
 export interface LayoutBatch {
@@ -26,6 +28,8 @@ export interface LayoutBatch {
   textDistance: Float32Array;
   targets: BigInt64Array;
   mask: Float32Array;
+  /** Per-position loss weights [B, L] where mask is 1 (the rows' weights, else 1). */
+  weight: Float32Array;
   tokens: number;
 }
 
@@ -40,6 +44,7 @@ export function buildLayouts(rows: readonly LayoutRow[], cfg: VlmConfig, bucket:
   const textDistance = new Float32Array(B * L * L);
   const targets = new BigInt64Array(B * L);
   const mask = new Float32Array(B * L);
+  const weight = new Float32Array(B * L);
   let tokens = 0;
   rows.forEach((r, b) => {
     r.text.forEach((id, t) => { ids[b * T + t] = BigInt(id); });
@@ -69,8 +74,8 @@ export function buildLayouts(rows: readonly LayoutRow[], cfg: VlmConfig, bucket:
       const [nextImg, nt] = seq[s + 1]!;
       if (nextImg) continue; // the image block that follows is given, not predicted
       targets[b * L + s] = BigInt(r.text[nt]!);
-      if (nt >= r.lossFrom) { mask[b * L + s] = 1; tokens++; }
+      if (nt >= r.lossFrom) { mask[b * L + s] = 1; weight[b * L + s] = r.weights?.[nt - r.lossFrom] ?? 1; tokens++; }
     }
   });
-  return { L, T, ids, order, bias, textDistance, targets, mask, tokens };
+  return { L, T, ids, order, bias, textDistance, targets, mask, weight, tokens };
 }

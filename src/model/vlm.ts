@@ -20,10 +20,14 @@ export function embedImage(p: ParamScope, c: VlmConfig, patches: Tensor): Tensor
   const rows = o.constant(Array.from({ length: side * side }, (_, i) => Math.floor(i / side)), [side * side], 'int64');
   const cols = o.constant(Array.from({ length: side * side }, (_, i) => i % side), [side * side], 'int64');
   const proj = linear(p.child('patch'), patches, patchDim(c), c.dim);
-  const pos = o.add(
+  let pos = o.add(
     o.gather(p.param('row', [side, c.dim], { kind: 'normal', std: 0.02 }, false), rows),
     o.gather(p.param('col', [side, c.dim], { kind: 'normal', std: 0.02 }, false), cols),
   );
+  if (c.cellEmbed === 1) {
+    const cells = o.constant(Array.from({ length: side * side }, (_, i) => i), [side * side], 'int64');
+    pos = o.add(pos, o.gather(p.param('cell', [side * side, c.dim], { kind: 'normal', std: 0.02 }, false), cells));
+  }
   return o.add(proj, pos);
 }
 

@@ -33,6 +33,10 @@ const schema = z.strictObject({
   /** Share of examples shown with the image re-inserted at a random step boundary, so the
    * policy can use the Re-Reasoning Loop's visual re-grounding (0 = plain examples only). */
   reground_prob: z.number().min(0).max(1),
+  /** Share of examples replaced by a scan of the same image (sft/scan.ts: k supervised reads,
+   * loss on the contents only): a read is learned from many labelled lookups, and a scan gives
+   * k of them per image (0 = gold solutions only). */
+  scan_share: z.number().min(0).max(0.95),
 });
 
 export type SftConfig = Omit<z.infer<typeof schema>, 'model'> & { model: VlmConfig };
@@ -54,6 +58,7 @@ export const DEFAULT_SFT: SftConfig = {
   checkpoint_every: 100,
   threads: 0,
   reground_prob: 0,
+  scan_share: 0,
 };
 
 export function parseSftConfig(json: unknown, source: string): SftConfig {

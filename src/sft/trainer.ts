@@ -14,6 +14,7 @@ import { cosineLr } from '../train/schedule.js';
 import { Progress } from '../util/progress.js';
 import type { SftConfig } from './config.js';
 import { sftInstance } from './data.js';
+import { scanExample } from './scan.js';
 
 /** Feed name of the optional per-token loss weights (see sftBatch, weightedSftObjective). */
 export const LOSS_WEIGHT_FEED = 'loss_weight';
@@ -38,20 +39,22 @@ export function sftBatch(policy: Policy, items: { inst: Instance; response: stri
  * A batch in the layout form: some examples get the image re-inserted at a step boundary
  * (where the Re-Reasoning Loop re-grounds), chosen by a per-example seeded draw.
  */
-export function sftLayoutBatch(policy: Policy, items: { inst: Instance; response: string; key: number }[], regroundProb: number, seed: number): PackedLayoutBatch {
+export function sftLayoutBatch(policy: Policy, items: { inst: Instance; response: string; key: number; weights?: ArrayLike<number>; scan?: boolean }[], regroundProb: number, seed: number): PackedLayoutBatch {
   const cfg = policy.cfg;
   const tok = policy.tokenizer;
   const rows = items.map((it) => {
     const ex = exampleIds(it.inst, it.response, tok);
     const rng = new Rng(nameSeed(seed, `reground${it.key}`));
     let insertAt: number | null = null;
-    if (rng.float() < regroundProb) {
+    // A scan (sft/scan.ts) has no steps to re-ground between.
+    if (rng.float() < regroundProb && !it.scan) {
       const j = rng.int(0, it.inst.steps.length);
       insertAt = ex.promptLen + tok.encode(responsePrefix(it.inst.steps.slice(0, j))).length;
     }
-    return { text: ex.text, lossFrom: ex.promptLen, insertAt, patches: instancePatches(it.inst, cfg) };
+    return { text: ex.text, lossFrom: ex.promptLen, insertAt, patches: instancePatches(it.inst, cfg), ...(it.weights ? { weights: it.weights } : {}) };
   });
-  return packLayoutRows(rows, cfg, (n) => roundUp(n, 32));
+  const weighted = items.some((it) => it.weights !== undefined);
+  return packLayoutRows(rows, cfg, (n) => roundUp(n, 32), weighted ? { weightFeed: LOSS_WEIGHT_FEED } : {});
 }
 
 /** Next-token cross-entropy on the response tokens, as an objective the model compiles. */
@@ -145,7 +148,7 @@ async function sftLoop(cfg: SftConfig, opts: SftOptions, run: RunDir): Promise<{
   // Rows logged after the checkpoint we start from (or before any checkpoint) are replayed.
   run.truncateMetrics((r) => typeof r.step === 'number' && r.step <= state.step);
   let trainedTokens = run.readMetrics().reduce((a, r) => a + (typeof r.tokens === 'number' ? r.tokens : 0), 0);
-  const stepper = new SftStepper(policy, { weightDecay: cfg.weight_decay, maxGradNorm: cfg.grad_clip });
+  const stepper = new SftStepper(policy, { weightDecay: cfg.weight_decay, maxGradNorm: cfg.grad_clip }, { tokenWeights: cfg.scan_share > 0 });
   const valSet = sftValidationSet(cfg.families, cfg.val_n);
   const progress = new Progress('sft', cfg.steps, opts.quiet);
   const maxH = cfg.max_horizon as Record<FamilyId, number>;
@@ -157,7 +160,15 @@ async function sftLoop(cfg: SftConfig, opts: SftOptions, run: RunDir): Promise<{
     const items = Array.from({ length: cfg.batch_size }, (_, j) => {
       const key = (opts.streamOffset ?? 0) + step * cfg.batch_size + j;
       const inst = sftInstance(key, cfg.families, maxH);
-      return { inst, response: goldResponse(inst), key };
+      // A share of the examples are scans of the same image (k supervised reads, sft/scan.ts),
+      // drawn per example key so a resumed run sees the same batches.
+      if (cfg.scan_share > 0 && new Rng(nameSeed(cfg.seed, `scan${key}`)).float() < cfg.scan_share) {
+        return { ...scanExample(inst, policy.tokenizer, nameSeed(cfg.seed, `scan-items${key}`)), key, scan: true };
+      }
+      const response = goldResponse(inst);
+      // With scans in the mix every batch carries weights (the objective reads them): 1 here.
+      const weights = cfg.scan_share > 0 ? new Float32Array(policy.tokenizer.encode(response).length + 1).fill(1) : undefined;
+      return { inst, response, key, ...(weights ? { weights } : {}) };
     });
     const lr = cosineLr(step, cfg.steps, cfg.lr, cfg.warmup, cfg.min_lr_frac);
     const ts = performance.now();

@@ -168,3 +168,17 @@ test('damaged tokenizer.json / config.json / optimizer state: clear errors namin
   fs.writeFileSync(path.join(dir, 'config.json'), '{"model": ');
   assert.throws(() => loadPolicy(dir), /checkpoint config .*config\.json is not valid JSON/);
 });
+
+test('model.cellEmbed 1: one learned embedding per patch, saved and loaded; bad values are refused', async () => {
+  const cfg: VlmConfig = { ...CFG, cellEmbed: 1 };
+  const policy = Policy.init(cfg, 5, undefined, 1);
+  const cell = policy.params.specs.find((s) => s.name.endsWith('cell'));
+  assert.deepEqual(cell?.shape, [numPatches(cfg), cfg.dim]);
+  assert.equal(Policy.init(CFG, 5, undefined, 1).params.specs.some((s) => s.name.endsWith('cell')), false, 'absent by default');
+  const dir = freshDir();
+  savePolicy(dir, policy, { kind: 'sft' });
+  const back = loadPolicy(dir, 1).policy;
+  assert.equal(back.cfg.cellEmbed, 1);
+  assert.ok(bits(back.params.get(cell!.name)).equals(bits(policy.params.get(cell!.name))));
+  assert.throws(() => loadPolicy((() => { const d = freshDir(); savePolicy(d, policy, { kind: 'sft' }); editJson(path.join(d, 'config.json'), (j) => { (j.model as Record<string, unknown>).cellEmbed = 2; }); return d; })(), 1), /cellEmbed" must be 0 or 1, got 2/);
+});

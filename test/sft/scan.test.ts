@@ -2,7 +2,14 @@
 // weights fall on the contents only, and the draw is seeded.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { DEFAULT_VLM } from '../../src/model/config.js';
+import { buildLayouts } from '../../src/model/layout.js';
 import { Tokenizer } from '../../src/model/tokenizer.js';
+import { parseSftConfig } from '../../src/sft/config.js';
+import { runSft } from '../../src/sft/trainer.js';
 import { scanExample, SCAN_QUESTION } from '../../src/sft/scan.js';
 import { getSplit } from '../../src/tasks/index.js';
 
@@ -36,5 +43,35 @@ test('scanExample: contents match the scene, weights on contents only, seeded', 
   for (const it of scanExample(shapes, tok, 2).response.split(' ')) {
     const o = objs.find((x) => x.row === Number(it[0]) && x.col === Number(it[1]));
     assert.equal(it.slice(2), o ? o.colour + o.shape : '..', it);
+  }
+});
+
+test('layout batches carry per-token loss weights where the loss mask is on', () => {
+  const lay = buildLayouts([
+    { text: [1, 2, 3, 4, 5], lossFrom: 3, insertAt: null, weights: [0, 1, 0.5] },
+    { text: [1, 2, 3, 4], lossFrom: 2, insertAt: 3 },
+  ], { ...DEFAULT_VLM, imageSize: 16, patch: 8 }, (n) => n);
+  for (let i = 0; i < lay.mask.length; i++) if (!lay.mask[i]) assert.equal(lay.weight[i], 0, `position ${i}`);
+  const w = (b: number) => Array.from(lay.weight.slice(b * lay.L, (b + 1) * lay.L)).filter((_, i) => lay.mask[b * lay.L + i]);
+  assert.deepEqual(w(0), [0, 1], 'targets text[3] and text[4]: the row\'s weights in order');
+  assert.deepEqual(w(1), [1, 1], 'a row without weights weighs 1');
+});
+
+test('ivr sft with scan_share: scans and re-grounded solutions train together, and a run is deterministic', async () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ivr-scan-sft-'));
+  try {
+    const cfg = parseSftConfig({
+      seed: 1, model: { vocab: 112, dim: 32, layers: 1, heads: 2, mlpRatio: 2, maxText: 160, imageSize: 48, patch: 8 },
+      steps: 3, batch_size: 6, lr: 3e-3, warmup: 1, val_every: 1000, val_n: 3, checkpoint_every: 3, threads: 1,
+      families: ['grid', 'shapes', 'chart'], max_horizon: { grid: 3, shapes: 3, chart: 3 }, reground_prob: 0.5, scan_share: 0.5,
+    }, 'test');
+    const a = await runSft(cfg, { out: path.join(tmp, 'a'), resume: false, quiet: true });
+    const b = await runSft(cfg, { out: path.join(tmp, 'b'), resume: false, quiet: true });
+    const rows = a.runDir.readMetrics();
+    assert.equal(rows.length, 3);
+    assert.ok(rows.every((r) => Number.isFinite(r.loss as number)));
+    assert.deepEqual(rows.map((r) => r.loss), b.runDir.readMetrics().map((r) => r.loss));
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
   }
 });
