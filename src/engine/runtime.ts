@@ -40,8 +40,13 @@ export class CompiledGraph {
   get outputNames(): string[] { return this.graph.outputs.map((o) => o.name); }
   hasInput(name: string): boolean { return this.inputSet.has(name); }
 
-  /** Runs the graph. Every declared input must be fed; extra feeds are an error. */
-  async run(feeds: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
+  /**
+   * Runs the graph. Every declared input must be fed; extra feeds are an error. `bind`
+   * names outputs to be written straight into the given buffers (onnxruntime's preallocated
+   * outputs, zero-copy) instead of new ones: how an in-place KV cache
+   * (ops.groupQueryAttention) writes into the very buffers it was fed.
+   */
+  async run(feeds: Record<string, HostTensor>, bind: Record<string, HostTensor> = {}): Promise<Record<string, HostTensor>> {
     const ortFeeds: Record<string, ort.Tensor> = {};
     const symbols = new Map<string, number>();
     for (const spec of this.graph.inputs) {
@@ -53,15 +58,25 @@ export class CompiledGraph {
     for (const name in feeds) {
       if (!this.inputSet.has(name)) throw new Error(`run: unknown input "${name}" (inputs: ${this.inputNames.join(', ')})`);
     }
+    let fetches: Record<string, ort.Tensor | null> | undefined;
+    for (const name in bind) {
+      const spec = this.graph.outputs.find((o) => o.name === name);
+      if (!spec) throw new Error(`run: cannot bind unknown output "${name}" (outputs: ${this.outputNames.join(', ')})`);
+      checkFeed(spec, bind[name]!, new Map());
+      fetches ??= Object.fromEntries(this.graph.outputs.map((o) => [o.name, null]));
+      fetches[name] = new ort.Tensor(ORT_TYPE[spec.dtype], bind[name]!.data as never, bind[name]!.shape);
+    }
     const entry = await acquireSession(this.key, this.graph.bytes, this.threads);
     let result: ort.InferenceSession.OnnxValueMapType;
     try {
-      result = await (await entry.session).run(ortFeeds);
+      const session = await entry.session;
+      result = await (fetches ? session.run(ortFeeds, fetches) : session.run(ortFeeds));
     } finally {
       releaseSession(entry);
     }
     const out: Record<string, HostTensor> = {};
     for (const o of this.graph.outputs) {
+      if (bind[o.name]) { out[o.name] = bind[o.name]!; continue; }
       const t = result[o.name]!;
       out[o.name] = { data: t.data as TypedData, shape: [...t.dims] };
     }

@@ -10,7 +10,7 @@ import { numPatches, patchDim, type VlmConfig } from './config.js';
 import { BufferPool, KvCache } from './kv-cache.js';
 import { DecodeRows, type GenerateOptions, type GenerateRequest, type Generation } from './decode.js';
 import { Tokenizer } from './tokenizer.js';
-import { alibiBias, embedImage, embedText, forwardChunk, forwardFull, forwardLayout } from './vlm.js';
+import { alibiBias, embedImage, embedText, forwardChunk, forwardChunkInPlace, forwardFull, forwardLayout } from './vlm.js';
 import { LENGTH_BUCKET, packLayoutRows, packRows, roundUp } from './batch.js';
 import { tokenLogProbs } from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
@@ -25,6 +25,12 @@ export class Policy {
   private readonly kvBuffers = new BufferPool();
   /** Where a response ends: <eos> and the response format's `</answer>` (the default stop ids of `generate`). */
   readonly responseStops: readonly number[];
+  /**
+   * Inference graphs (scoring, prefill, decode) with fused onnxruntime kernels (vlm.ts
+   * GraphOptions; text chunks extend the KV cache in place). Default on; IVR_FUSED=0 turns
+   * it off. Training graphs (model/objective.ts) are never fused.
+   */
+  fused = process.env.IVR_FUSED !== '0';
 
   constructor(
     readonly cfg: VlmConfig,
@@ -50,7 +56,8 @@ export class Policy {
   /** Most slots a row's KV cache may grow to: the image twice, the text, and room for bucket padding. */
   get cacheCapacity(): number { return 2 * numPatches(this.cfg) + this.cfg.maxText + 2 * LENGTH_BUCKET; }
 
-  private graph(key: string, build: () => Record<string, Tensor>): Promise<CompiledGraph> {
+  private graph(name: string, build: () => Record<string, Tensor>): Promise<CompiledGraph> {
+    const key = `${this.fused ? 'fused' : 'plain'}:${name}`;
     let g = this.graphs.get(key);
     if (!g) {
       g = compile(build(), { threads: this.threads });
@@ -74,7 +81,7 @@ export class Policy {
       const patches = o.input('patches', ['B', numPatches(this.cfg), patchDim(this.cfg)]);
       const ids = o.input('ids', ['B', T], 'int64');
       const targets = o.input('targets', ['B', T], 'int64');
-      return { logp: tokenLogProbs(forwardFull(reg.scope('vlm'), this.cfg, patches, ids), targets) };
+      return { logp: tokenLogProbs(forwardFull(reg.scope('vlm'), this.cfg, patches, ids, { fused: this.fused }), targets) };
     });
   }
 
@@ -107,7 +114,7 @@ export class Policy {
     const lay = packLayoutRows(items.map((it) => ({ patches: it.patches, text: it.text, lossFrom: 1, insertAt: it.insertAt })), cfg, (n) => roundUp(n));
     const g = await this.graph(`layout-score:${lay.T}:${lay.L}`, () => {
       const reg = new ParamRegistry();
-      const logits = forwardLayout(reg.scope('vlm'), cfg, o.input('patches', ['B', N, patchDim(cfg)]), o.input('ids', ['B', lay.T], 'int64'), o.input('order', ['B', lay.L], 'int64'), o.input('bias', ['B', 1, lay.L, lay.L]), o.input('textDistance', ['B', 1, lay.L, lay.L]));
+      const logits = forwardLayout(reg.scope('vlm'), cfg, o.input('patches', ['B', N, patchDim(cfg)]), o.input('ids', ['B', lay.T], 'int64'), o.input('order', ['B', lay.L], 'int64'), o.input('bias', ['B', 1, lay.L, lay.L]), o.input('textDistance', ['B', 1, lay.L, lay.L]), { fused: this.fused });
       return { logp: tokenLogProbs(logits, o.input('targets', ['B', lay.L], 'int64')) };
     });
     const feeds = { ...lay.feeds };
@@ -146,23 +153,54 @@ export class Policy {
       const x = kind === 'image'
         ? embedImage(p, cfg, o.input('patches', ['B', numPatches(cfg), patchDim(cfg)]))
         : embedText(p, cfg, o.input('ids', ['B', n], 'int64'));
+      if (this.inPlace(kind, n)) {
+        // One bias over every slot, the chunk's own included (runChunk describes them first).
+        const bias = alibiBias(cfg, slotMask, o.mul(o.sub(o.input('queryPos', ['B', 1, n, 1]), perSlot('slotPos')), perSlot('slotIsText')));
+        return { logits: forwardChunkInPlace(p, cfg, x, bias) };
+      }
       const bias = {
         cache: kind === 'image'
           ? slotMask
           : alibiBias(cfg, slotMask, o.mul(o.sub(o.input('queryPos', ['B', 1, n, 1]), perSlot('slotPos')), perSlot('slotIsText'))),
         chunk: alibiBias(cfg, o.input('chunkMask', ['B', 1, n, n]), o.input('chunkDistance', ['B', 1, n, n])),
       };
-      const r = forwardChunk(p, cfg, x, bias);
+      const r = forwardChunk(p, cfg, x, bias, { fused: this.fused });
       const outs: Record<string, Tensor> = { logits: r.logits };
       r.newKeys.forEach((k, l) => { outs[`k${l}.new`] = k; outs[`v${l}.new`] = r.newValues[l]!; });
       return outs;
     });
   }
 
+  /**
+   * Whether a chunk's graph extends the cache in place (GroupQueryAttention): fused one-token
+   * text chunks, i.e. decode steps. onnxruntime's CPU kernel takes several new tokens against
+   * a past only at batch 1, and an image chunk is not causal, so prefill chunks run the
+   * forwardChunk graph (fused norms and GELU) and are appended by the host.
+   */
+  private inPlace(kind: 'text' | 'image', n: number): boolean {
+    return this.fused && kind === 'text' && n === 1;
+  }
+
   /** Runs a chunk against the cache and appends it; `chunkPos` are a text chunk's text positions [B, n] (null for the image). */
   private async runChunk(cache: KvCache, feeds: Record<string, HostTensor>, n: number, chunkValid: Uint8Array, chunkPos: Int32Array | null): Promise<Float32Array> {
     const g = await this.chunkGraph(chunkPos ? 'text' : 'image', n);
     const B = cache.batch;
+    if (chunkPos && this.inPlace('text', n)) {
+      // The graph writes the chunk's keys and values into the cache's own buffers.
+      cache.prepareInPlace(n, chunkValid, chunkPos);
+      const cacheFeeds = cache.feeds();
+      const bind: Record<string, HostTensor> = {};
+      for (let l = 0; l < this.cfg.layers; l++) { bind[`k${l}.present`] = cacheFeeds[`k${l}`]!; bind[`v${l}.present`] = cacheFeeds[`v${l}`]!; }
+      const all: Record<string, HostTensor> = {
+        ...feeds, ...cacheFeeds,
+        queryPos: { data: Float32Array.from(chunkPos), shape: [B, 1, n, 1] },
+        seqlensK: { data: new Int32Array(B).fill(cache.used + n - 1), shape: [B] },
+        totalLength: { data: Int32Array.of(cache.slots), shape: [] },
+      };
+      const res = await g.run(this.paramFeeds(g, all), bind);
+      cache.commit(n);
+      return res.logits!.data as Float32Array;
+    }
     const { mask, textDistance } = cache.chunkAttention(n, chunkValid, chunkPos);
     const all: Record<string, HostTensor> = { ...feeds, ...cache.feeds(), chunkMask: { data: mask, shape: [B, 1, n, n] }, chunkDistance: { data: textDistance, shape: [B, 1, n, n] } };
     if (chunkPos) all.queryPos = { data: Float32Array.from(chunkPos), shape: [B, 1, n, 1] };

@@ -7,7 +7,7 @@
 // scoring) and `forwardChunk` over a chunk of new tokens against a KV cache (sampling,
 // and re-inserting the image mid-sequence for visual re-grounding).
 import * as o from '../engine/ops.js';
-import { attend, layerNorm, linear, mergeHeads, mlp, qkv } from '../engine/nn/layers.js';
+import { attend, layerNorm, linear, mergeHeads, mlp, qkvPacked, splitHeads } from '../engine/nn/layers.js';
 import type { ParamScope } from '../engine/params.js';
 import type { Tensor } from '../engine/tensor.js';
 import { numPatches, patchDim, patchesPerSide, type VlmConfig } from './config.js';
@@ -54,18 +54,38 @@ export function alibiBias(c: VlmConfig, mask: Tensor, textDistance: Tensor): Ten
   return o.add(mask, o.mul(textDistance, slopes));
 }
 
+/**
+ * How a graph is built: `fused` uses single onnxruntime kernels (LayerNormalization,
+ * BiasGelu, MultiHeadAttention / GroupQueryAttention) where the plain form spells them out
+ * in small ops. Fused graphs compute the same function (to float rounding) and have no
+ * gradient: inference only (prefill, decode, scoring); training graphs are plain.
+ */
+export interface GraphOptions { fused?: boolean }
+
+/** Attention of one layer: q, k, v [B, n, D] (heads packed in D) -> [B, n, D]. */
 type Attention = (layer: number, q: Tensor, k: Tensor, v: Tensor) => Tensor;
 
+/** Attention spelled out per head: softmax(q·kᵀ/√Dh + bias)·v, heads split and merged around it. */
+function plainAttention(c: VlmConfig, bias: Tensor): Attention {
+  const hd = c.dim / c.heads;
+  return (_l, q, k, v) => mergeHeads(attend(splitHeads(q, c.heads, hd), splitHeads(k, c.heads, hd), splitHeads(v, c.heads, hd), bias), c.dim);
+}
+
+/** The same attention as plainAttention, one MultiHeadAttention kernel per layer. */
+function fusedAttention(c: VlmConfig, bias: Tensor): Attention {
+  return (_l, q, k, v) => o.multiHeadAttention(q, k, v, bias, c.heads);
+}
+
 /** The transformer trunk; `attention` decides what each query may see. */
-function trunk(p: ParamScope, c: VlmConfig, x: Tensor, attention: Attention): Tensor {
+function trunk(p: ParamScope, c: VlmConfig, x: Tensor, attention: Attention, fused = false): Tensor {
   for (let l = 0; l < c.layers; l++) {
     const b = p.child(`h${l}`);
-    const [q, k, v] = qkv(b.child('attn'), layerNorm(b.child('ln1'), x, c.dim), c.dim, c.heads);
-    const y = linear(b.child('attn').child('proj'), mergeHeads(attention(l, q, k, v), c.dim), c.dim, c.dim, { std: residStd(c) });
+    const [q, k, v] = qkvPacked(b.child('attn'), layerNorm(b.child('ln1'), x, c.dim, 1e-5, fused), c.dim);
+    const y = linear(b.child('attn').child('proj'), attention(l, q, k, v), c.dim, c.dim, { std: residStd(c) });
     x = o.add(x, y);
-    x = o.add(x, mlp(b.child('mlp'), layerNorm(b.child('ln2'), x, c.dim), c.dim, c.mlpRatio * c.dim, residStd(c)));
+    x = o.add(x, mlp(b.child('mlp'), layerNorm(b.child('ln2'), x, c.dim, 1e-5, fused), c.dim, c.mlpRatio * c.dim, residStd(c), fused));
   }
-  return layerNorm(p.child('lnf'), x, c.dim);
+  return layerNorm(p.child('lnf'), x, c.dim, 1e-5, fused);
 }
 
 export function lmHead(p: ParamScope, c: VlmConfig, h: Tensor): Tensor {
@@ -90,14 +110,14 @@ export function prefixLmBias(c: VlmConfig, n: number, L: number): Tensor {
  * attended by real tokens because it comes after them). Returns text logits [B, T, V]:
  * logits[:, t] predicts text token t+1.
  */
-export function forwardFull(p: ParamScope, c: VlmConfig, patches: Tensor, ids: Tensor): Tensor {
+export function forwardFull(p: ParamScope, c: VlmConfig, patches: Tensor, ids: Tensor, opts: GraphOptions = {}): Tensor {
   const T = ids.shape[1];
   if (typeof T !== 'number') throw new Error('forwardFull: text length must be static');
   if (T > c.maxText) throw new Error(`forwardFull: ${T} text tokens exceed maxText ${c.maxText}`);
   const N = numPatches(c);
   const x = o.concat([embedImage(p, c, patches), embedText(p, c, ids)], 1);
   const bias = prefixLmBias(c, N, N + T);
-  const h = trunk(p, c, x, (_l, q, k, v) => attend(q, k, v, bias));
+  const h = trunk(p, c, x, (opts.fused ? fusedAttention : plainAttention)(c, bias), opts.fused);
   return lmHead(p, c, o.slice(h, 1, N, N + T));
 }
 
@@ -124,11 +144,12 @@ export interface ChunkAttention {
  * (that would copy it every step): scores against cache and chunk are computed separately
  * and share one softmax, max-subtracted over both parts.
  */
-export function forwardChunk(p: ParamScope, c: VlmConfig, x: Tensor, bias: ChunkAttention): ChunkGraph {
+export function forwardChunk(p: ParamScope, c: VlmConfig, x: Tensor, bias: ChunkAttention, opts: GraphOptions = {}): ChunkGraph {
   const hd = c.dim / c.heads;
   const newKeys: Tensor[] = [];
   const newValues: Tensor[] = [];
-  const h = trunk(p, c, x, (l, q, k, v) => {
+  const h = trunk(p, c, x, (l, qp, kp, vp) => {
+    const [q, k, v] = [qp, kp, vp].map((t) => splitHeads(t, c.heads, hd)) as [Tensor, Tensor, Tensor];
     newKeys.push(k);
     newValues.push(v);
     const kc = o.input(`k${l}`, ['B', c.heads, 'S', hd]);
@@ -142,11 +163,36 @@ export function forwardChunk(p: ParamScope, c: VlmConfig, x: Tensor, bias: Chunk
     const eCache = o.exp(o.sub(toCache, m));
     const eChunk = o.exp(o.sub(toChunk, m));
     const z = o.add(o.sum(eCache, -1, true), o.sum(eChunk, -1, true));
-    return o.div(o.add(o.matmul(eCache, vc), o.matmul(eChunk, v)), z);
-  });
+    return mergeHeads(o.div(o.add(o.matmul(eCache, vc), o.matmul(eChunk, v)), z), c.dim);
+  }, opts.fused);
+  return { logits: lastLogits(p, c, x, h), newKeys, newValues };
+}
+
+function lastLogits(p: ParamScope, c: VlmConfig, x: Tensor, h: Tensor): Tensor {
   const n = x.shape[1] as number;
-  const last = o.reshape(o.slice(h, 1, n - 1, n), [x.shape[0]!, c.dim]);
-  return { logits: lmHead(p, c, last), newKeys, newValues };
+  return lmHead(p, c, o.reshape(o.slice(h, 1, n - 1, n), [x.shape[0]!, c.dim]));
+}
+
+/**
+ * forwardChunk for a causal (text) chunk with fused kernels and a cache the graph extends
+ * in place: per layer, one GroupQueryAttention reads the cache inputs `k{l}`/`v{l}`
+ * [B, H, S, Dh] (S symbolic, room for the chunk included) and writes the chunk's keys and
+ * values into their slots seqlensK + 1 - n.., as outputs `k{l}.present`/`v{l}.present` that
+ * the caller binds to the same buffers (so nothing but the logits leaves the graph).
+ * `bias` [B, H, n, S] covers every slot, the chunk's own included (masks and ALiBi); the
+ * kernel adds the causal rule inside the chunk. Inputs `seqlensK` int32 [B] (filled slots
+ * after the chunk, minus one) and `totalLength` int32 [] (S).
+ */
+export function forwardChunkInPlace(p: ParamScope, c: VlmConfig, x: Tensor, bias: Tensor): Tensor {
+  const hd = c.dim / c.heads;
+  const seqlensK = o.input('seqlensK', ['B'], 'int32');
+  const totalLength = o.input('totalLength', [], 'int32');
+  const h = trunk(p, c, x, (l, q, k, v) => o.groupQueryAttention(q, k, v, {
+    pastKey: o.input(`k${l}`, ['B', c.heads, 'S', hd]),
+    pastValue: o.input(`v${l}`, ['B', c.heads, 'S', hd]),
+    seqlensK, totalLength, present: [`k${l}.present`, `v${l}.present`],
+  }, bias, c.heads), true);
+  return lastLogits(p, c, x, h);
 }
 
 /**
@@ -158,7 +204,7 @@ export function forwardChunk(p: ParamScope, c: VlmConfig, x: Tensor, bias: Chunk
  * text positions are the text index (images do not advance them), exactly as during
  * KV-cached generation. Returns logits [B, L, V].
  */
-export function forwardLayout(p: ParamScope, c: VlmConfig, patches: Tensor, ids: Tensor, order: Tensor, mask: Tensor, textDistance: Tensor): Tensor {
+export function forwardLayout(p: ParamScope, c: VlmConfig, patches: Tensor, ids: Tensor, order: Tensor, mask: Tensor, textDistance: Tensor, opts: GraphOptions = {}): Tensor {
   const T = ids.shape[1];
   if (typeof T !== 'number') throw new Error('forwardLayout: text length must be static');
   const N = numPatches(c);
@@ -166,6 +212,6 @@ export function forwardLayout(p: ParamScope, c: VlmConfig, patches: Tensor, ids:
   // A one-hot matmul is the per-row gather (and its gradient the scatter-add) in one op.
   const x = o.matmul(o.oneHot(order, N + T), pool);
   const bias = alibiBias(c, mask, textDistance);
-  const h = trunk(p, c, x, (_l, q, k, v) => attend(q, k, v, bias));
+  const h = trunk(p, c, x, (opts.fused ? fusedAttention : plainAttention)(c, bias), opts.fused);
   return lmHead(p, c, h);
 }

@@ -3,7 +3,7 @@
 // reshape targets are rebuilt at run time from Shape() of the inputs that carry them.
 import { Tensor, shapeSymbols, topoSort, type DType, type Dim } from '../tensor.js';
 import type { TypedData } from '../ops.js';
-import { encodeModel, type AttrValue, type OnnxModel, type OnnxNode, type OnnxTensor } from './proto.js';
+import { encodeModel, MS_DOMAIN, type AttrValue, type OnnxModel, type OnnxNode, type OnnxTensor } from './proto.js';
 
 export const OPSET = 18;
 
@@ -69,6 +69,12 @@ export function emitOnnx(outputs: Record<string, Tensor>, name = 'graph'): Emitt
     nodes.push({ opType, inputs: ins, outputs: [o], attrs });
     return o;
   };
+  /** A contrib (com.microsoft) node; `extra` names further outputs of it. */
+  const emitMs = (opType: string, ins: string[], attrs: Record<string, AttrValue>, out: string, extra: string[] = []): void => {
+    nodes.push({ opType, inputs: ins, outputs: [out, ...extra], attrs, domain: MS_DOMAIN });
+  };
+  // Graph outputs a node writes besides its IR tensor (the in-place KV cache of attention).
+  const extraOutputs: EmittedGraph['outputs'] = [];
   const shapeCache = new Map<string, string>();
   const symbolValue = (sym: string): string => {
     const key = `sym:${sym}`;
@@ -163,6 +169,23 @@ export function emitOnnx(outputs: Record<string, Tensor>, name = 'graph'): Emitt
         emit('Reshape', [summed, i64(shape)], {}, out);
         break;
       }
+      case 'fused_layer_norm':
+        emit('LayerNormalization', ins, { axis: int(-1), epsilon: { kind: 'float', value: a.eps as number } }, out);
+        break;
+      case 'bias_gelu': emitMs('BiasGelu', ins, {}, out); break;
+      case 'multi_head_attention':
+        emitMs('MultiHeadAttention', [ins[0]!, ins[1]!, ins[2]!, '', '', ins[3]!], { num_heads: int(a.heads as number) }, out);
+        break;
+      case 'group_query_attention': {
+        const present = a.present as [string, string];
+        for (const nm of present) {
+          if (nm in outputs || extraOutputs.some((e) => e.name === nm)) throw new Error(`emit: output "${nm}" is written twice`);
+          extraOutputs.push({ name: nm, shape: [...t.inputs[3]!.shape], dtype: 'float32' });
+        }
+        const [q, k, v, pk, pv, seqlens, total, bias] = ins as [string, string, string, string, string, string, string, string];
+        emitMs('GroupQueryAttention', [q, k, v, pk, pv, seqlens, total, '', '', '', bias], { num_heads: int(a.heads as number), kv_num_heads: int(a.heads as number) }, out, present);
+        break;
+      }
       default: throw new Error(`emit: no ONNX lowering for op "${t.op}"`);
     }
     names.set(t.id, out);
@@ -175,6 +198,7 @@ export function emitOnnx(outputs: Record<string, Tensor>, name = 'graph'): Emitt
     if (have !== nm) emit('Identity', [have], undefined, nm);
     outs.push({ name: nm, shape: [...t.shape], dtype: t.dtype });
   }
+  outs.push(...extraOutputs);
   const model: OnnxModel = {
     opset: OPSET, name, nodes, initializers: inits,
     inputs: inputs.map((i) => ({ name: i.name, dtype: i.dtype, dims: i.shape })),
