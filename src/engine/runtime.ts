@@ -135,6 +135,7 @@ function createSession(bytes: Uint8Array, threads: number): Promise<ort.Inferenc
     // IVR_ORT_ARENA=1 turns both back on.
     enableCpuMemArena: ARENA,
     enableMemPattern: ARENA,
+    extra: { session: { intra_op: { allow_spinning: process.env.IVR_ORT_SPIN ?? '1' } } },
   });
 }
 

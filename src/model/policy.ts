@@ -178,7 +178,7 @@ export class Policy {
    * forwardChunk graph (fused norms and GELU) and are appended by the host.
    */
   private inPlace(kind: 'text' | 'image', n: number): boolean {
-    return this.fused && kind === 'text' && n === 1;
+    return process.env.IVR_GQA === '1' && this.fused && kind === 'text' && n === 1;
   }
 
   /** Runs a chunk against the cache and appends it; `chunkPos` are a text chunk's text positions [B, n] (null for the image). */

@@ -117,7 +117,7 @@ export function forwardFull(p: ParamScope, c: VlmConfig, patches: Tensor, ids: T
   const N = numPatches(c);
   const x = o.concat([embedImage(p, c, patches), embedText(p, c, ids)], 1);
   const bias = prefixLmBias(c, N, N + T);
-  const h = trunk(p, c, x, (opts.fused ? fusedAttention : plainAttention)(c, bias), opts.fused);
+  const h = trunk(p, c, x, (opts.fused && process.env.IVR_MHA !== '0' ? fusedAttention : plainAttention)(c, bias), opts.fused);
   return lmHead(p, c, o.slice(h, 1, N, N + T));
 }
 
