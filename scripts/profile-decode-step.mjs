@@ -3,13 +3,12 @@
 // token, batch 64) run alone, at several cache lengths, in several builds of the same step:
 //   plain   today's graph, the weights fed as inputs (as the policy does with IVR_FUSED=0)
 //   frozen  the same with the weights frozen into the graph as constants (what onnxruntime could prepack)
-//   fused   the policy's fused graph (vlm.ts GraphOptions): LayerNormalization and BiasGelu kernels
-//   gqa     fused, and attention as GroupQueryAttention extending the cache in place
+//   fused   the policy's fused graph (vlm.ts GraphOptions, IVR_FUSED): LayerNormalization and BiasGelu kernels
 // The builds run in turn, ROUNDS times (default 3), and each figure is the median over rounds
 // (with its range), so a loaded machine slows them alike; the process's CPU time per step is
-// printed too (at IVR_THREADS=1 the work a step costs, whatever else the machine runs). Figures, not a test. Build first
-// (npm run build); start with the malloc variables (bin/ivr's) for numbers comparable with
-// `ivr engine-bench`:
+// printed too (at IVR_THREADS=1, the work a step costs whatever else the machine runs).
+// Figures, not a test. Build first (npm run build); start with the malloc variables (bin/ivr's)
+// for numbers comparable with `ivr engine-bench`:
 //   MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=1073741824 node scripts/profile-decode-step.mjs
 // ONLY=plain,fused picks builds; SLOTS=32,128 picks cache lengths; IVR_THREADS the threads.
 import * as o from '../dist/src/engine/ops.js';
@@ -17,7 +16,7 @@ import { ParamRegistry } from '../dist/src/engine/params.js';
 import { compile } from '../dist/src/engine/runtime.js';
 import { Policy } from '../dist/src/model/policy.js';
 import { DEFAULT_VLM as cfg } from '../dist/src/model/config.js';
-import { alibiBias, embedText, forwardChunk, forwardChunkInPlace } from '../dist/src/model/vlm.js';
+import { alibiBias, embedText, forwardChunk } from '../dist/src/model/vlm.js';
 
 const threads = Number(process.env.IVR_THREADS ?? 2);
 const rounds = Number(process.env.ROUNDS ?? 3);
@@ -37,15 +36,10 @@ function decodeStep(reg, fused) {
   r.newKeys.forEach((k, l) => { outs[`k${l}.new`] = k; outs[`v${l}.new`] = r.newValues[l]; });
   return outs;
 }
-function inPlaceStep(reg) {
-  const p = reg.scope('vlm');
-  return { logits: forwardChunkInPlace(p, cfg, embedText(p, cfg, o.input('ids', ['B', 1], 'int64')), cacheBias()) };
-}
 const builds = {
   plain: () => decodeStep(new ParamRegistry(), false),
   frozen: () => decodeStep(new FrozenRegistry(), false),
   fused: () => decodeStep(new ParamRegistry(), true),
-  gqa: () => inPlaceStep(new ParamRegistry()),
 };
 const names = (process.env.ONLY ?? Object.keys(builds).join(',')).split(',');
 const graphs = {};
@@ -60,24 +54,16 @@ for (const S of (process.env.SLOTS ?? '32,128,320').split(',').map(Number)) {
     ids: { data: new BigInt64Array(B).fill(5n), shape: [B, 1] },
     slotMask: { data: f(B * S), shape: [B, 1, 1, S] }, slotPos: { data: f(B * S), shape: [B, 1, 1, S] }, slotIsText: { data: f(B * S).fill(1), shape: [B, 1, 1, S] },
     queryPos: { data: f(B).fill(S), shape: [B, 1, 1, 1] }, chunkMask: { data: f(B), shape: [B, 1, 1, 1] }, chunkDistance: { data: f(B), shape: [B, 1, 1, 1] },
-    seqlensK: { data: new Int32Array(B).fill(S - 1), shape: [B] }, totalLength: { data: Int32Array.of(S), shape: [] },
   };
-  const bind = {};
-  for (let l = 0; l < cfg.layers; l++) {
-    for (const kv of ['k', 'v']) {
-      common[`${kv}${l}`] = { data: f(B * H * S * Dh).fill(0.01), shape: [B, H, S, Dh] };
-      bind[`${kv}${l}.present`] = common[`${kv}${l}`];
-    }
-  }
+  for (let l = 0; l < cfg.layers; l++) for (const kv of ['k', 'v']) common[`${kv}${l}`] = { data: f(B * H * S * Dh).fill(0.01), shape: [B, H, S, Dh] };
   for (const s of policy.params.specs) common[s.name] = { data: policy.params.get(s.name), shape: s.shape };
   const feedsOf = (g) => Object.fromEntries(g.inputNames.map((n) => [n, common[n]]));
   const time = async (g) => {
     const fd = feedsOf(g);
-    const bd = g.outputNames.some((n) => n in bind) ? bind : {};
-    for (let i = 0; i < 20; i++) await g.run(fd, bd);
+    for (let i = 0; i < 20; i++) await g.run(fd);
     const t0 = performance.now();
     const c0 = process.cpuUsage();
-    for (let i = 0; i < 100; i++) await g.run(fd, bd);
+    for (let i = 0; i < 100; i++) await g.run(fd);
     const c = process.cpuUsage(c0);
     return [(performance.now() - t0) / 100, (c.user + c.system) / 1000 / 100];
   };

@@ -355,12 +355,15 @@ export function scatterAddRows(table: Tensor, indices: Tensor, updates: Tensor):
 //
 // Single onnxruntime kernels for what the composites above spell out in many small nodes:
 // ONNX's LayerNormalization and onnxruntime's CPU contrib operators (domain com.microsoft).
+// Only kernels that measured faster are here: MultiHeadAttention and GroupQueryAttention (with
+// the KV cache extended in place) were slower than the spelled-out attention on these shapes
+// (docs/engine/fused-kernels.md).
 // They exist for INFERENCE graphs only (prefill, decode, scoring): none has a VJP rule, and
 // grad() names the op and says so when a gradient must flow through one. Training graphs
 // keep the composites (which autodiff differentiates).
 
 /** Ops that lower to one fused kernel and have no gradient (see autodiff.ts). */
-export const FUSED_INFERENCE_OPS = ['fused_layer_norm', 'bias_gelu', 'multi_head_attention', 'group_query_attention'] as const;
+export const FUSED_INFERENCE_OPS = ['fused_layer_norm', 'bias_gelu'] as const;
 
 /** LayerNormalization over the last axis: the same function as layerNorm, one kernel. */
 export function fusedLayerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): Tensor {
@@ -375,51 +378,4 @@ export function biasGelu(x: Tensor, bias: Tensor): Tensor {
   if (x.dtype !== 'float32' || bias.dtype !== 'float32') fail('bias_gelu', 'needs float32', [x, bias]);
   if (bias.rank !== 1 || !dimEq(bias.shape[0]!, x.shape[x.rank - 1]!)) fail('bias_gelu', 'bias must be [last dim of x]', [x, bias]);
   return new Tensor('bias_gelu', [x, bias], x.shape, x.dtype);
-}
-
-/**
- * softmax(q·kᵀ/√Dh + bias)·v over `heads` heads, q/k/v [B, L, D] with heads packed in D,
- * bias [1|B, 1|H, L, Lk] added to the scores: com.microsoft MultiHeadAttention. Returns the
- * heads merged back, [B, L, D] (what mergeHeads(attend(...)) gives).
- */
-export function multiHeadAttention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor, heads: number): Tensor {
-  const ops = [q, k, v, bias];
-  if (ops.some((t) => t.dtype !== 'float32')) fail('multi_head_attention', 'needs float32', ops);
-  if (q.rank !== 3 || k.rank !== 3 || v.rank !== 3 || bias.rank !== 4) fail('multi_head_attention', 'q, k, v must be [B, L, D] and bias [1|B, 1|H, Lq, Lk]', ops);
-  const D = q.shape[2];
-  if (typeof D !== 'number' || D % heads !== 0) fail('multi_head_attention', `width ${D} is not a multiple of ${heads} heads`, ops);
-  if (!dimEq(k.shape[2]!, D) || !dimEq(v.shape[2]!, D) || !dimEq(k.shape[1]!, v.shape[1]!)) fail('multi_head_attention', 'k and v must match q in width and each other in length', ops);
-  const [b0, h0, lq, lk] = bias.shape;
-  if (!(b0 === 1 || dimEq(b0!, q.shape[0]!)) || !(h0 === 1 || h0 === heads) || !dimEq(lq!, q.shape[1]!) || !dimEq(lk!, k.shape[1]!)) fail('multi_head_attention', 'bias must be [1|B, 1|H, Lq, Lk]', ops);
-  return new Tensor('multi_head_attention', ops, q.shape, 'float32', { heads });
-}
-
-/**
- * Attention of a causal chunk of n tokens to a KV cache that the kernel extends IN PLACE:
- * com.microsoft GroupQueryAttention with past and present sharing one buffer. `q`, `k`, `v`
- * [B, n, D] are the chunk's projections; `pastKey`/`pastValue` are graph inputs
- * [B, H, S, Dh] holding the cache with room for the chunk; `seqlensK` int32 [B] is each
- * row's filled length after the chunk minus one; `totalLength` an int32 scalar (S);
- * `bias` [B, 1|H, n, S] is added to the scores (masks and ALiBi), on top of the kernel's
- * own causal rule (query i sees slots up to seqlensK + 1 - n + i). The chunk's keys and
- * values land in slots seqlensK + 1 - n.. of the graph outputs named `present`, which the
- * caller must bind to the very buffers fed as pastKey/pastValue (runtime.ts: `bind`);
- * otherwise the kernel writes a copy. Returns [B, n, D].
- */
-export function groupQueryAttention(
-  q: Tensor, k: Tensor, v: Tensor,
-  cache: { pastKey: Tensor; pastValue: Tensor; seqlensK: Tensor; totalLength: Tensor; present: [string, string] },
-  bias: Tensor, heads: number,
-): Tensor {
-  const { pastKey, pastValue, seqlensK, totalLength } = cache;
-  const ops = [q, k, v, pastKey, pastValue, seqlensK, totalLength, bias];
-  if ([q, k, v, pastKey, pastValue, bias].some((t) => t.dtype !== 'float32')) fail('group_query_attention', 'needs float32 activations', ops);
-  if (seqlensK.dtype !== 'int32' || totalLength.dtype !== 'int32' || totalLength.rank !== 0) fail('group_query_attention', 'seqlensK must be int32 [B] and totalLength an int32 scalar', ops);
-  if (pastKey.op !== 'input' || pastValue.op !== 'input') fail('group_query_attention', 'the cache must be graph inputs (their buffers are extended in place)', ops);
-  const D = q.shape[2];
-  if (q.rank !== 3 || typeof D !== 'number' || D % heads !== 0) fail('group_query_attention', `q must be [B, n, D] with D a multiple of ${heads}`, ops);
-  const hd = D / heads;
-  if (pastKey.rank !== 4 || pastKey.shape[1] !== heads || pastKey.shape[3] !== hd) fail('group_query_attention', `the cache must be [B, ${heads}, S, ${hd}]`, ops);
-  if (bias.rank !== 4 || !dimEq(bias.shape[2]!, q.shape[1]!) || !dimEq(bias.shape[3]!, pastKey.shape[2]!)) fail('group_query_attention', 'bias must be [B, 1|H, n, S]', ops);
-  return new Tensor('group_query_attention', ops, q.shape, 'float32', { heads, present: cache.present });
 }

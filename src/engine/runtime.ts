@@ -40,13 +40,8 @@ export class CompiledGraph {
   get outputNames(): string[] { return this.graph.outputs.map((o) => o.name); }
   hasInput(name: string): boolean { return this.inputSet.has(name); }
 
-  /**
-   * Runs the graph. Every declared input must be fed; extra feeds are an error. `bind`
-   * names outputs to be written straight into the given buffers (onnxruntime's preallocated
-   * outputs, zero-copy) instead of new ones: how an in-place KV cache
-   * (ops.groupQueryAttention) writes into the very buffers it was fed.
-   */
-  async run(feeds: Record<string, HostTensor>, bind: Record<string, HostTensor> = {}): Promise<Record<string, HostTensor>> {
+  /** Runs the graph. Every declared input must be fed; extra feeds are an error. */
+  async run(feeds: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
     const ortFeeds: Record<string, ort.Tensor> = {};
     const symbols = new Map<string, number>();
     for (const spec of this.graph.inputs) {
@@ -58,25 +53,15 @@ export class CompiledGraph {
     for (const name in feeds) {
       if (!this.inputSet.has(name)) throw new Error(`run: unknown input "${name}" (inputs: ${this.inputNames.join(', ')})`);
     }
-    let fetches: Record<string, ort.Tensor | null> | undefined;
-    for (const name in bind) {
-      const spec = this.graph.outputs.find((o) => o.name === name);
-      if (!spec) throw new Error(`run: cannot bind unknown output "${name}" (outputs: ${this.outputNames.join(', ')})`);
-      checkFeed(spec, bind[name]!, new Map());
-      fetches ??= Object.fromEntries(this.graph.outputs.map((o) => [o.name, null]));
-      fetches[name] = new ort.Tensor(ORT_TYPE[spec.dtype], bind[name]!.data as never, bind[name]!.shape);
-    }
     const entry = await acquireSession(this.key, this.graph.bytes, this.threads);
     let result: ort.InferenceSession.OnnxValueMapType;
     try {
-      const session = await entry.session;
-      result = await (fetches ? session.run(ortFeeds, fetches) : session.run(ortFeeds));
+      result = await (await entry.session).run(ortFeeds);
     } finally {
       releaseSession(entry);
     }
     const out: Record<string, HostTensor> = {};
     for (const o of this.graph.outputs) {
-      if (bind[o.name]) { out[o.name] = bind[o.name]!; continue; }
       const t = result[o.name]!;
       out[o.name] = { data: t.data as TypedData, shape: [...t.dims] };
     }
@@ -135,8 +120,19 @@ function createSession(bytes: Uint8Array, threads: number): Promise<ort.Inferenc
     // IVR_ORT_ARENA=1 turns both back on.
     enableCpuMemArena: ARENA,
     enableMemPattern: ARENA,
-    extra: { session: { intra_op: { allow_spinning: process.env.IVR_ORT_SPIN ?? '1' } } },
+    extra: { session: { intra_op: { allow_spinning: ortSpinning() ? '1' : '0' } } },
   });
+}
+
+/**
+ * Whether onnxruntime's intra-op threads spin while they wait for work: $IVR_ORT_SPIN=1
+ * (onnxruntime's own default), else not. Spinning only pays when the pool's threads have
+ * cores to themselves; measured on this 2-core machine with both cores busy (load average
+ * ~14), decode at batch 64 and 2 threads ran 1,273–1,753 tokens/s spinning and 2,009–5,711
+ * not (1 thread: 3,233–4,654 either way), in alternating runs; see docs/engine/fused-kernels.md.
+ */
+export function ortSpinning(): boolean {
+  return process.env.IVR_ORT_SPIN === '1';
 }
 
 async function acquireSession(key: string, bytes: Uint8Array, threads: number): Promise<SessionEntry> {

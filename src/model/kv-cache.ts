@@ -147,7 +147,6 @@ export class KvCache {
   append(n: number, chunkValid: Uint8Array, chunkPos: Int32Array | null, newKv: (layer: number) => [Float32Array, Float32Array]): void {
     this.reserve(n);
     const { heads: H, headDim: Dh, slots: S } = this;
-    this.describeSlots(n, chunkValid, chunkPos);
     for (let l = 0; l < this.layers; l++) {
       const [k, v] = newKv(l);
       const keys = this.keys[l]!;
@@ -160,12 +159,6 @@ export class KvCache {
         for (let j = 0; j < n * Dh; j++) keys[vBase + j] = k[src + j]!;
       }
     }
-    this.used += n;
-  }
-
-  /** The mask, position and kind of slots used..used+n-1 (room must be reserved). */
-  private describeSlots(n: number, chunkValid: Uint8Array, chunkPos: Int32Array | null): void {
-    const S = this.slots;
     for (let b = 0; b < this.batch; b++) {
       for (let i = 0; i < n; i++) {
         const s = b * S + this.used + i;
@@ -174,20 +167,6 @@ export class KvCache {
         this.slotPos[s] = chunkPos ? chunkPos[b * n + i]! : 0;
       }
     }
-  }
-
-  /**
-   * For a graph that writes a text chunk's keys and values into the cache in place
-   * (vlm.forwardChunkInPlace): reserves n slots and describes them, so the feeds cover the
-   * chunk; `commit(n)` after the run marks them filled.
-   */
-  prepareInPlace(n: number, chunkValid: Uint8Array, chunkPos: Int32Array): void {
-    this.reserve(n);
-    this.describeSlots(n, chunkValid, chunkPos);
-  }
-
-  commit(n: number): void {
-    if (this.used + n > this.slots) throw new Error(`kv cache: commit of ${n} slots past the ${this.slots} reserved`);
     this.used += n;
   }
 

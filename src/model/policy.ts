@@ -10,7 +10,7 @@ import { numPatches, patchDim, type VlmConfig } from './config.js';
 import { BufferPool, KvCache } from './kv-cache.js';
 import { DecodeRows, type GenerateOptions, type GenerateRequest, type Generation } from './decode.js';
 import { Tokenizer } from './tokenizer.js';
-import { alibiBias, embedImage, embedText, forwardChunk, forwardChunkInPlace, forwardFull, forwardLayout } from './vlm.js';
+import { alibiBias, embedImage, embedText, forwardChunk, forwardFull, forwardLayout } from './vlm.js';
 import { LENGTH_BUCKET, packLayoutRows, packRows, roundUp } from './batch.js';
 import { tokenLogProbs } from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
@@ -27,8 +27,8 @@ export class Policy {
   readonly responseStops: readonly number[];
   /**
    * Inference graphs (scoring, prefill, decode) with fused onnxruntime kernels (vlm.ts
-   * GraphOptions; text chunks extend the KV cache in place). Default on; IVR_FUSED=0 turns
-   * it off. Training graphs (model/objective.ts) are never fused.
+   * GraphOptions). Default on; IVR_FUSED=0 turns it off. Training graphs
+   * (model/objective.ts) are never fused.
    */
   fused = process.env.IVR_FUSED !== '0';
 
@@ -153,11 +153,6 @@ export class Policy {
       const x = kind === 'image'
         ? embedImage(p, cfg, o.input('patches', ['B', numPatches(cfg), patchDim(cfg)]))
         : embedText(p, cfg, o.input('ids', ['B', n], 'int64'));
-      if (this.inPlace(kind, n)) {
-        // One bias over every slot, the chunk's own included (runChunk describes them first).
-        const bias = alibiBias(cfg, slotMask, o.mul(o.sub(o.input('queryPos', ['B', 1, n, 1]), perSlot('slotPos')), perSlot('slotIsText')));
-        return { logits: forwardChunkInPlace(p, cfg, x, bias) };
-      }
       const bias = {
         cache: kind === 'image'
           ? slotMask
@@ -171,36 +166,10 @@ export class Policy {
     });
   }
 
-  /**
-   * Whether a chunk's graph extends the cache in place (GroupQueryAttention): fused one-token
-   * text chunks, i.e. decode steps. onnxruntime's CPU kernel takes several new tokens against
-   * a past only at batch 1, and an image chunk is not causal, so prefill chunks run the
-   * forwardChunk graph (fused norms and GELU) and are appended by the host.
-   */
-  private inPlace(kind: 'text' | 'image', n: number): boolean {
-    return process.env.IVR_GQA === '1' && this.fused && kind === 'text' && n === 1;
-  }
-
   /** Runs a chunk against the cache and appends it; `chunkPos` are a text chunk's text positions [B, n] (null for the image). */
   private async runChunk(cache: KvCache, feeds: Record<string, HostTensor>, n: number, chunkValid: Uint8Array, chunkPos: Int32Array | null): Promise<Float32Array> {
     const g = await this.chunkGraph(chunkPos ? 'text' : 'image', n);
     const B = cache.batch;
-    if (chunkPos && this.inPlace('text', n)) {
-      // The graph writes the chunk's keys and values into the cache's own buffers.
-      cache.prepareInPlace(n, chunkValid, chunkPos);
-      const cacheFeeds = cache.feeds();
-      const bind: Record<string, HostTensor> = {};
-      for (let l = 0; l < this.cfg.layers; l++) { bind[`k${l}.present`] = cacheFeeds[`k${l}`]!; bind[`v${l}.present`] = cacheFeeds[`v${l}`]!; }
-      const all: Record<string, HostTensor> = {
-        ...feeds, ...cacheFeeds,
-        queryPos: { data: Float32Array.from(chunkPos), shape: [B, 1, n, 1] },
-        seqlensK: { data: new Int32Array(B).fill(cache.used + n - 1), shape: [B] },
-        totalLength: { data: Int32Array.of(cache.slots), shape: [] },
-      };
-      const res = await g.run(this.paramFeeds(g, all), bind);
-      cache.commit(n);
-      return res.logits!.data as Float32Array;
-    }
     const { mask, textDistance } = cache.chunkAttention(n, chunkValid, chunkPos);
     const all: Record<string, HostTensor> = { ...feeds, ...cache.feeds(), chunkMask: { data: mask, shape: [B, 1, n, n] }, chunkDistance: { data: textDistance, shape: [B, 1, n, n] } };
     if (chunkPos) all.queryPos = { data: Float32Array.from(chunkPos), shape: [B, 1, n, 1] };

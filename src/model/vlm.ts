@@ -7,7 +7,7 @@
 // scoring) and `forwardChunk` over a chunk of new tokens against a KV cache (sampling,
 // and re-inserting the image mid-sequence for visual re-grounding).
 import * as o from '../engine/ops.js';
-import { attend, layerNorm, linear, mergeHeads, mlp, qkvPacked, splitHeads } from '../engine/nn/layers.js';
+import { attend, layerNorm, linear, mergeHeads, mlp, qkv } from '../engine/nn/layers.js';
 import type { ParamScope } from '../engine/params.js';
 import type { Tensor } from '../engine/tensor.js';
 import { numPatches, patchDim, patchesPerSide, type VlmConfig } from './config.js';
@@ -55,33 +55,22 @@ export function alibiBias(c: VlmConfig, mask: Tensor, textDistance: Tensor): Ten
 }
 
 /**
- * How a graph is built: `fused` uses single onnxruntime kernels (LayerNormalization,
- * BiasGelu, MultiHeadAttention / GroupQueryAttention) where the plain form spells them out
- * in small ops. Fused graphs compute the same function (to float rounding) and have no
- * gradient: inference only (prefill, decode, scoring); training graphs are plain.
+ * How a graph is built. `fused`: single onnxruntime kernels (LayerNormalization, BiasGelu)
+ * where the plain form spells them out in small ops; the same function to float rounding,
+ * with no gradient, so for inference graphs only (prefill, decode, scoring); training graphs
+ * are plain. Attention stays spelled out: onnxruntime's MultiHeadAttention and
+ * GroupQueryAttention measured slower on these shapes (docs/engine/fused-kernels.md).
  */
 export interface GraphOptions { fused?: boolean }
 
-/** Attention of one layer: q, k, v [B, n, D] (heads packed in D) -> [B, n, D]. */
 type Attention = (layer: number, q: Tensor, k: Tensor, v: Tensor) => Tensor;
 
-/** Attention spelled out per head: softmax(q·kᵀ/√Dh + bias)·v, heads split and merged around it. */
-function plainAttention(c: VlmConfig, bias: Tensor): Attention {
-  const hd = c.dim / c.heads;
-  return (_l, q, k, v) => mergeHeads(attend(splitHeads(q, c.heads, hd), splitHeads(k, c.heads, hd), splitHeads(v, c.heads, hd), bias), c.dim);
-}
-
-/** The same attention as plainAttention, one MultiHeadAttention kernel per layer. */
-function fusedAttention(c: VlmConfig, bias: Tensor): Attention {
-  return (_l, q, k, v) => o.multiHeadAttention(q, k, v, bias, c.heads);
-}
-
 /** The transformer trunk; `attention` decides what each query may see. */
-function trunk(p: ParamScope, c: VlmConfig, x: Tensor, attention: Attention, fused = false): Tensor {
+function trunk(p: ParamScope, c: VlmConfig, x: Tensor, attention: Attention, { fused = false }: GraphOptions = {}): Tensor {
   for (let l = 0; l < c.layers; l++) {
     const b = p.child(`h${l}`);
-    const [q, k, v] = qkvPacked(b.child('attn'), layerNorm(b.child('ln1'), x, c.dim, 1e-5, fused), c.dim);
-    const y = linear(b.child('attn').child('proj'), attention(l, q, k, v), c.dim, c.dim, { std: residStd(c) });
+    const [q, k, v] = qkv(b.child('attn'), layerNorm(b.child('ln1'), x, c.dim, 1e-5, fused), c.dim, c.heads);
+    const y = linear(b.child('attn').child('proj'), mergeHeads(attention(l, q, k, v), c.dim), c.dim, c.dim, { std: residStd(c) });
     x = o.add(x, y);
     x = o.add(x, mlp(b.child('mlp'), layerNorm(b.child('ln2'), x, c.dim, 1e-5, fused), c.dim, c.mlpRatio * c.dim, residStd(c), fused));
   }
@@ -117,7 +106,7 @@ export function forwardFull(p: ParamScope, c: VlmConfig, patches: Tensor, ids: T
   const N = numPatches(c);
   const x = o.concat([embedImage(p, c, patches), embedText(p, c, ids)], 1);
   const bias = prefixLmBias(c, N, N + T);
-  const h = trunk(p, c, x, (opts.fused && process.env.IVR_MHA !== '0' ? fusedAttention : plainAttention)(c, bias), opts.fused);
+  const h = trunk(p, c, x, (_l, q, k, v) => attend(q, k, v, bias), opts);
   return lmHead(p, c, o.slice(h, 1, N, N + T));
 }
 
@@ -148,8 +137,7 @@ export function forwardChunk(p: ParamScope, c: VlmConfig, x: Tensor, bias: Chunk
   const hd = c.dim / c.heads;
   const newKeys: Tensor[] = [];
   const newValues: Tensor[] = [];
-  const h = trunk(p, c, x, (l, qp, kp, vp) => {
-    const [q, k, v] = [qp, kp, vp].map((t) => splitHeads(t, c.heads, hd)) as [Tensor, Tensor, Tensor];
+  const h = trunk(p, c, x, (l, q, k, v) => {
     newKeys.push(k);
     newValues.push(v);
     const kc = o.input(`k${l}`, ['B', c.heads, 'S', hd]);
@@ -163,36 +151,11 @@ export function forwardChunk(p: ParamScope, c: VlmConfig, x: Tensor, bias: Chunk
     const eCache = o.exp(o.sub(toCache, m));
     const eChunk = o.exp(o.sub(toChunk, m));
     const z = o.add(o.sum(eCache, -1, true), o.sum(eChunk, -1, true));
-    return mergeHeads(o.div(o.add(o.matmul(eCache, vc), o.matmul(eChunk, v)), z), c.dim);
-  }, opts.fused);
-  return { logits: lastLogits(p, c, x, h), newKeys, newValues };
-}
-
-function lastLogits(p: ParamScope, c: VlmConfig, x: Tensor, h: Tensor): Tensor {
+    return o.div(o.add(o.matmul(eCache, vc), o.matmul(eChunk, v)), z);
+  }, opts);
   const n = x.shape[1] as number;
-  return lmHead(p, c, o.reshape(o.slice(h, 1, n - 1, n), [x.shape[0]!, c.dim]));
-}
-
-/**
- * forwardChunk for a causal (text) chunk with fused kernels and a cache the graph extends
- * in place: per layer, one GroupQueryAttention reads the cache inputs `k{l}`/`v{l}`
- * [B, H, S, Dh] (S symbolic, room for the chunk included) and writes the chunk's keys and
- * values into their slots seqlensK + 1 - n.., as outputs `k{l}.present`/`v{l}.present` that
- * the caller binds to the same buffers (so nothing but the logits leaves the graph).
- * `bias` [B, H, n, S] covers every slot, the chunk's own included (masks and ALiBi); the
- * kernel adds the causal rule inside the chunk. Inputs `seqlensK` int32 [B] (filled slots
- * after the chunk, minus one) and `totalLength` int32 [] (S).
- */
-export function forwardChunkInPlace(p: ParamScope, c: VlmConfig, x: Tensor, bias: Tensor): Tensor {
-  const hd = c.dim / c.heads;
-  const seqlensK = o.input('seqlensK', ['B'], 'int32');
-  const totalLength = o.input('totalLength', [], 'int32');
-  const h = trunk(p, c, x, (l, q, k, v) => o.groupQueryAttention(q, k, v, {
-    pastKey: o.input(`k${l}`, ['B', c.heads, 'S', hd]),
-    pastValue: o.input(`v${l}`, ['B', c.heads, 'S', hd]),
-    seqlensK, totalLength, present: [`k${l}.present`, `v${l}.present`],
-  }, bias, c.heads), true);
-  return lastLogits(p, c, x, h);
+  const last = o.reshape(o.slice(h, 1, n - 1, n), [x.shape[0]!, c.dim]);
+  return { logits: lmHead(p, c, last), newKeys, newValues };
 }
 
 /**
@@ -212,6 +175,6 @@ export function forwardLayout(p: ParamScope, c: VlmConfig, patches: Tensor, ids:
   // A one-hot matmul is the per-row gather (and its gradient the scatter-add) in one op.
   const x = o.matmul(o.oneHot(order, N + T), pool);
   const bias = alibiBias(c, mask, textDistance);
-  const h = trunk(p, c, x, (opts.fused ? fusedAttention : plainAttention)(c, bias), opts.fused);
+  const h = trunk(p, c, x, (_l, q, k, v) => attend(q, k, v, bias), opts);
   return lmHead(p, c, h);
 }

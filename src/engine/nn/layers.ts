@@ -16,19 +16,23 @@ export function embedding(p: ParamScope, ids: Tensor, vocab: number, dim: number
   return o.gather(p.param('w', [vocab, dim], { kind: 'normal', std }), ids);
 }
 
-/** `fused`: one LayerNormalization kernel (inference graphs only; no gradient). */
+/** `fused`: one LayerNormalization kernel (inference graphs only: no gradient). */
 export function layerNorm(p: ParamScope, x: Tensor, dim: number, eps = 1e-5, fused = false): Tensor {
   const g = p.param('g', [dim], { kind: 'ones' }, false);
   const b = p.param('b', [dim], { kind: 'zeros' }, false);
   return fused ? o.fusedLayerNorm(x, g, b, eps) : o.layerNorm(x, g, b, eps);
 }
 
-/** Position-wise MLP: D -> hidden -> D with GELU; `fused`: the bias and GELU as one BiasGelu kernel (inference only). */
+/**
+ * Position-wise MLP: D -> hidden -> D with GELU. `fused`: the first bias and the GELU as one
+ * BiasGelu kernel (inference graphs only: no gradient); the same parameters either way.
+ */
 export function mlp(p: ParamScope, x: Tensor, dim: number, hidden: number, residStd: number, fused = false): Tensor {
   let h: Tensor;
   if (fused) {
     const fc = p.child('fc');
-    h = o.biasGelu(o.matmul(x, fc.param('w', [dim, hidden], { kind: 'normal', std: 0.02 })), fc.param('b', [hidden], { kind: 'zeros' }, false));
+    const w = fc.param('w', [dim, hidden], { kind: 'normal', std: 0.02 });
+    h = o.biasGelu(o.matmul(x, w), fc.param('b', [hidden], { kind: 'zeros' }, false));
   } else h = o.gelu(linear(p.child('fc'), x, dim, hidden));
   return linear(p.child('proj'), h, hidden, dim, { std: residStd });
 }
@@ -59,16 +63,11 @@ export function mergeHeads(x: Tensor, dim: number): Tensor {
   return o.reshape(t, [t.shape[0]!, t.shape[1]!, dim]);
 }
 
-/** Projects x [B, T, D] to q, k, v, each [B, T, D] (heads packed), with one fused matmul. */
-export function qkvPacked(p: ParamScope, x: Tensor, dim: number): [Tensor, Tensor, Tensor] {
-  const fused = linear(p.child('qkv'), x, dim, 3 * dim);
-  return [0, 1, 2].map((i) => o.slice(fused, -1, i * dim, (i + 1) * dim)) as [Tensor, Tensor, Tensor];
-}
-
 /** Projects x [B, T, D] to q, k, v, each [B, H, T, Dh], with one fused matmul. */
 export function qkv(p: ParamScope, x: Tensor, dim: number, heads: number): [Tensor, Tensor, Tensor] {
+  const fused = linear(p.child('qkv'), x, dim, 3 * dim);
   const hd = dim / heads;
-  return qkvPacked(p, x, dim).map((t) => splitHeads(t, heads, hd)) as [Tensor, Tensor, Tensor];
+  return [0, 1, 2].map((i) => splitHeads(o.slice(fused, -1, i * dim, (i + 1) * dim), heads, hd)) as [Tensor, Tensor, Tensor];
 }
 
 /** softmax(q·kᵀ/√Dh + bias)·v for q [B,H,Tq,Dh], k/v [B,H,Tk,Dh]. */

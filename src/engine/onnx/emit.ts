@@ -1,5 +1,6 @@
 // Lowers an IR graph (everything reachable from the named outputs) to an ONNX model.
-// Each IR primitive maps to one or a few standard ONNX ops (opset 18); symbolic dims in
+// Each IR primitive maps to one or a few standard ONNX ops (opset 18), the fused inference
+// kernels to one node each (com.microsoft's when ONNX has none); symbolic dims in
 // reshape targets are rebuilt at run time from Shape() of the inputs that carry them.
 import { Tensor, shapeSymbols, topoSort, type DType, type Dim } from '../tensor.js';
 import type { TypedData } from '../ops.js';
@@ -69,12 +70,10 @@ export function emitOnnx(outputs: Record<string, Tensor>, name = 'graph'): Emitt
     nodes.push({ opType, inputs: ins, outputs: [o], attrs });
     return o;
   };
-  /** A contrib (com.microsoft) node; `extra` names further outputs of it. */
-  const emitMs = (opType: string, ins: string[], attrs: Record<string, AttrValue>, out: string, extra: string[] = []): void => {
-    nodes.push({ opType, inputs: ins, outputs: [out, ...extra], attrs, domain: MS_DOMAIN });
+  /** A node of onnxruntime's contrib domain (com.microsoft). */
+  const emitMs = (opType: string, ins: string[], attrs: Record<string, AttrValue>, out: string): void => {
+    nodes.push({ opType, inputs: ins, outputs: [out], attrs, domain: MS_DOMAIN });
   };
-  // Graph outputs a node writes besides its IR tensor (the in-place KV cache of attention).
-  const extraOutputs: EmittedGraph['outputs'] = [];
   const shapeCache = new Map<string, string>();
   const symbolValue = (sym: string): string => {
     const key = `sym:${sym}`;
@@ -173,19 +172,6 @@ export function emitOnnx(outputs: Record<string, Tensor>, name = 'graph'): Emitt
         emit('LayerNormalization', ins, { axis: int(-1), epsilon: { kind: 'float', value: a.eps as number } }, out);
         break;
       case 'bias_gelu': emitMs('BiasGelu', ins, {}, out); break;
-      case 'multi_head_attention':
-        emitMs('MultiHeadAttention', [ins[0]!, ins[1]!, ins[2]!, '', '', ins[3]!], { num_heads: int(a.heads as number) }, out);
-        break;
-      case 'group_query_attention': {
-        const present = a.present as [string, string];
-        for (const nm of present) {
-          if (nm in outputs || extraOutputs.some((e) => e.name === nm)) throw new Error(`emit: output "${nm}" is written twice`);
-          extraOutputs.push({ name: nm, shape: [...t.inputs[3]!.shape], dtype: 'float32' });
-        }
-        const [q, k, v, pk, pv, seqlens, total, bias] = ins as [string, string, string, string, string, string, string, string];
-        emitMs('GroupQueryAttention', [q, k, v, pk, pv, seqlens, total, '', '', '', bias], { num_heads: int(a.heads as number), kv_num_heads: int(a.heads as number) }, out, present);
-        break;
-      }
       default: throw new Error(`emit: no ONNX lowering for op "${t.op}"`);
     }
     names.set(t.id, out);
@@ -198,7 +184,6 @@ export function emitOnnx(outputs: Record<string, Tensor>, name = 'graph'): Emitt
     if (have !== nm) emit('Identity', [have], undefined, nm);
     outs.push({ name: nm, shape: [...t.shape], dtype: t.dtype });
   }
-  outs.push(...extraOutputs);
   const model: OnnxModel = {
     opset: OPSET, name, nodes, initializers: inits,
     inputs: inputs.map((i) => ({ name: i.name, dtype: i.dtype, dims: i.shape })),
