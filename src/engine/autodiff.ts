@@ -173,6 +173,14 @@ export const VJP_RULES: Record<string, VJP> = {
   not: none,
 };
 
+// Fused inference kernels (ops.ts) have no rule on purpose: training graphs are built from
+// the composites. A gradient that reaches one is a bug in how the graph was built.
+for (const op of o.FUSED_INFERENCE_OPS) {
+  VJP_RULES[op] = (n) => {
+    throw new Error(`grad: "${op}" (${n}) is a fused onnxruntime inference kernel and has no gradient; build graphs that are differentiated with the unfused ops (fused: false)`);
+  };
+}
+
 /**
  * Gradients of scalar `loss` with respect to each tensor in `wrt`. A tensor the loss does
  * not depend on gets a zero gradient of its shape.

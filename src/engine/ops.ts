@@ -350,3 +350,32 @@ export function scatterAddRows(table: Tensor, indices: Tensor, updates: Tensor):
   if (table.shape.some((d) => typeof d !== 'number')) fail('scatter_add_rows', 'table shape must be static', [table]);
   return new Tensor('scatter_add_rows', [indices, updates], table.shape, updates.dtype, {});
 }
+
+// ---------------------------------------------------------------- fused inference kernels
+//
+// Single onnxruntime kernels for what the composites above spell out in many small nodes:
+// ONNX's LayerNormalization and onnxruntime's CPU contrib operators (domain com.microsoft).
+// Only kernels that measured faster are here: MultiHeadAttention and GroupQueryAttention (with
+// the KV cache extended in place) were slower than the spelled-out attention on these shapes
+// (docs/engine/fused-kernels.md).
+// They exist for INFERENCE graphs only (prefill, decode, scoring): none has a VJP rule, and
+// grad() names the op and says so when a gradient must flow through one. Training graphs
+// keep the composites (which autodiff differentiates).
+
+/** Ops that lower to one fused kernel and have no gradient (see autodiff.ts). */
+export const FUSED_INFERENCE_OPS = ['fused_layer_norm', 'bias_gelu'] as const;
+
+/** LayerNormalization over the last axis: the same function as layerNorm, one kernel. */
+export function fusedLayerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): Tensor {
+  const D = x.shape[x.rank - 1];
+  if (x.dtype !== 'float32') fail('fused_layer_norm', 'needs float32', [x]);
+  for (const p of [gamma, beta]) if (p.rank !== 1 || !dimEq(p.shape[0]!, D!)) fail('fused_layer_norm', `gamma and beta must be [${D}]`, [x, gamma, beta]);
+  return new Tensor('fused_layer_norm', [x, gamma, beta], x.shape, x.dtype, { eps });
+}
+
+/** gelu(x + bias) with exact (erf) GELU, bias [D] over the last axis: com.microsoft BiasGelu. */
+export function biasGelu(x: Tensor, bias: Tensor): Tensor {
+  if (x.dtype !== 'float32' || bias.dtype !== 'float32') fail('bias_gelu', 'needs float32', [x, bias]);
+  if (bias.rank !== 1 || !dimEq(bias.shape[0]!, x.shape[x.rank - 1]!)) fail('bias_gelu', 'bias must be [last dim of x]', [x, bias]);
+  return new Tensor('bias_gelu', [x, bias], x.shape, x.dtype);
+}

@@ -120,7 +120,19 @@ function createSession(bytes: Uint8Array, threads: number): Promise<ort.Inferenc
     // IVR_ORT_ARENA=1 turns both back on.
     enableCpuMemArena: ARENA,
     enableMemPattern: ARENA,
+    extra: { session: { intra_op: { allow_spinning: ortSpinning() ? '1' : '0' } } },
   });
+}
+
+/**
+ * Whether onnxruntime's intra-op threads spin while they wait for work: $IVR_ORT_SPIN=1
+ * (onnxruntime's own default), else not. Spinning only pays when the pool's threads have
+ * cores to themselves; measured on this 2-core machine with both cores busy (load average
+ * ~14), decode at batch 64 and 2 threads ran 1,273–1,753 tokens/s spinning and 2,009–5,711
+ * not (1 thread: 3,233–4,654 either way), in alternating runs; see docs/engine/fused-kernels.md.
+ */
+export function ortSpinning(): boolean {
+  return process.env.IVR_ORT_SPIN === '1';
 }
 
 async function acquireSession(key: string, bytes: Uint8Array, threads: number): Promise<SessionEntry> {

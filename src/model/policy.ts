@@ -25,6 +25,12 @@ export class Policy {
   private readonly kvBuffers = new BufferPool();
   /** Where a response ends: <eos> and the response format's `</answer>` (the default stop ids of `generate`). */
   readonly responseStops: readonly number[];
+  /**
+   * Inference graphs (scoring, prefill, decode) with fused onnxruntime kernels (vlm.ts
+   * GraphOptions). Default on; IVR_FUSED=0 turns it off. Training graphs
+   * (model/objective.ts) are never fused.
+   */
+  fused = process.env.IVR_FUSED !== '0';
 
   constructor(
     readonly cfg: VlmConfig,
@@ -50,7 +56,8 @@ export class Policy {
   /** Most slots a row's KV cache may grow to: the image twice, the text, and room for bucket padding. */
   get cacheCapacity(): number { return 2 * numPatches(this.cfg) + this.cfg.maxText + 2 * LENGTH_BUCKET; }
 
-  private graph(key: string, build: () => Record<string, Tensor>): Promise<CompiledGraph> {
+  private graph(name: string, build: () => Record<string, Tensor>): Promise<CompiledGraph> {
+    const key = `${this.fused ? 'fused' : 'plain'}:${name}`;
     let g = this.graphs.get(key);
     if (!g) {
       g = compile(build(), { threads: this.threads });
@@ -74,7 +81,7 @@ export class Policy {
       const patches = o.input('patches', ['B', numPatches(this.cfg), patchDim(this.cfg)]);
       const ids = o.input('ids', ['B', T], 'int64');
       const targets = o.input('targets', ['B', T], 'int64');
-      return { logp: tokenLogProbs(forwardFull(reg.scope('vlm'), this.cfg, patches, ids), targets) };
+      return { logp: tokenLogProbs(forwardFull(reg.scope('vlm'), this.cfg, patches, ids, { fused: this.fused }), targets) };
     });
   }
 
@@ -107,7 +114,7 @@ export class Policy {
     const lay = packLayoutRows(items.map((it) => ({ patches: it.patches, text: it.text, lossFrom: 1, insertAt: it.insertAt })), cfg, (n) => roundUp(n));
     const g = await this.graph(`layout-score:${lay.T}:${lay.L}`, () => {
       const reg = new ParamRegistry();
-      const logits = forwardLayout(reg.scope('vlm'), cfg, o.input('patches', ['B', N, patchDim(cfg)]), o.input('ids', ['B', lay.T], 'int64'), o.input('order', ['B', lay.L], 'int64'), o.input('bias', ['B', 1, lay.L, lay.L]), o.input('textDistance', ['B', 1, lay.L, lay.L]));
+      const logits = forwardLayout(reg.scope('vlm'), cfg, o.input('patches', ['B', N, patchDim(cfg)]), o.input('ids', ['B', lay.T], 'int64'), o.input('order', ['B', lay.L], 'int64'), o.input('bias', ['B', 1, lay.L, lay.L]), o.input('textDistance', ['B', 1, lay.L, lay.L]), { fused: this.fused });
       return { logp: tokenLogProbs(logits, o.input('targets', ['B', lay.L], 'int64')) };
     });
     const feeds = { ...lay.feeds };
@@ -152,7 +159,7 @@ export class Policy {
           : alibiBias(cfg, slotMask, o.mul(o.sub(o.input('queryPos', ['B', 1, n, 1]), perSlot('slotPos')), perSlot('slotIsText'))),
         chunk: alibiBias(cfg, o.input('chunkMask', ['B', 1, n, n]), o.input('chunkDistance', ['B', 1, n, n])),
       };
-      const r = forwardChunk(p, cfg, x, bias);
+      const r = forwardChunk(p, cfg, x, bias, { fused: this.fused });
       const outs: Record<string, Tensor> = { logits: r.logits };
       r.newKeys.forEach((k, l) => { outs[`k${l}.new`] = k; outs[`v${l}.new`] = r.newValues[l]!; });
       return outs;

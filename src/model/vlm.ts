@@ -58,18 +58,27 @@ export function alibiBias(c: VlmConfig, mask: Tensor, textDistance: Tensor): Ten
   return o.add(mask, o.mul(textDistance, slopes));
 }
 
+/**
+ * How a graph is built. `fused`: single onnxruntime kernels (LayerNormalization, BiasGelu)
+ * where the plain form spells them out in small ops; the same function to float rounding,
+ * with no gradient, so for inference graphs only (prefill, decode, scoring); training graphs
+ * are plain. Attention stays spelled out: onnxruntime's MultiHeadAttention and
+ * GroupQueryAttention measured slower on these shapes (docs/engine/fused-kernels.md).
+ */
+export interface GraphOptions { fused?: boolean }
+
 type Attention = (layer: number, q: Tensor, k: Tensor, v: Tensor) => Tensor;
 
 /** The transformer trunk; `attention` decides what each query may see. */
-function trunk(p: ParamScope, c: VlmConfig, x: Tensor, attention: Attention): Tensor {
+function trunk(p: ParamScope, c: VlmConfig, x: Tensor, attention: Attention, { fused = false }: GraphOptions = {}): Tensor {
   for (let l = 0; l < c.layers; l++) {
     const b = p.child(`h${l}`);
-    const [q, k, v] = qkv(b.child('attn'), layerNorm(b.child('ln1'), x, c.dim), c.dim, c.heads);
+    const [q, k, v] = qkv(b.child('attn'), layerNorm(b.child('ln1'), x, c.dim, 1e-5, fused), c.dim, c.heads);
     const y = linear(b.child('attn').child('proj'), mergeHeads(attention(l, q, k, v), c.dim), c.dim, c.dim, { std: residStd(c) });
     x = o.add(x, y);
-    x = o.add(x, mlp(b.child('mlp'), layerNorm(b.child('ln2'), x, c.dim), c.dim, c.mlpRatio * c.dim, residStd(c)));
+    x = o.add(x, mlp(b.child('mlp'), layerNorm(b.child('ln2'), x, c.dim, 1e-5, fused), c.dim, c.mlpRatio * c.dim, residStd(c), fused));
   }
-  return layerNorm(p.child('lnf'), x, c.dim);
+  return layerNorm(p.child('lnf'), x, c.dim, 1e-5, fused);
 }
 
 export function lmHead(p: ParamScope, c: VlmConfig, h: Tensor): Tensor {
@@ -94,14 +103,14 @@ export function prefixLmBias(c: VlmConfig, n: number, L: number): Tensor {
  * attended by real tokens because it comes after them). Returns text logits [B, T, V]:
  * logits[:, t] predicts text token t+1.
  */
-export function forwardFull(p: ParamScope, c: VlmConfig, patches: Tensor, ids: Tensor): Tensor {
+export function forwardFull(p: ParamScope, c: VlmConfig, patches: Tensor, ids: Tensor, opts: GraphOptions = {}): Tensor {
   const T = ids.shape[1];
   if (typeof T !== 'number') throw new Error('forwardFull: text length must be static');
   if (T > c.maxText) throw new Error(`forwardFull: ${T} text tokens exceed maxText ${c.maxText}`);
   const N = numPatches(c);
   const x = o.concat([embedImage(p, c, patches), embedText(p, c, ids)], 1);
   const bias = prefixLmBias(c, N, N + T);
-  const h = trunk(p, c, x, (_l, q, k, v) => attend(q, k, v, bias));
+  const h = trunk(p, c, x, (_l, q, k, v) => attend(q, k, v, bias), opts);
   return lmHead(p, c, o.slice(h, 1, N, N + T));
 }
 
@@ -128,7 +137,7 @@ export interface ChunkAttention {
  * (that would copy it every step): scores against cache and chunk are computed separately
  * and share one softmax, max-subtracted over both parts.
  */
-export function forwardChunk(p: ParamScope, c: VlmConfig, x: Tensor, bias: ChunkAttention): ChunkGraph {
+export function forwardChunk(p: ParamScope, c: VlmConfig, x: Tensor, bias: ChunkAttention, opts: GraphOptions = {}): ChunkGraph {
   const hd = c.dim / c.heads;
   const newKeys: Tensor[] = [];
   const newValues: Tensor[] = [];
@@ -147,7 +156,7 @@ export function forwardChunk(p: ParamScope, c: VlmConfig, x: Tensor, bias: Chunk
     const eChunk = o.exp(o.sub(toChunk, m));
     const z = o.add(o.sum(eCache, -1, true), o.sum(eChunk, -1, true));
     return o.div(o.add(o.matmul(eCache, vc), o.matmul(eChunk, v)), z);
-  });
+  }, opts);
   const n = x.shape[1] as number;
   const last = o.reshape(o.slice(h, 1, n - 1, n), [x.shape[0]!, c.dim]);
   return { logits: lmHead(p, c, last), newKeys, newValues };
@@ -162,7 +171,7 @@ export function forwardChunk(p: ParamScope, c: VlmConfig, x: Tensor, bias: Chunk
  * text positions are the text index (images do not advance them), exactly as during
  * KV-cached generation. Returns logits [B, L, V].
  */
-export function forwardLayout(p: ParamScope, c: VlmConfig, patches: Tensor, ids: Tensor, order: Tensor, mask: Tensor, textDistance: Tensor): Tensor {
+export function forwardLayout(p: ParamScope, c: VlmConfig, patches: Tensor, ids: Tensor, order: Tensor, mask: Tensor, textDistance: Tensor, opts: GraphOptions = {}): Tensor {
   const T = ids.shape[1];
   if (typeof T !== 'number') throw new Error('forwardLayout: text length must be static');
   const N = numPatches(c);
@@ -170,6 +179,6 @@ export function forwardLayout(p: ParamScope, c: VlmConfig, patches: Tensor, ids:
   // A one-hot matmul is the per-row gather (and its gradient the scatter-add) in one op.
   const x = o.matmul(o.oneHot(order, N + T), pool);
   const bias = alibiBias(c, mask, textDistance);
-  const h = trunk(p, c, x, (_l, q, k, v) => attend(q, k, v, bias));
+  const h = trunk(p, c, x, (_l, q, k, v) => attend(q, k, v, bias), opts);
   return lmHead(p, c, h);
 }

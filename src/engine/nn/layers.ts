@@ -16,13 +16,24 @@ export function embedding(p: ParamScope, ids: Tensor, vocab: number, dim: number
   return o.gather(p.param('w', [vocab, dim], { kind: 'normal', std }), ids);
 }
 
-export function layerNorm(p: ParamScope, x: Tensor, dim: number, eps = 1e-5): Tensor {
-  return o.layerNorm(x, p.param('g', [dim], { kind: 'ones' }, false), p.param('b', [dim], { kind: 'zeros' }, false), eps);
+/** `fused`: one LayerNormalization kernel (inference graphs only: no gradient). */
+export function layerNorm(p: ParamScope, x: Tensor, dim: number, eps = 1e-5, fused = false): Tensor {
+  const g = p.param('g', [dim], { kind: 'ones' }, false);
+  const b = p.param('b', [dim], { kind: 'zeros' }, false);
+  return fused ? o.fusedLayerNorm(x, g, b, eps) : o.layerNorm(x, g, b, eps);
 }
 
-/** Position-wise MLP: D -> hidden -> D with GELU. */
-export function mlp(p: ParamScope, x: Tensor, dim: number, hidden: number, residStd: number): Tensor {
-  const h = o.gelu(linear(p.child('fc'), x, dim, hidden));
+/**
+ * Position-wise MLP: D -> hidden -> D with GELU. `fused`: the first bias and the GELU as one
+ * BiasGelu kernel (inference graphs only: no gradient); the same parameters either way.
+ */
+export function mlp(p: ParamScope, x: Tensor, dim: number, hidden: number, residStd: number, fused = false): Tensor {
+  let h: Tensor;
+  if (fused) {
+    const fc = p.child('fc');
+    const w = fc.param('w', [dim, hidden], { kind: 'normal', std: 0.02 });
+    h = o.biasGelu(o.matmul(x, w), fc.param('b', [hidden], { kind: 'zeros' }, false));
+  } else h = o.gelu(linear(p.child('fc'), x, dim, hidden));
   return linear(p.child('proj'), h, hidden, dim, { std: residStd });
 }
 

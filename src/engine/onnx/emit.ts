@@ -1,9 +1,10 @@
 // Lowers an IR graph (everything reachable from the named outputs) to an ONNX model.
-// Each IR primitive maps to one or a few standard ONNX ops (opset 18); symbolic dims in
+// Each IR primitive maps to one or a few standard ONNX ops (opset 18), the fused inference
+// kernels to one node each (com.microsoft's when ONNX has none); symbolic dims in
 // reshape targets are rebuilt at run time from Shape() of the inputs that carry them.
 import { Tensor, shapeSymbols, topoSort, type DType, type Dim } from '../tensor.js';
 import type { TypedData } from '../ops.js';
-import { encodeModel, type AttrValue, type OnnxModel, type OnnxNode, type OnnxTensor } from './proto.js';
+import { encodeModel, MS_DOMAIN, type AttrValue, type OnnxModel, type OnnxNode, type OnnxTensor } from './proto.js';
 
 export const OPSET = 18;
 
@@ -68,6 +69,10 @@ export function emitOnnx(outputs: Record<string, Tensor>, name = 'graph'): Emitt
     const o = out ?? fresh(opType.toLowerCase());
     nodes.push({ opType, inputs: ins, outputs: [o], attrs });
     return o;
+  };
+  /** A node of onnxruntime's contrib domain (com.microsoft). */
+  const emitMs = (opType: string, ins: string[], attrs: Record<string, AttrValue>, out: string): void => {
+    nodes.push({ opType, inputs: ins, outputs: [out], attrs, domain: MS_DOMAIN });
   };
   const shapeCache = new Map<string, string>();
   const symbolValue = (sym: string): string => {
@@ -163,6 +168,10 @@ export function emitOnnx(outputs: Record<string, Tensor>, name = 'graph'): Emitt
         emit('Reshape', [summed, i64(shape)], {}, out);
         break;
       }
+      case 'fused_layer_norm':
+        emit('LayerNormalization', ins, { axis: int(-1), epsilon: { kind: 'float', value: a.eps as number } }, out);
+        break;
+      case 'bias_gelu': emitMs('BiasGelu', ins, {}, out); break;
       default: throw new Error(`emit: no ONNX lowering for op "${t.op}"`);
     }
     names.set(t.id, out);

@@ -54,6 +54,9 @@ export type AttrValue =
   | { kind: 'ints'; value: number[] }
   | { kind: 'string'; value: string };
 
+/** The domain of onnxruntime's contrib operators (version 1). */
+export const MS_DOMAIN = 'com.microsoft';
+
 export interface OnnxNode { opType: string; inputs: string[]; outputs: string[]; attrs?: Record<string, AttrValue>; domain?: string }
 export interface OnnxTensor { name: string; dtype: OnnxDtypeName; dims: number[]; raw: Uint8Array }
 export interface OnnxValueInfo { name: string; dtype: OnnxDtypeName; dims: (number | string)[] }
@@ -113,5 +116,7 @@ export function encodeModel(m: OnnxModel): Uint8Array {
     for (const v of m.outputs) g.message(12, (vw) => writeValueInfo(vw, v));
   });
   w.message(8, (op) => { op.string(1, ''); op.int(2, m.opset); });
+  // onnxruntime's contrib operators (fused inference kernels) live in their own domain.
+  if (m.nodes.some((n) => n.domain === MS_DOMAIN)) w.message(8, (op) => { op.string(1, MS_DOMAIN); op.int(2, 1); });
   return w.finish();
 }
