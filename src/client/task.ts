@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ReasonTask } from '../reasoner/task.js';
 import {
-  encodePng, getFamily, isFamilyId, parseInstanceRecord, readJsonlRecords, FieldError,
+  encodePng, isFamilyId, renderLarge, renderSmall, parseInstanceRecord, readJsonlRecords, FieldError,
   type FamilyId, type Instance,
 } from '../tasks/index.js';
 
@@ -44,12 +44,11 @@ export function loadRemoteTasks(file: string, renderDir: string): RemoteTask[] {
 export function fromInstance(inst: Instance, renderDir: string): RemoteTask {
   let paths = inst.images;
   if (!paths) {
-    const fam = getFamily(inst.family);
     const safe = inst.id.replace(/[^A-Za-z0-9._-]/g, '_');
     paths = { small: path.join(renderDir, `${safe}.small.png`), large: path.join(renderDir, `${safe}.large.png`) };
     fs.mkdirSync(renderDir, { recursive: true });
-    if (!fs.existsSync(paths.small)) fs.writeFileSync(paths.small, encodePng(fam.renderSmall(inst)));
-    if (!fs.existsSync(paths.large)) fs.writeFileSync(paths.large, encodePng(fam.renderLarge(inst)));
+    if (!fs.existsSync(paths.small)) fs.writeFileSync(paths.small, encodePng(renderSmall(inst)));
+    if (!fs.existsSync(paths.large)) fs.writeFileSync(paths.large, encodePng(renderLarge(inst)));
   }
   const images = [paths.small, paths.large].map((p) => ({ path: path.resolve(p), ...pngSize(p) }));
   return { id: inst.id, family: inst.family, horizon: inst.horizon, question: inst.question, answer: inst.answer, inst, images };

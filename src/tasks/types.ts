@@ -99,10 +99,11 @@ export interface TaskFamily {
   readonly grammar: string;
   /** Build an instance; deterministic in (seed, horizon). Throws on a horizon outside `horizonLimits`. */
   generate(seed: number, horizon: number): Instance;
-  /** 48×48 RGB image for the compact model; 8×8 patches are meaningful units (one cell / one bar). */
+  /**
+   * 48×48 RGB image for the compact model; 8×8 patches are meaningful units (one cell / one
+   * bar). The only drawing of the scene: the 384×384 image is this one scaled ×8 (images.ts).
+   */
   renderSmall(inst: Instance): RgbImage;
-  /** 384×384 RGB image of the same scene for external VLMs (with coordinate / axis labels). */
-  renderLarge(inst: Instance): RgbImage;
   /** Text rendering of the scene (for terminals and logs). */
   ascii(inst: Instance): string;
   /**

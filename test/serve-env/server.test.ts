@@ -16,7 +16,7 @@ import { loadPolicy } from '../../src/model/checkpoint-io.js';
 import { createChatServer, type ChatServer } from '../../src/serve/server.js';
 import { createEnvServer, type EnvServer } from '../../src/serve-env/server.js';
 import { responseOf } from '../../src/serve-env/openrlhf.js';
-import { corruptStep, encodePng, formatResponse, generateInstance, getFamily, goldResponse, Rng, verifyResponse, type Instance } from '../../src/tasks/index.js';
+import { corruptStep, encodePng, formatResponse, generateInstance, goldResponse, renderLarge, Rng, verifyResponse, type Instance } from '../../src/tasks/index.js';
 import { completion, listen, readJson, trainedCheckpoint, TRAIN_INSTANCES, type Running } from '../helpers/remote-fixture.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
@@ -30,7 +30,7 @@ function wrongRead(inst: Instance, k: number): string {
   return formatResponse(steps, inst.answer);
 }
 const WRONG = wrongRead(INST, 1);
-const pngB64 = (inst: Instance) => encodePng(getFamily(inst.family).renderLarge(inst)).toString('base64');
+const pngB64 = (inst: Instance) => encodePng(renderLarge(inst)).toString('base64');
 
 let env: EnvServer;
 let policy: ChatServer;

@@ -5,6 +5,7 @@ import {
   FAMILY_IDS, SPLITS, SPLIT_IDS, encodePng, getFamily, getSplit, goldResponse, renderLarge, renderSmall, splitEntry, splitHorizons,
   verifyResponse, type FamilyId, type GridScene, type Instance,
 } from '../../src/tasks/index.js';
+import { resizeArea } from '../../src/model/image.js';
 
 const sha = (x: string | Uint8Array) => createHash('sha256').update(x).digest('hex').slice(0, 16);
 
@@ -15,7 +16,7 @@ test('same seed and horizon give the same instance and byte-identical PNGs', () 
       const a = fam.generate(seed, h), b = fam.generate(seed, h);
       assert.deepEqual(a, b);
       assert.ok(encodePng(fam.renderSmall(a)).equals(encodePng(fam.renderSmall(b))));
-      assert.ok(encodePng(fam.renderLarge(a)).equals(encodePng(fam.renderLarge(b))));
+      assert.ok(encodePng(renderLarge(a)).equals(encodePng(renderLarge(b))));
     }
     assert.notDeepEqual(fam.generate(1, 4).scene, fam.generate(2, 4).scene, `${f}: different seeds should differ`);
   }
@@ -23,19 +24,22 @@ test('same seed and horizon give the same instance and byte-identical PNGs', () 
 
 // Pinned fingerprints: a split must be identical on every machine and across refactors.
 // The pixels are pinned rather than the PNG bytes, because zlib builds may compress the same
-// pixels differently (same-machine byte identity is checked above).
+// pixels differently (same-machine byte identity is checked above). Small and large images
+// apart: the committed checkpoints read the small ones, which must not move when the large
+// one does (it became the small one scaled x8 for issue #25).
 // If a deliberate change to a generator or renderer breaks these, update them and say so.
-const PINNED: Record<FamilyId, { json: string; pixels: string }> = {
-  grid: { json: '2324e0e9b52c4ebe', pixels: 'f3cc54f0222da4ef' },
-  shapes: { json: '827f19b66792adfa', pixels: '3fc17317be8383a8' },
-  chart: { json: 'b3464af7a55752d4', pixels: '23cfcdd0c47b6847' },
+const PINNED: Record<FamilyId, { json: string; small: string; large: string }> = {
+  grid: { json: '2324e0e9b52c4ebe', small: '75cc0d609699902f', large: 'c5fa4856756a14b5' },
+  shapes: { json: '827f19b66792adfa', small: '828973feeba2627b', large: '8e6b03e8b5179071' },
+  chart: { json: 'b3464af7a55752d4', small: 'f251d55100489b1c', large: 'f22adba5673837db' },
 };
 
 test('split fingerprints are pinned (instances and image pixels)', () => {
-  const got: Record<string, { json: string; pixels: string }> = {};
+  const got: Record<string, { json: string; small: string; large: string }> = {};
   for (const f of FAMILY_IDS) {
     const insts = [...getSplit(f, 'test', 12), ...getSplit(f, 'ood', 4)];
-    got[f] = { json: sha(JSON.stringify(insts)), pixels: sha(Buffer.concat(insts.flatMap((i) => [renderSmall(i).data, renderLarge(i).data]))) };
+    const pixels = (render: (i: Instance) => { data: Uint8Array }) => sha(Buffer.concat(insts.map((i) => render(i).data)));
+    got[f] = { json: sha(JSON.stringify(insts)), small: pixels(renderSmall), large: pixels(renderLarge) };
   }
   assert.deepEqual(got, PINNED);
 });
@@ -100,6 +104,19 @@ test('instances have the documented shape: 48x48 and 384x384 images, terse one-l
       assert.ok(!/[\r\n]/.test(inst.question));
       getFamily(f).validateScene(inst.scene);
       getFamily(f).validateQuestion(inst.question, inst.scene, inst.horizon);
+    }
+  }
+});
+
+test('one rendering at two sizes: the large image is the small one x8, and area-resizing it gives the small one back', () => {
+  for (const f of FAMILY_IDS) {
+    for (const inst of [...getSplit(f, 'test', 20), ...getSplit(f, 'ood', 5)]) {
+      const s = renderSmall(inst), l = renderLarge(inst);
+      for (const [x, y] of [[0, 0], [383, 383], [200, 17], [9, 300]] as const) {
+        const o = (y * 384 + x) * 3, so = ((y >> 3) * 48 + (x >> 3)) * 3;
+        assert.deepEqual([...l.data.subarray(o, o + 3)], [...s.data.subarray(so, so + 3)]);
+      }
+      assert.deepEqual(Buffer.from(resizeArea(l, 48, 48).data), Buffer.from(s.data), `${inst.id}: what the server reads`);
     }
   }
 });

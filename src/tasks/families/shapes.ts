@@ -146,20 +146,6 @@ function renderSmall(inst: Instance): RgbImage {
   return cv.toImage();
 }
 
-function renderLarge(inst: Instance): RgbImage {
-  const s = inst.scene as ShapesScene;
-  const M = 24, C = 60, label: Rgb = [30, 30, 30];
-  const cv = new Canvas(384, 384, [255, 255, 255]);
-  for (let i = 0; i < SHAPES_SIZE; i++) {
-    cv.textCentered(M + i * C + C / 2, M / 2, String(i), 2, label);
-    cv.textCentered(M / 2, M + i * C + C / 2, String(i), 2, label);
-  }
-  cv.fillRect(M, M, C * SHAPES_SIZE, C * SHAPES_SIZE, [215, 215, 215]);
-  for (let r = 0; r < SHAPES_SIZE; r++) for (let c = 0; c < SHAPES_SIZE; c++) cv.fillRect(M + c * C + 1, M + r * C + 1, C - 2, C - 2, BG);
-  for (const o of s.objects) drawShape(cv, M + o.col * C + 6, M + o.row * C + 6, 48, o);
-  return cv.toImage();
-}
-
 function ascii(inst: Instance): string {
   const s = inst.scene as ShapesScene;
   const grid = Array.from({ length: SHAPES_SIZE }, () => Array<string>(SHAPES_SIZE).fill('..'));
@@ -217,7 +203,6 @@ export const shapesFamily: TaskFamily = {
     return generate(seed, horizon);
   },
   renderSmall,
-  renderLarge,
   ascii,
   checkSteps: (inst, steps) => checkChain(shapesPlan(inst.question), reader(inst.scene as ShapesScene), steps),
   solve(question, scene) {
