@@ -113,6 +113,12 @@ export interface TaskFamily {
    * from the model's previous state. Steps beyond the question's plan are `logical` errors.
    */
   checkSteps(inst: Instance, steps: readonly string[]): StepCheck[];
+  /**
+   * A correct next step after a prefix whose steps all verify (checkSteps ok), continuing in
+   * the prefix's own order (chains accept several orders: chain.ts); null when the prefix is
+   * complete. The oracle rewrite of IVR-R1 (verify.ts oracleStep), which checks the prefix.
+   */
+  nextStep(inst: Instance, verifiedPrefix: readonly string[]): string | null;
   /** Gold steps and answer for a (valid) question and scene. */
   solve(question: string, scene: unknown): { steps: string[]; answer: string };
   /** Canonical form of an answer string (lenient about spacing/punctuation); null if unreadable. */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import {
   FAMILY_IDS, SPLITS, SPLIT_IDS, encodePng, getFamily, getSplit, goldResponse, renderLarge, renderSmall, splitEntry, splitHorizons,
-  verifyResponse, type FamilyId, type GridScene, type Instance,
+  verifyResponse, FieldError, type FamilyId, type GridScene, type Instance,
 } from '../../src/tasks/index.js';
 import { resizeArea } from '../../src/model/image.js';
 
@@ -30,7 +30,7 @@ test('same seed and horizon give the same instance and byte-identical PNGs', () 
 // If a deliberate change to a generator or renderer breaks these, update them and say so.
 const PINNED: Record<FamilyId, { json: string; small: string; large: string }> = {
   grid: { json: '2324e0e9b52c4ebe', small: '75cc0d609699902f', large: 'c5fa4856756a14b5' },
-  shapes: { json: '827f19b66792adfa', small: '828973feeba2627b', large: '8e6b03e8b5179071' },
+  shapes: { json: 'be6250f50b41ce7d', small: 'f6754fe5f174597e', large: 'f1999dbc8870400f' },
   chart: { json: 'b3464af7a55752d4', small: 'f251d55100489b1c', large: 'f22adba5673837db' },
 };
 
@@ -131,7 +131,8 @@ test('questions carry no image-only facts', () => {
     assert.match(inst.question, /^bars [rgbymco](?:[-+^_][rgbymco]|[-+*][0-9]+)*$/);
   }
   for (const inst of getSplit('shapes', 'test', 200)) {
-    assert.match(inst.question, /^count [rgby.][cst.](?:[<>^v][rgby][cst])?(?:[-+][rgby.][cst.](?:[<>^v][rgby][cst])?|[-+*][0-9]+)*$/);
+    // each query counts in one row or one column: the image decides the counts
+    assert.match(inst.question, /^count [rgby.][cst.]@[rc][0-5](?:[-+][rgby.][cst.]@[rc][0-5]|[-+*][0-9]+)*$/);
   }
 });
 
@@ -187,32 +188,47 @@ test('gold answers agree with independent reference solvers', () => {
   }
   for (const inst of getSplit('shapes', 'val', 400)) {
     const objs = (inst.scene as { objects: Array<{ row: number; col: number; colour: string; shape: string }> }).objects;
-    const count = (q: string) => {
-      const fit = (o: (typeof objs)[number], c: string, s: string) => (c === '.' || o.colour === c) && (s === '.' || o.shape === s);
-      const base = objs.filter((o) => fit(o, q[0]!, q[1]!));
-      if (q.length === 2) return base.length;
-      const anchors = objs.filter((o) => o.colour === q[3] && o.shape === q[4]);
-      assert.equal(anchors.length, 1, `${inst.id}: anchor of ${q} must be unique`);
-      const a = anchors[0]!;
-      const rel = q[2];
-      return base.filter((o) => (rel === '<' ? o.col < a.col : rel === '>' ? o.col > a.col : rel === '^' ? o.row < a.row : o.row > a.row)).length;
-    };
-    assert.equal(inst.answer, refChain(inst.question.slice(6), count, /[rgby.][cst.](?:[<>^v][rgby][cst])?/), inst.id);
+    const count = (q: string) => objs.filter((o) => (q[0] === '.' || o.colour === q[0]) && (q[1] === '.' || o.shape === q[1])
+      && (q[3] === 'r' ? o.row : o.col) === Number(q[4])).length;
+    assert.equal(inst.answer, refChain(inst.question.slice(6), count, /[rgby.][cst.]@[rc][0-5]/), inst.id);
   }
 });
 
-test('shapes relations are strict (same column / row as the anchor does not count)', () => {
+test('shapes queries count in one row or one column, with wildcards', () => {
   const fam = getFamily('shapes');
   const scene = { size: 6, objects: [
     { row: 0, col: 2, colour: 'r', shape: 'c' }, { row: 2, col: 2, colour: 'b', shape: 't' }, { row: 2, col: 0, colour: 'g', shape: 'c' },
-    { row: 4, col: 2, colour: 'y', shape: 'c' }, { row: 3, col: 5, colour: 'r', shape: 'c' },
+    { row: 2, col: 5, colour: 'r', shape: 'c' }, { row: 4, col: 2, colour: 'y', shape: 'c' },
   ] };
   const answer = (q: string) => fam.solve(`count ${q}`, scene).answer;
-  assert.equal(answer('.c<bt'), '1'); // g at col 0; r and y share the anchor's column
-  assert.equal(answer('.c>bt'), '1'); // r at col 5
-  assert.equal(answer('.c^bt'), '1'); // r at row 0; g shares the anchor's row
-  assert.equal(answer('.cvbt'), '2'); // y at row 4, r at row 3
-  assert.equal(answer('r.+.c*2-.t'), '11'); // strictly left to right: 2+4=6, *2=12, -1=11
+  assert.equal(answer('..@r2'), '3');
+  assert.equal(answer('.c@r2'), '2'); // g and r; the blue triangle is not a circle
+  assert.equal(answer('rc@r2'), '1');
+  assert.equal(answer('..@c2'), '3'); // rows 0, 2, 4
+  assert.equal(answer('y.@c2'), '1');
+  assert.equal(answer('.t@c0'), '0');
+  assert.equal(answer('..@r5'), '0');
+  assert.equal(answer('..@c2+.c@r2*2-rc@r0'), '9'); // strictly left to right: 3+2=5, *2=10, -1=9
+  // a digit after an operator is a constant, so "+2" is never read as a query
+  assert.deepEqual(fam.solve('count ..@r2+2', scene).steps, ['..@r2=3', '+2=5']);
+  for (const bad of ['count ..', 'count .s<bt', 'count ..@r6', 'count ..@x1', 'count rc@r2+rc@r2']) {
+    assert.throws(() => fam.validateQuestion(bad, scene, 3), FieldError, bad);
+  }
+});
+
+test('shapes reads are spread over counts 0..6, not mostly 0', () => {
+  const counts = new Map<number, number>();
+  let reads = 0;
+  for (const inst of getSplit('shapes', 'train', 1500)) {
+    for (const step of inst.steps) {
+      const m = /^[rgby.][cst.]@[rc][0-5]=([0-9]+)$/.exec(step);
+      if (!m) continue;
+      reads++;
+      counts.set(Number(m[1]), (counts.get(Number(m[1])) ?? 0) + 1);
+    }
+  }
+  for (let n = 0; n <= 6; n++) assert.ok((counts.get(n) ?? 0) / reads >= 0.04, `count ${n}: ${counts.get(n) ?? 0} of ${reads} reads`);
+  for (const [n, c] of counts) assert.ok(n <= 6 && c / reads <= 0.25, `count ${n}: ${c} of ${reads} reads`);
 });
 
 test('generate works over the whole accepted horizon range and rejects bad arguments', () => {

@@ -14,7 +14,7 @@ import type { Instance, RgbImage, TaskFamily } from '../types.js';
 import { FieldError } from '../types.js';
 import { deriveSeed, Rng } from '../../util/rng.js';
 import { Canvas, type Rgb } from '../render/canvas.js';
-import { chainSkeleton, chainText, checkChain, constTerm, corruptChainStep, parseChain, solveChain, type ChainOp, type ChainPlan, type ChainReader, type ChainTerm } from './chain.js';
+import { chainSkeleton, chainText, checkChain, checkPlan, constTerm, corruptChainStep, nextChainStep, parseChain, solveChain, type ChainOp, type ChainPlan, type ChainReader, type ChainTerm } from './chain.js';
 import { checkGenerateArgs, normalizeInteger } from './common.js';
 
 export type BarColour = 'r' | 'g' | 'b' | 'y' | 'm' | 'c' | 'o';
@@ -120,17 +120,6 @@ function validateScene(scene: unknown): void {
   });
 }
 
-function validateQuestion(question: string, scene: unknown, horizon: number): void {
-  const plan = chartPlan(question);
-  const rd = reader(scene as ChartScene);
-  for (const ref of [plan.first, ...plan.terms.flatMap((t) => ('read' in t ? [t.read] : []))]) {
-    const v = rd.valueOf(ref);
-    if (typeof v !== 'number') throw new FieldError('question', v.missing);
-  }
-  const n = 1 + plan.terms.reduce((a, t) => a + ('read' in t ? 2 : 1), 0);
-  if (n !== horizon) throw new FieldError('question', `needs ${n} steps but horizon is ${horizon}`);
-}
-
 export const chartFamily: TaskFamily = {
   id: 'chart',
   title: 'bar-chart reading with arithmetic: read bars by colour and combine them left to right',
@@ -139,7 +128,7 @@ export const chartFamily: TaskFamily = {
   grammar: [
     'The image shows a bar chart without axes or labels: up to 6 bars side by side, each with its own colour, r (red), g (green), b (blue), y (yellow), m (magenta), c (cyan), o (orange), standing on the bottom edge. A bar\'s value is an integer 1-9 given by its height: each unit is 5/48 of the image height (5 px of 48, 40 px of 384), so a bar of value 9 is 45/48 of the image tall.',
     'The question "bars r+g^b*2" combines bar values strictly left to right (no precedence): + add, - subtract, ^ max, _ min, * multiply (constants only).',
-    'Steps, one per line: "<colour>=<value>" for each bar in order, then "<op><value>=<result>" for each operation, e.g. with r=5, g=3, b=9: r=5, g=3, +3=8, b=9, ^9=9, *2=18.',
+    'Steps, one per line: "<colour>=<value>" reads a bar, "<op><value>=<result>" applies the next operation to the running value, e.g. with r=5, g=3, b=9: r=5, g=3, +3=8, b=9, ^9=9, *2=18. Operations go in the order of the question; read each bar once, in any order, before the operation that uses it (r=5, g=3, b=9, +3=8, ^9=9, *2=18 is right too).',
     'The answer is the final integer, e.g. 18.',
   ].join('\n'),
   generate(seed, horizon) {
@@ -149,13 +138,14 @@ export const chartFamily: TaskFamily = {
   renderSmall,
   ascii,
   checkSteps: (inst, steps) => checkChain(chartPlan(inst.question), reader(inst.scene as ChartScene), steps),
+  nextStep: (inst, prefix) => nextChainStep(chartPlan(inst.question), reader(inst.scene as ChartScene), prefix),
   solve(question, scene) {
     const r = solveChain(chartPlan(question), reader(scene as ChartScene));
     return { steps: r.steps, answer: String(r.answer) };
   },
   normalizeAnswer: normalizeInteger,
   validateScene,
-  validateQuestion,
+  validateQuestion: (question, scene, horizon) => checkPlan(chartPlan(question), reader(scene as ChartScene), horizon),
   corruptStep: (inst, k, kind, rng) => corruptChainStep(chartPlan(inst.question), reader(inst.scene as ChartScene), inst.steps, k, kind, rng, BAR_COLOURS),
   questionType: (inst) => `h${inst.horizon} ` + inst.question.replace(/^bars /, '').replace(/[rgbymco]/g, 'B'),
 };

@@ -271,6 +271,8 @@ export const gridFamily: TaskFamily = {
   renderSmall,
   ascii,
   checkSteps,
+  // Every verified grid prefix is the gold prefix: one move per step, in the question's order.
+  nextStep: (inst, prefix) => inst.steps[prefix.length] ?? null,
   solve: (question, scene) => solve(scene as GridScene, gridMoves(question)),
   normalizeAnswer,
   validateScene,
