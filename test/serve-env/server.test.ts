@@ -141,6 +141,18 @@ describe('POST /v1/verify', () => {
     assert.equal(r.json.response, GOLD);
   });
 
+  test('a verified prefix in another valid order than the gold one (chart) is verified and continued', async () => {
+    // Swap the first two reads of a chart chain: a valid order, not the gold prefix.
+    const chart = Array.from({ length: 50 }, (_, s) => generateInstance('chart', s, 5)).find((i) => /^[a-z]=/.test(i.steps[1]!))!;
+    const own = [chart.steps[1]!, chart.steps[0]!];
+    const rest = chart.steps.slice(2).join('\n') + `\n</think><answer>${chart.answer}</answer>`;
+    const r = await post('/v1/verify', { task: chart.id, response: rest, prefix: own }, { headers: auth });
+    assert.equal(r.json.reward, 1, JSON.stringify(r.json));
+    const cut = await post('/v1/verify', { task: chart.id, response: formatResponse([...own, '+0=0'], chart.answer) }, { headers: auth });
+    assert.deepEqual(cut.json.verified_prefix, own);
+    assert.equal(cut.json.first_error.step, 3);
+  });
+
   test('an external record without a prior is judged against its image', async () => {
     judgeVerdict = { first_error_step: 2, kind: 'visual', reason: 'no wall there' };
     const task = { image: `data:image/png;base64,${pngB64(INST)}`, question: 'Where does the walk end?', answer: '23' };
