@@ -10,6 +10,7 @@
 //           left to right, e.g. "bars r+g^b*2".
 // Steps:    "<colour>=<value>" (visual claim) or "<op><v>=<acc>" (logical), e.g. for
 //           "bars r+g^b*2" with r=5 g=3 b=9:  r=5 / g=3 / +3=8 / b=9 / ^9=9 / *2=18   answer 18.
+//           Reads may come in other valid orders (chain.ts), e.g. b=9 / r=5 / g=3 / +3=8 / ...
 import type { Instance, RgbImage, TaskFamily } from '../types.js';
 import { FieldError } from '../types.js';
 import { deriveSeed, Rng } from '../../util/rng.js';
