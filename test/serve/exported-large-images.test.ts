@@ -60,15 +60,14 @@ test('exported 384x384 PNGs served to ivr serve get the greedy replies the model
   }
   const { policy } = loadPolicy(BASE, 1);
   const library = await evaluatePolicy(policy, INSTANCES, { temperature: 0, topP: 1, samples: 1, seed: 0, maxNew: MAX_TOKENS });
-  let wellFormed = 0;
   for (const [i, inst] of loaded.entries()) {
     const expected = library.results[i]!;
     assert.equal(expected.id, inst.id);
     const got = await reply(inst.images!.large, promptText(inst).trimEnd());
     assert.equal(got, expected.responses[0], `${inst.id} "${inst.question}": the large image is read as the small one`);
-    if (expected.verification.formatValid) wellFormed++;
+    // The comparison means something where the base reads the picture: its grid replies are
+    // well-formed (the old large images gave malformed ones). (The base predates the shapes
+    // queries of one row or column, so its shapes replies need not be.)
+    if (inst.family === 'grid') assert.ok(expected.verification.formatValid, `${inst.id}: ${expected.responses[0]}`);
   }
-  // The comparison means something only where the base reads the picture: grid replies are
-  // well-formed (the old large images gave malformed ones).
-  assert.ok(wellFormed >= INSTANCES.length - 1, `${wellFormed} of ${INSTANCES.length} greedy replies well-formed`);
 });

@@ -24,7 +24,6 @@ import type { Rng } from '../../util/rng.js';
 import { garbleStep, verdict } from './common.js';
 
 export type ChainOp = '+' | '-' | '*' | '^' | '_';
-export const CHAIN_OPS: readonly ChainOp[] = ['+', '-', '*', '^', '_'];
 
 export type ChainTerm = { op: ChainOp; read: string } | { op: ChainOp; value: number };
 export interface ChainPlan { first: string; terms: ChainTerm[] }
@@ -157,7 +156,7 @@ function nextPlanned(plan: ChainPlan, reader: ChainReader, state: ChainState): C
   const term = plan.terms[state.updates];
   if (!term) return null;
   const operand = 'read' in term ? state.claimed.get(term.read) : term.value;
-  if (operand === undefined) return read((term as { read: string }).read);
+  if (operand === undefined) return 'read' in term ? read(term.read) : null;
   return { kind: 'update', op: term.op, operand, result: applyOp(term.op, state.acc, operand) };
 }
 
