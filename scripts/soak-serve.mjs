@@ -42,17 +42,16 @@ const streamEvery = bounded('stream-every', 0, 10_000);
 const timeLimitS = bounded('time-limit-s', 1, 1800);
 if (!fs.existsSync(path.join(opt.checkpoint, 'config.json'))) { console.error(`soak-serve: no checkpoint at ${opt.checkpoint} (config.json missing)`); process.exit(2); }
 
-const { encodePng, generateInstance, getFamily } = await import(path.join(root, 'dist/src/tasks/index.js'));
+const { encodePng, generateInstance, renderLarge, renderSmall } = await import(path.join(root, 'dist/src/tasks/index.js'));
 const { default: jpeg } = await import('jpeg-js');
 
 // Images: the task's own two renderings as PNG, and the large one as JPEG.
 const inst = generateInstance('grid', 7, 4);
-const fam = getFamily('grid');
-const large = fam.renderLarge(inst);
+const large = renderLarge(inst);
 const rgba = Buffer.alloc(large.width * large.height * 4, 255);
 for (let i = 0; i < large.width * large.height; i++) for (let c = 0; c < 3; c++) rgba[i * 4 + c] = large.data[i * 3 + c];
 const images = [
-  'data:image/png;base64,' + encodePng(fam.renderSmall(inst)).toString('base64'),
+  'data:image/png;base64,' + encodePng(renderSmall(inst)).toString('base64'),
   'data:image/png;base64,' + encodePng(large).toString('base64'),
   'data:image/jpeg;base64,' + jpeg.encode({ width: large.width, height: large.height, data: rgba }, 90).data.toString('base64'),
 ];

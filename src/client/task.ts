@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import type { ReasonTask } from '../reasoner/task.js';
 import { atomicWriteFile } from '../util/fs.js';
 import {
-  encodePng, getFamily, isFamilyId, parseInstanceRecord, readJsonlRecords, FieldError,
+  encodePng, isFamilyId, renderLarge, renderSmall, parseInstanceRecord, readJsonlRecords, FieldError,
   type FamilyId, type Instance,
 } from '../tasks/index.js';
 
@@ -62,14 +62,13 @@ export function loadRemoteTasks(file: string, renderDir: string): RemoteTask[] {
 export function fromInstance(inst: Instance, renderDir: string): RemoteTask {
   let paths = inst.images;
   if (!paths) {
-    const fam = getFamily(inst.family);
     const safe = inst.id.replace(/[^A-Za-z0-9._-]/g, '_');
     paths = { small: path.join(renderDir, `${safe}.small.png`), large: path.join(renderDir, `${safe}.large.png`) };
     fs.mkdirSync(renderDir, { recursive: true });
     // Written atomically; a file left torn by an older version killed mid-write (no IEND
     // chunk at its end) is rendered again rather than failing every resumed run.
-    if (!wholePng(paths.small)) atomicWriteFile(paths.small, encodePng(fam.renderSmall(inst)));
-    if (!wholePng(paths.large)) atomicWriteFile(paths.large, encodePng(fam.renderLarge(inst)));
+    if (!wholePng(paths.small)) atomicWriteFile(paths.small, encodePng(renderSmall(inst)));
+    if (!wholePng(paths.large)) atomicWriteFile(paths.large, encodePng(renderLarge(inst)));
   }
   const images = [paths.small, paths.large].map((p) => ({ path: path.resolve(p), ...pngSize(p) }));
   return { id: inst.id, family: inst.family, horizon: inst.horizon, question: inst.question, answer: inst.answer, inst, images };

@@ -17,7 +17,10 @@
 //   the kept ones are appended (the rewritten marks of the kept ones stay); a response that
 //   started over (a chat model may answer the re-grounding turn with a whole new response)
 //   replaces them only when its verified prefix is longer, so two chains are never spliced.
-//   For scene tasks verified steps are the gold steps, so this is the same as appending.
+//   Kept steps need not be gold steps (the chain families accept any valid order of reads);
+//   a response that continues them verifies them again (the checker reads steps in order), so
+//   for scene tasks its verified prefix extends them and this is the same as appending. The
+//   oracle's rewrite continues the kept steps in their own order (tasks oracleStep).
 import type { Reasoner } from '../reasoner/reasoner.js';
 import type { ReasonTask } from '../reasoner/task.js';
 import { oracleStep, responsePrefix } from '../tasks/index.js';

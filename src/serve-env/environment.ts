@@ -9,7 +9,7 @@ import { rectifierFor, RECTIFIERS, type RectifierName } from '../ivr/rectifiers.
 import { rereason, type Piece } from '../ivr/rereason.js';
 import type { Reasoner } from '../reasoner/reasoner.js';
 import { taskOutcome, type ReasonTask, type TaskImage } from '../reasoner/task.js';
-import { encodePng, getFamily, parseResponse, verifyResponse } from '../tasks/index.js';
+import { encodePng, parseResponse, renderLarge, renderSmall, verifyResponse } from '../tasks/index.js';
 import { decodeJpeg } from '../tasks/render/jpeg.js';
 import type { ImageStore } from './images.js';
 import { reasonTask, type TaskRef } from './task-spec.js';
@@ -106,9 +106,8 @@ export class Environment {
     };
     try {
       if (ref.kind === 'instance') {
-        const fam = getFamily(ref.inst.family);
-        const small = fam.renderSmall(ref.inst);
-        const large = fam.renderLarge(ref.inst);
+        const small = renderSmall(ref.inst);
+        const large = renderLarge(ref.inst);
         task.images = [hold(`${ref.inst.id}.small`, () => encodePng(small), small.width, small.height), hold(`${ref.inst.id}.large`, () => encodePng(large), large.width, large.height)];
       } else {
         const img = ref.image;

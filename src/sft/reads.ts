@@ -5,13 +5,13 @@
 //
 //   grid    "R 24 o 24"  the start cell and the status of the cell the move leads to
 //           kinds: open (the target is open), wall (a wall), edge (off the grid: the start only)
-//   shapes  "rc=3"       one count; kinds by query: colour+shape (rc), colour (r.), shape (.t),
-//                        all (..), relational (anything with <>^v and an anchor, e.g. .s<bt)
+//   shapes  "rc@r2=3"    one count in one row or column; two kinds per read: the line (row,
+//                        column) and the filter: colour+shape (rc), colour (r.), shape (.t), all (..)
 //   chart   "r=5"        one bar's height; two kinds per read: its colour (colour r) and its
 //                        value range (value 1-3, value 4-6, value 7-9)
 //
 // The read tokens (what a loss weight on reading applies to) are the characters of a read step
-// that the image determines: the value after "=" (shapes, chart: "rc=|3|", "r=|5|") and, in
+// that the image determines: the value after "=" (shapes, chart: "rc@r2=|3|", "r=|5|") and, in
 // grid, all after the move ("R |24 o 24|": the target follows from the start cell).
 //
 // A step the classification does not recognise (a family whose grammar changed) is kind
@@ -44,7 +44,7 @@ export function readStepIndices(inst: Instance): number[] {
   return getFamily(inst.family).checkSteps(inst, inst.steps).flatMap((c, i) => (c.visualClaims > 0 ? [i] : []));
 }
 
-const SHAPES_QUERY = /^([rgby.])([cst.])(?:([<>^v])([rgby])([cst]))?$/;
+const SHAPES_QUERY = /^([rgby.])([cst.])@([rc])[0-5]$/;
 
 /** Kind of the read in gold step `step` (default: the first read step). One label per facet. */
 export function readKinds(inst: Instance, step = readStepIndices(inst)[0] ?? 0): string[] {
@@ -57,9 +57,8 @@ export function readKinds(inst: Instance, step = readStepIndices(inst)[0] ?? 0):
     case 'shapes': {
       const m = SHAPES_QUERY.exec(text.split('=')[0]!);
       if (!m || !/=[0-9]+$/.test(text)) return ['other'];
-      if (m[3]) return ['relational'];
       const colour = m[1] !== '.', shape = m[2] !== '.';
-      return [colour && shape ? 'colour+shape' : colour ? 'colour' : shape ? 'shape' : 'all'];
+      return [m[3] === 'r' ? 'row' : 'column', colour && shape ? 'colour+shape' : colour ? 'colour' : shape ? 'shape' : 'all'];
     }
     case 'chart': {
       const m = /^([a-z])=([0-9]+)$/.exec(text);

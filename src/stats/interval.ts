@@ -70,5 +70,6 @@ export function wilson95(correct: number, n: number): { low: number; high: numbe
   const den = 1 + (z * z) / n;
   const centre = (p + (z * z) / (2 * n)) / den;
   const half = (z * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n))) / den;
-  return { low: Math.max(0, centre - half), high: Math.min(1, centre + half) };
+  // Clamped to contain p: at p = 0 or 1 rounding can leave the bound a hair on the wrong side.
+  return { low: Math.min(p, Math.max(0, centre - half)), high: Math.max(p, Math.min(1, centre + half)) };
 }

@@ -2,8 +2,8 @@
 //
 // Families (ids grid, shapes, chart) are seeded procedural multimodal reasoning tasks whose
 // difficulty is the horizon (number of reasoning steps). Each instance carries its scene
-// prior (JSON), a 48×48 image for the compact model and a 384×384 image for external VLMs
-// (both rendered from the scene), a terse question, gold steps and the answer.
+// prior (JSON), a 48×48 image for the compact model and the same image scaled ×8 (384×384)
+// for external VLMs, a terse question, gold steps and the answer.
 // Response format: "<think>\n<step>\n…\n</think><answer>A</answer>" (format.ts).
 export type { FamilyId, SplitId, RgbImage, Instance, StepKind, StepCheck, StepVerdict, HorizonRange, TaskFamily } from './types.js';
 export { FAMILY_IDS, SPLIT_IDS, FieldError } from './types.js';
@@ -14,26 +14,17 @@ export { promptText, goldResponse, instructionPrompt, verifyResponse, reward, or
 export { encodePng, decodePng } from './render/png.js';
 export { exportInstances, loadInstances, readJsonlRecords, parseInstanceRecord, imagePaths, TaskFileError, type InstanceRecord } from './io.js';
 export { asciiRender, asciiRaster } from './ascii.js';
+export { renderSmall, renderLarge, SMALL_SIZE, LARGE_SCALE } from './images.js';
 export { Rng, deriveSeed, hashString } from '../util/rng.js';
 export type { GridScene } from './families/grid.js';
 export type { ShapesScene, ShapeObject } from './families/shapes.js';
 export type { ChartScene, Bar } from './families/chart.js';
 
-import type { Instance, RgbImage } from './types.js';
+import type { Instance } from './types.js';
 import { getFamily } from './registry.js';
 import type { Rng } from '../util/rng.js';
 
 /** Corrupt gold step k (see TaskFamily.corruptStep); null when that kind of error is impossible at step k. */
 export function corruptStep(inst: Instance, k: number, kind: 'visual' | 'logical' | 'format', rng: Rng): string | null {
   return getFamily(inst.family).corruptStep(inst, k, kind, rng);
-}
-
-/** The 48×48 image of an instance (rendered from its scene). */
-export function renderSmall(inst: Instance): RgbImage {
-  return getFamily(inst.family).renderSmall(inst);
-}
-
-/** The 384×384 image of an instance (rendered from its scene). */
-export function renderLarge(inst: Instance): RgbImage {
-  return getFamily(inst.family).renderLarge(inst);
 }

@@ -20,6 +20,7 @@ import { FAMILY_IDS, SPLIT_IDS } from './types.js';
 import { getFamily } from './registry.js';
 import { issue, toIssues, ValidationError } from '../util/schema.js';
 import { encodePng } from './render/png.js';
+import { renderLarge, renderSmall } from './images.js';
 import { atomicWriteFile } from '../util/fs.js';
 import { goldResponse, promptText } from './verify.js';
 
@@ -67,10 +68,9 @@ export function exportInstances(instances: readonly Instance[], dir: string, nam
   for (const inst of instances) {
     if (ids.has(inst.id)) throw new Error(`exportInstances: duplicate instance id ${inst.id}`);
     ids.add(inst.id);
-    const fam = getFamily(inst.family);
     const images = imagePaths(inst.id);
-    atomicWriteFile(join(dir, images.small), encodePng(fam.renderSmall(inst)));
-    atomicWriteFile(join(dir, images.large), encodePng(fam.renderLarge(inst)));
+    atomicWriteFile(join(dir, images.small), encodePng(renderSmall(inst)));
+    atomicWriteFile(join(dir, images.large), encodePng(renderLarge(inst)));
     const rec: InstanceRecord = {
       id: inst.id, family: inst.family, ...(inst.split ? { split: inst.split } : {}), seed: inst.seed, horizon: inst.horizon,
       question: inst.question, scene: inst.scene, steps: inst.steps, answer: inst.answer, images,

@@ -99,10 +99,11 @@ export interface TaskFamily {
   readonly grammar: string;
   /** Build an instance; deterministic in (seed, horizon). Throws on a horizon outside `horizonLimits`. */
   generate(seed: number, horizon: number): Instance;
-  /** 48×48 RGB image for the compact model; 8×8 patches are meaningful units (one cell / one bar). */
+  /**
+   * 48×48 RGB image for the compact model; 8×8 patches are meaningful units (one cell / one
+   * bar). The only drawing of the scene: the 384×384 image is this one scaled ×8 (images.ts).
+   */
   renderSmall(inst: Instance): RgbImage;
-  /** 384×384 RGB image of the same scene for external VLMs (with coordinate / axis labels). */
-  renderLarge(inst: Instance): RgbImage;
   /** Text rendering of the scene (for terminals and logs). */
   ascii(inst: Instance): string;
   /**
@@ -112,6 +113,12 @@ export interface TaskFamily {
    * from the model's previous state. Steps beyond the question's plan are `logical` errors.
    */
   checkSteps(inst: Instance, steps: readonly string[]): StepCheck[];
+  /**
+   * A correct next step after a prefix whose steps all verify (checkSteps ok), continuing in
+   * the prefix's own order (chains accept several orders: chain.ts); null when the prefix is
+   * complete. The oracle rewrite of IVR-R1 (verify.ts oracleStep), which checks the prefix.
+   */
+  nextStep(inst: Instance, verifiedPrefix: readonly string[]): string | null;
   /** Gold steps and answer for a (valid) question and scene. */
   solve(question: string, scene: unknown): { steps: string[]; answer: string };
   /** Canonical form of an answer string (lenient about spacing/punctuation); null if unreadable. */

@@ -10,8 +10,9 @@
 //     missing </think>, missing/empty answer, trailing text, unreadable answer → 'format'
 //     a readable answer that is not the gold answer    → 'logical' (it does not follow from the steps)
 //   Extra steps beyond the horizon are 'logical' errors at their own index.
-// - Since the step order is fixed by the question and numbers/cells are canonical, a verified
-//   prefix (steps before firstError) equals the gold prefix character for character.
+// - A verified prefix (the steps before firstError) need not be the gold prefix: the chain
+//   families (shapes, chart) accept every valid order of reads (chain.ts). Grid steps follow
+//   the question's moves one by one, so there a verified prefix is the gold prefix.
 // Reward: accuracy (1 if the normalized answer equals the gold answer, else 0)
 //         + FORMAT_BONUS (0.1) if the response is well-formed (formatValid).
 import type { Instance, StepKind, StepVerdict, TaskFamily } from './types.js';
@@ -125,9 +126,10 @@ export function reward(inst: Instance, text: string): { reward: number; accuracy
 }
 
 /**
- * The correct next step after `prefixSteps` (IVR-R1's oracle rewrite): the gold step at
- * index prefixSteps.length when every prefix step verifies ok; null when some prefix step
- * is not ok or the prefix already has `horizon` steps. Steps are compared after trimming.
+ * The correct next step after `prefixSteps` (IVR-R1's oracle rewrite), continuing the
+ * prefix in its own order (TaskFamily.nextStep; for a gold prefix, the next gold step); null
+ * when some prefix step is not ok or the prefix already has `horizon` steps. Steps are
+ * compared after trimming.
  */
 export function oracleStep(inst: Instance, prefixSteps: readonly string[]): string | null {
   if (prefixSteps.length >= inst.horizon) return null;
@@ -135,5 +137,5 @@ export function oracleStep(inst: Instance, prefixSteps: readonly string[]): stri
   const trimmed = prefixSteps.map((s) => String(s).trim());
   if (trimmed.some((s) => s.length === 0 || /[\r\n]/.test(s))) return null;
   if (!fam.checkSteps(inst, trimmed).every((c) => c.kind === 'ok')) return null;
-  return inst.steps[prefixSteps.length] ?? null;
+  return fam.nextStep(inst, trimmed);
 }

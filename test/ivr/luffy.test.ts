@@ -7,13 +7,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parquetReadObjects } from 'hyparquet';
 import { LUFFY_COLUMNS, writeLuffyParquet } from '../../src/ivr/luffy.js';
-import { encodePng, generateInstance, getFamily, goldResponse } from '../../src/tasks/index.js';
+import { encodePng, generateInstance, goldResponse, renderLarge } from '../../src/tasks/index.js';
 
 test('luffy parquet: verl columns, target = [{role: assistant, content: demo}], images embedded', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ivr-luffy-'));
   try {
     const inst = generateInstance('grid', 7, 4);
-    const png = encodePng(getFamily('grid').renderLarge(inst));
+    const png = encodePng(renderLarge(inst));
     const img = path.join(dir, 'grid-7-4.png');
     fs.writeFileSync(img, png);
     const demo = goldResponse(inst);

@@ -13,7 +13,7 @@ import { LocalReasoner } from '../../src/reasoner/local-reasoner.js';
 import { instanceTask } from '../../src/reasoner/task.js';
 import type { GenerateOptions, GenerateRequest, Generation, Policy } from '../../src/model/policy.js';
 import {
-  Rng, corruptStep, formatResponse, getSplit, goldResponse, parseResponse, responsePrefix, verifyResponse, type Instance,
+  Rng, corruptStep, formatResponse, getFamily, getSplit, goldResponse, oracleStep, parseResponse, responsePrefix, verifyResponse, type Instance,
 } from '../../src/tasks/index.js';
 import { contextText, ScriptedPolicy, SMALL_VLM, TOKENIZER } from '../helpers/rl-fixtures.js';
 import { tinyPolicy } from '../helpers/tiny-policy.js';
@@ -67,8 +67,11 @@ function checkOutcome(item: RectifyItem, o: RectifyOutcome, J: number, where: st
   const stepPieces = o.pieces.slice(1, -1);
   assert.ok(stepPieces.length <= item.task.inst!.horizon, where);
   stepPieces.forEach((p, i) => {
-    // Kept (policy) and rewritten (oracle) steps are both verified, hence equal to gold step i.
-    assert.equal(p.text, item.task.inst!.steps[i] + '\n', `${where}: piece ${i}`);
+    // Kept (policy) and rewritten (oracle) steps are both verified (above); a rewritten step is
+    // the oracle's next step after the pieces before it, in their order (for grid, the gold step).
+    const before = stepPieces.slice(0, i).map((q) => q.text.replace(/\n$/, ''));
+    if (p.rewritten) assert.equal(p.text, oracleStep(item.task.inst!, before) + '\n', `${where}: piece ${i}`);
+    if (item.task.inst!.family === 'grid') assert.equal(p.text, item.task.inst!.steps[i] + '\n', `${where}: piece ${i}`);
   });
   // The verified prefix is kept as-is and never marked rewritten.
   item.loc.verifiedPrefix.forEach((s, i) => assert.deepEqual(stepPieces[i], { text: s + '\n', rewritten: false }, where));
@@ -149,6 +152,38 @@ test('scripted: newly verified steps are kept as the policy wrote them; the orac
     { text: INST.steps[1] + '\n', rewritten: true },
     { text: INST.steps[2] + '\n</think><answer>14</answer>', rewritten: false },
   ]);
+});
+
+test('scripted: a verified prefix in the policy\'s own order (not the gold one) is kept, and the oracle continues it in that order', async () => {
+  // chart "bars r+g-b" (r=5 g=3 b=2): gold r=5 / g=3 / +3=8 / b=2 / -2=6. The policy read b and
+  // g first (a valid order), then misread r: the verified prefix [b=2, g=3] is not a gold prefix.
+  const scene = { slots: 6, maxValue: 9, bars: [{ slot: 0, colour: 'r', value: 5 }, { slot: 2, colour: 'g', value: 3 }, { slot: 3, colour: 'b', value: 2 }] };
+  const inst: Instance = { id: 'chart-order', family: 'chart', seed: -1, horizon: 5, question: 'bars r+g-b', scene, ...getFamily('chart').solve('bars r+g-b', scene) };
+  assert.deepEqual(inst.steps, ['r=5', 'g=3', '+3=8', 'b=2', '-2=6']);
+  const v = verifyResponse(inst, formatResponse(['b=2', 'g=3', 'r=4', '+3=7', '-2=5'], '5'));
+  assert.equal(v.firstError, 2);
+  const item: RectifyItem = { task: instanceTask(inst), loc: { step: 2, kind: 'visual', verifiedPrefix: v.verifiedPrefix } };
+  // A policy that only knows how to close: the oracle writes every missing step, one per round.
+  const closer = (req: GenerateRequest) => (stepsInContext(req).length === 5 ? '</think><answer>6</answer>' : GARBAGE);
+  const pol = new ScriptedPolicy(closer);
+  const { outcomes } = await loop(pol.asPolicy(), [item], { ...OPTS, rounds: 5 }, 0);
+  const o = outcomes[0]!;
+  checkOutcome(item, o, 5, 'own order');
+  assert.deepEqual(o.pieces, [
+    { text: '<think>\n', rewritten: false },
+    { text: 'b=2\n', rewritten: false },
+    { text: 'g=3\n', rewritten: false },
+    { text: 'r=5\n', rewritten: true },
+    { text: '+3=8\n', rewritten: true },
+    { text: '-2=6\n', rewritten: true },
+    { text: '</think><answer>6</answer>', rewritten: false },
+  ]);
+  // A policy that continues the prefix in yet another valid order is kept as it wrote it.
+  const own = new ScriptedPolicy(() => 'r=5\n+3=8\n-2=6\n</think><answer>6</answer>');
+  const r2 = (await loop(own.asPolicy(), [item], OPTS, 0)).outcomes[0]!;
+  checkOutcome(item, r2, 3, 'policy continues');
+  assert.equal(r2.rounds, 1);
+  assert.equal(text(r2.pieces!), formatResponse(['b=2', 'g=3', 'r=5', '+3=8', '-2=6'], '6'));
 });
 
 test('scripted: never returns an unverified trajectory (right answer with wrong steps, wrong answer with right steps, extra steps, unfinished)', async () => {

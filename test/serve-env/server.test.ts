@@ -16,7 +16,7 @@ import { loadPolicy } from '../../src/model/checkpoint-io.js';
 import { createChatServer, type ChatServer } from '../../src/serve/server.js';
 import { createEnvServer, type EnvServer } from '../../src/serve-env/server.js';
 import { responseOf } from '../../src/serve-env/openrlhf.js';
-import { corruptStep, encodePng, formatResponse, generateInstance, getFamily, goldResponse, Rng, verifyResponse, type Instance } from '../../src/tasks/index.js';
+import { corruptStep, encodePng, formatResponse, generateInstance, goldResponse, renderLarge, Rng, verifyResponse, type Instance } from '../../src/tasks/index.js';
 import { completion, listen, readJson, trainedCheckpoint, TRAIN_INSTANCES, type Running } from '../helpers/remote-fixture.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
@@ -30,7 +30,7 @@ function wrongRead(inst: Instance, k: number): string {
   return formatResponse(steps, inst.answer);
 }
 const WRONG = wrongRead(INST, 1);
-const pngB64 = (inst: Instance) => encodePng(getFamily(inst.family).renderLarge(inst)).toString('base64');
+const pngB64 = (inst: Instance) => encodePng(renderLarge(inst)).toString('base64');
 
 let env: EnvServer;
 let policy: ChatServer;
@@ -139,6 +139,18 @@ describe('POST /v1/verify', () => {
     const r = await post('/v1/verify', { task: INST.id, response: rest, prefix: [INST.steps[0]] }, { headers: auth });
     assert.equal(r.json.reward, 1, JSON.stringify(r.json));
     assert.equal(r.json.response, GOLD);
+  });
+
+  test('a verified prefix in another valid order than the gold one (chart) is verified and continued', async () => {
+    // Swap the first two reads of a chart chain: a valid order, not the gold prefix.
+    const chart = Array.from({ length: 50 }, (_, s) => generateInstance('chart', s, 5)).find((i) => /^[a-z]=/.test(i.steps[1]!))!;
+    const own = [chart.steps[1]!, chart.steps[0]!];
+    const rest = chart.steps.slice(2).join('\n') + `\n</think><answer>${chart.answer}</answer>`;
+    const r = await post('/v1/verify', { task: chart.id, response: rest, prefix: own }, { headers: auth });
+    assert.equal(r.json.reward, 1, JSON.stringify(r.json));
+    const cut = await post('/v1/verify', { task: chart.id, response: formatResponse([...own, '+0=0'], chart.answer) }, { headers: auth });
+    assert.deepEqual(cut.json.verified_prefix, own);
+    assert.equal(cut.json.first_error.step, 3);
   });
 
   test('an external record without a prior is judged against its image', async () => {

@@ -31,19 +31,19 @@ test('readKinds by hand: grid open/wall/edge, shapes query kinds, chart colour a
   assert.deepEqual(k('grid', 'R 24 w 23'), ['wall']);
   assert.deepEqual(k('grid', 'U -- x 03'), ['edge']);
   assert.deepEqual(k('grid', 'R 24 q 24'), ['other']);
-  assert.deepEqual(k('shapes', 'rc=3'), ['colour+shape']);
-  assert.deepEqual(k('shapes', 'r.=4'), ['colour']);
-  assert.deepEqual(k('shapes', '.t=1'), ['shape']);
-  assert.deepEqual(k('shapes', '..=12'), ['all']);
-  assert.deepEqual(k('shapes', '.s<bt=2'), ['relational']);
-  assert.deepEqual(k('shapes', '..vgc=0'), ['relational']);
+  assert.deepEqual(k('shapes', 'rc@r2=3'), ['row', 'colour+shape']);
+  assert.deepEqual(k('shapes', 'r.@c0=4'), ['column', 'colour']);
+  assert.deepEqual(k('shapes', '.t@r5=1'), ['row', 'shape']);
+  assert.deepEqual(k('shapes', '..@c3=6'), ['column', 'all']);
+  assert.deepEqual(k('shapes', '.s<bt=2'), ['other'], 'the relational queries are gone');
+  assert.deepEqual(k('shapes', 'rc=3'), ['other'], 'so are whole-image counts');
   assert.deepEqual(k('shapes', '+2=5'), ['other']);
   assert.deepEqual(k('chart', 'r=5'), ['colour r', 'value 4-6']);
   assert.deepEqual(k('chart', 'm=1'), ['colour m', 'value 1-3']);
   assert.deepEqual(k('chart', 'o=9'), ['colour o', 'value 7-9']);
   assert.deepEqual(k('chart', '^9=9'), ['other']);
   assert.deepEqual(readValueRange('chart', 'r=5'), [2, 3]);
-  assert.deepEqual(readValueRange('shapes', '.s<bt=12'), [6, 8]);
+  assert.deepEqual(readValueRange('shapes', '.s@c1=2'), [6, 7]);
   assert.deepEqual(readValueRange('grid', 'R 24 o 24'), [2, 9]);
 });
 
@@ -65,8 +65,9 @@ test('horizon-1 read instances: one read step, kinds agree with the scene, train
       assert.deepEqual(kinds, [expected], `${inst.id} ${step}`);
     } else if (inst.family === 'shapes') {
       const q = step.split('=')[0]!;
-      assert.equal(kinds[0] === 'relational', q.length === 5, `${inst.id} ${step}`);
-      assert.equal(Number(step.split('=')[1]) <= (inst.scene as ShapesScene).objects.length, true);
+      assert.equal(kinds[0], q[3] === 'r' ? 'row' : 'column', `${inst.id} ${step}`);
+      const line = (inst.scene as ShapesScene).objects.filter((o) => (q[3] === 'r' ? o.row : o.col) === Number(q[4]));
+      assert.ok(Number(step.split('=')[1]) <= line.length, `${inst.id} ${step}: a count within the line`);
     } else {
       const bar = (inst.scene as ChartScene).bars.find((b) => b.colour === step[0])!;
       const lo = bar.value <= 3 ? 1 : bar.value <= 6 ? 4 : 7;
@@ -74,7 +75,7 @@ test('horizon-1 read instances: one read step, kinds agree with the scene, train
     }
   }
   assert.deepEqual([...seen.get('grid')!].sort(), ['edge', 'open', 'wall']);
-  assert.deepEqual([...seen.get('shapes')!].sort(), ['colour', 'colour+shape', 'relational', 'shape']);
+  assert.deepEqual([...seen.get('shapes')!].sort(), ['all', 'colour', 'colour+shape', 'column', 'row', 'shape']);
   assert.deepEqual([...seen.get('chart')!].filter((x) => x.startsWith('value')).sort(), ['value 1-3', 'value 4-6', 'value 7-9']);
   const trainSeeds = new Set(Array.from({ length: 30 }, (_, k) => readTrainInstance(k, FAMILIES).seed));
   assert.ok(val.every((v) => !trainSeeds.has(v.seed)));
@@ -141,8 +142,8 @@ test('readProbeTables on a scripted evaluation: read accuracy by family and kind
       assert.equal(k.read_correct, inKind.filter((i) => ok[i]).length, `${f.family} ${k.kind}`);
       assert.ok(k.read_ci[0] <= k.read_accuracy && k.read_accuracy <= k.read_ci[1]);
     }
-    // Grid and shapes: one kind per read; chart: a colour and a value range per read.
-    const facets = f.family === 'chart' ? 2 : 1;
+    // Grid: one kind per read; shapes: a line and a filter; chart: a colour and a value range.
+    const facets = f.family === 'grid' ? 1 : 2;
     assert.equal(f.by_kind.reduce((a, k) => a + k.n, 0), facets * f.n);
   }
 });

@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { atomicWriteFile } from '../../util/fs.js';
 import { encodePng } from '../render/png.js';
-import { getFamily } from '../registry.js';
+import { renderLarge } from '../images.js';
 import type { Instance } from '../types.js';
 import { goldResponse, instructionPrompt, promptText } from '../verify.js';
 
@@ -62,7 +62,7 @@ export function exportRows(instances: readonly Instance[], options: ExportOption
       inst,
       prompt: promptFor(inst, options.prompt),
       response: goldResponse(inst),
-      png: encodePng(getFamily(inst.family).renderLarge(inst)),
+      png: encodePng(renderLarge(inst)),
       image: largeImagePath(inst.id),
     };
   });

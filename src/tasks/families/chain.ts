@@ -1,37 +1,32 @@
 // Left-to-right arithmetic chains shared by the `shapes` and `chart` families.
 //
 // Question:  <keyword> <read> (<op><read> | <op><const>)*      evaluated strictly left to
-//            right, no precedence: "r+g*2" means (r + g) * 2.
+//            right, no precedence: "r+g*2" means (r + g) * 2. A digit right after an
+//            operator starts a constant, so no read reference may start with a digit.
 // Ops:       +  add, -  subtract, *  multiply, ^  max, _  min.
 // Steps:     a read step   "<read>=<n>"       one visual claim: <read> has value <n> in the image
 //            an update     "<op><v>=<acc>"    logical: acc_prev <op> v = acc
-// The first read sets the running value; every later <op><read> term takes two steps
-// (read it, then update), every <op><const> term one step (update). So a chain with m reads
-// and c constants has horizon 1 + 2(m-1) + c.
-// Numbers are canonical decimal (no leading zeros, no "-0"), so a verified step is
-// character-for-character the gold step.
+// The first read of the question sets the running value; every later <op><read> term is
+// one read step and one update, every <op><const> term one update. So a chain with m
+// (distinct) reads and c constants has horizon m + (m - 1 + c) = 1 + 2(m-1) + c.
+//
+// Order. Updates come in the question's order; reads may come in any order and at any time,
+// as long as each read is written before the update that uses it (the first read before any
+// update) and each reference is read once. An update's operand is the model's OWN claimed
+// value of that term's reference. Every valid order has the same horizon. The gold solution
+// (and the oracle's next step from any verified prefix, `nextChainStep`) reads each term
+// right before its update: that is the one policy `nextPlanned` below, so solving, checking
+// an unreadable step and the oracle cannot disagree.
+// Numbers are canonical decimal (no leading zeros, no "-0").
 import type { StepCheck } from '../types.js';
 import { FieldError } from '../types.js';
 import type { Rng } from '../../util/rng.js';
 import { garbleStep, verdict } from './common.js';
 
 export type ChainOp = '+' | '-' | '*' | '^' | '_';
-export const CHAIN_OPS: readonly ChainOp[] = ['+', '-', '*', '^', '_'];
 
 export type ChainTerm = { op: ChainOp; read: string } | { op: ChainOp; value: number };
 export interface ChainPlan { first: string; terms: ChainTerm[] }
-
-/** One step of a plan: read a value from the image, or update the running value. */
-export type PlanStep = { kind: 'read'; ref: string } | { kind: 'update'; op: ChainOp; operand: 'last' | number };
-
-export function planSteps(plan: ChainPlan): PlanStep[] {
-  const out: PlanStep[] = [{ kind: 'read', ref: plan.first }];
-  for (const t of plan.terms) {
-    if ('read' in t) out.push({ kind: 'read', ref: t.read }, { kind: 'update', op: t.op, operand: 'last' });
-    else out.push({ kind: 'update', op: t.op, operand: t.value });
-  }
-  return out;
-}
 
 export function applyOp(op: ChainOp, acc: number, v: number): number {
   switch (op) {
@@ -102,88 +97,160 @@ export function parseChain(text: string, ops: readonly ChainOp[], readAt: (text:
   return { first, terms };
 }
 
-/** Evaluate the plan with true values; returns the gold steps and answer. */
-export function solveChain(plan: ChainPlan, reader: ChainReader): { steps: string[]; answer: number } {
-  const steps: string[] = [];
-  let acc = 0, last = 0, started = false;
-  for (const s of planSteps(plan)) {
-    if (s.kind === 'read') {
-      const v = reader.valueOf(s.ref);
-      if (typeof v !== 'number') throw new Error(`chain: ${s.ref} has no value (${v.missing})`);
-      steps.push(formatRead(s.ref, v));
-      if (!started) { acc = v; started = true; } else last = v;
-    } else {
-      const operand = s.operand === 'last' ? last : s.operand;
-      acc = applyOp(s.op, acc, operand);
-      steps.push(formatUpdate(s.op, operand, acc));
-    }
-  }
-  return { steps, answer: acc };
+/** The references a plan reads, in question order (the first read, then each read term). */
+export function planRefs(plan: ChainPlan): string[] {
+  return [plan.first, ...plan.terms.flatMap((t) => ('read' in t ? [t.read] : []))];
 }
 
-/** Judge model steps against the plan, the scene (via `reader`) and the model's own earlier steps. */
-export function checkChain(plan: ChainPlan, reader: ChainReader, steps: readonly string[]): StepCheck[] {
-  const planned = planSteps(plan);
-  const out: StepCheck[] = [];
-  let acc: number | null = null; // the model's running value
-  let last: number | null = null; // the model's most recent read after the first
-  const takeRead = (v: number) => { if (acc === null) acc = v; else last = v; };
-  const describe = (p: PlanStep) => (p.kind === 'read' ? `read ${p.ref}` : `update ${p.op}${p.operand === 'last' ? '<last read>' : p.operand}`);
+/** Number of steps of every valid solution: one per read, one per term. */
+export function planHorizon(plan: ChainPlan): number {
+  return planRefs(plan).length + plan.terms.length;
+}
 
-  for (let k = 0; k < steps.length; k++) {
-    const text = steps[k]!;
-    const exp = planned[k];
-    if (!exp) {
-      out.push({ kind: 'logical', visualClaims: 0, visualClaimsHeld: 0, reason: `extra step: the question needs ${planned.length} steps` });
+/**
+ * Validate a parsed question against a scene and horizon (the families' validateQuestion):
+ * every reference has a value, none is read twice (a step reads each once), the horizon fits.
+ */
+export function checkPlan(plan: ChainPlan, reader: ChainReader, horizon: number): void {
+  const refs = planRefs(plan);
+  for (const [i, ref] of refs.entries()) {
+    const v = reader.valueOf(ref);
+    if (typeof v !== 'number') throw new FieldError('question', `${ref}: ${v.missing}`);
+    if (refs.indexOf(ref) !== i) throw new FieldError('question', `${ref} is read twice; each reference may appear once`);
+  }
+  const n = planHorizon(plan);
+  if (n !== horizon) throw new FieldError('question', `needs ${n} steps but horizon is ${horizon}`);
+}
+
+/** One step as the chain sees it: a read of a reference, or an update. */
+type ChainStep = { kind: 'read'; ref: string; value: number } | { kind: 'update'; op: ChainOp; operand: number; result: number };
+
+/** The model's claimed state after some steps: the values it read, its running value, the updates done. */
+interface ChainState { claimed: Map<string, number>; acc: number | null; updates: number }
+
+const emptyState = (): ChainState => ({ claimed: new Map(), acc: null, updates: 0 });
+
+/** Take a step into the state, with the model's own numbers (whatever their verdict). */
+function take(plan: ChainPlan, state: ChainState, step: ChainStep): void {
+  if (step.kind === 'read') {
+    if (!planRefs(plan).includes(step.ref) || state.claimed.has(step.ref)) return; // the first claim stands
+    state.claimed.set(step.ref, step.value);
+    if (step.ref === plan.first && state.acc === null) state.acc = step.value;
+  } else {
+    state.acc = step.result;
+    if (state.updates < plan.terms.length) state.updates++;
+  }
+}
+
+/**
+ * The canonical next step from a state, with true values for reads: the next planned update
+ * when its operand has been read (and the first read is there), else the read it waits for;
+ * null when every update is done. From the empty state this walks the gold order.
+ */
+function nextPlanned(plan: ChainPlan, reader: ChainReader, state: ChainState): ChainStep | null {
+  const read = (ref: string): ChainStep => {
+    const v = reader.valueOf(ref);
+    return { kind: 'read', ref, value: typeof v === 'number' ? v : 0 };
+  };
+  if (state.acc === null) return read(plan.first);
+  const term = plan.terms[state.updates];
+  if (!term) return null;
+  const operand = 'read' in term ? state.claimed.get(term.read) : term.value;
+  if (operand === undefined) return 'read' in term ? read(term.read) : null;
+  return { kind: 'update', op: term.op, operand, result: applyOp(term.op, state.acc, operand) };
+}
+
+const stepText = (s: ChainStep): string => (s.kind === 'read' ? formatRead(s.ref, s.value) : formatUpdate(s.op, s.operand, s.result));
+
+/** Evaluate the plan with true values; returns the gold steps (each read right before its update) and answer. */
+export function solveChain(plan: ChainPlan, reader: ChainReader): { steps: string[]; answer: number } {
+  for (const ref of planRefs(plan)) {
+    const v = reader.valueOf(ref);
+    if (typeof v !== 'number') throw new Error(`chain: ${ref} has no value (${v.missing})`);
+  }
+  const state = emptyState();
+  const steps: string[] = [];
+  for (let s = nextPlanned(plan, reader, state); s !== null; s = nextPlanned(plan, reader, state)) {
+    steps.push(stepText(s));
+    take(plan, state, s);
+  }
+  return { steps, answer: state.acc ?? 0 };
+}
+
+/** Judge model steps against the plan, the scene (via `reader`) and the model's own earlier steps; see the header for the order rules. */
+export function checkChain(plan: ChainPlan, reader: ChainReader, steps: readonly string[]): StepCheck[] {
+  return judgeChain(plan, reader, steps).checks;
+}
+
+/**
+ * The correct next step after a verified prefix, in the prefix's own order (the oracle
+ * rewrite): the next update if its operand was read, else the read it needs; null when the
+ * prefix is complete. The caller checks that the prefix verifies.
+ */
+export function nextChainStep(plan: ChainPlan, reader: ChainReader, verifiedPrefix: readonly string[]): string | null {
+  const next = nextPlanned(plan, reader, judgeChain(plan, reader, verifiedPrefix).state);
+  return next && stepText(next);
+}
+
+/** A step in the chain grammar, or why it cannot be read. */
+function parseStep(reader: ChainReader, text: string): ChainStep | string {
+  const upd = parseUpdate(text);
+  if (upd) return reader.ops.includes(upd.op) ? { kind: 'update', ...upd } : `unknown operator "${upd.op}"`;
+  const rm = READ_RE.exec(text);
+  if (rm && reader.isRef(rm[1]!)) return { kind: 'read', ref: rm[1]!, value: Number(rm[2]) };
+  return `cannot read step "${text}": expected "<ref>=<n>" or "<op><n>=<result>"`;
+}
+
+function judgeChain(plan: ChainPlan, reader: ChainReader, steps: readonly string[]): { checks: StepCheck[]; state: ChainState } {
+  const refs = planRefs(plan);
+  const horizon = planHorizon(plan);
+  const state = emptyState();
+  const checks: StepCheck[] = [];
+  for (const text of steps) {
+    if (checks.length >= horizon) {
+      checks.push({ kind: 'logical', visualClaims: 0, visualClaimsHeld: 0, reason: `extra step: the question needs ${horizon} steps` });
       continue;
     }
-    const upd = parseUpdate(text);
-    const rm = upd ? null : READ_RE.exec(text);
-    const read = rm && reader.isRef(rm[1]!) ? { ref: rm[1]!, value: Number(rm[2]) } : null;
-    const unreadable = upd && !reader.ops.includes(upd.op)
-      ? `unknown operator "${upd.op}"`
-      : !upd && !read ? `cannot read step "${text}": expected "<ref>=<n>" or "<op><n>=<result>"` : null;
-    if (unreadable !== null) {
-      out.push({ kind: 'format', visualClaims: 0, visualClaimsHeld: 0, reason: unreadable });
-      // Assume the planned step was done correctly from the model's state.
-      if (exp.kind === 'read') {
-        const v = reader.valueOf(exp.ref);
-        takeRead(typeof v === 'number' ? v : 0);
-      } else if (acc !== null) {
-        const operand = exp.operand === 'last' ? (last ?? 0) : exp.operand;
-        acc = applyOp(exp.op, acc, operand);
-      }
+    const step = parseStep(reader, text);
+    if (typeof step === 'string') {
+      checks.push({ kind: 'format', visualClaims: 0, visualClaimsHeld: 0, reason: step });
+      // Assume the canonical next step was done correctly from the model's state.
+      const assumed = nextPlanned(plan, reader, state);
+      if (assumed) take(plan, state, assumed);
       continue;
     }
     const visual: string[] = [];
     const logical: string[] = [];
     let claims = 0, held = 0;
-    if (read) {
+    if (step.kind === 'read') {
       claims = 1;
-      const truth = reader.valueOf(read.ref);
-      if (typeof truth !== 'number') visual.push(`${read.ref}: ${truth.missing}`);
-      else if (truth !== read.value) visual.push(`${read.ref} is ${truth}, not ${read.value}`);
+      const truth = reader.valueOf(step.ref);
+      if (typeof truth !== 'number') visual.push(`${step.ref}: ${truth.missing}`);
+      else if (truth !== step.value) visual.push(`${step.ref} is ${truth}, not ${step.value}`);
       else held = 1;
-      if (exp.kind !== 'read') logical.push(`step ${k + 1} should ${describe(exp)}`);
-      else if (exp.ref !== read.ref) logical.push(`step ${k + 1} should read ${exp.ref}, not ${read.ref}`);
-      takeRead(read.value);
-    } else if (upd) {
-      if (exp.kind !== 'update') logical.push(`step ${k + 1} should ${describe(exp)}`);
+      if (!refs.includes(step.ref)) logical.push(`the question does not read ${step.ref}`);
+      else if (state.claimed.has(step.ref)) logical.push(`${step.ref} was read already`);
+    } else {
+      const term = plan.terms[state.updates];
+      if (!term) logical.push(`no operation left: the question has ${plan.terms.length}`);
       else {
-        if (upd.op !== exp.op) logical.push(`step ${k + 1} applies ${exp.op}, not ${upd.op}`);
-        const want = exp.operand === 'last' ? last : exp.operand;
-        if (want !== null && upd.operand !== want) logical.push(`operand should be ${want}, not ${upd.operand}`);
+        if (step.op !== term.op) logical.push(`the next operation is ${term.op}, not ${step.op}`);
+        if ('read' in term) {
+          const v = state.claimed.get(term.read);
+          if (v === undefined) logical.push(`read ${term.read} before the update that uses it`);
+          else if (step.operand !== v) logical.push(`operand should be ${v} (${term.read}), not ${step.operand}`);
+        } else if (step.operand !== term.value) logical.push(`operand should be ${term.value}, not ${step.operand}`);
       }
-      if (acc === null) logical.push('nothing to update yet');
+      if (state.acc === null) logical.push(`nothing to update yet: read ${plan.first} first`);
       else {
-        const r = applyOp(upd.op, acc, upd.operand);
-        if (r !== upd.result) logical.push(`${acc}${upd.op}${upd.operand} is ${r}, not ${upd.result}`);
+        const r = applyOp(step.op, state.acc, step.operand);
+        if (r !== step.result) logical.push(`${state.acc}${step.op}${step.operand} is ${r}, not ${step.result}`);
       }
-      acc = upd.result;
     }
-    out.push(verdict(claims, held, visual, logical));
+    checks.push(verdict(claims, held, visual, logical));
+    take(plan, state, step);
   }
-  return out;
+  return { checks, state };
 }
 
 /**
@@ -209,26 +276,26 @@ export function constTerm(rng: Rng, mulsSoFar: number, maxMul: number): ChainTer
 
 /**
  * Corrupt gold step k of a chain (see TaskFamily.corruptStep). `otherRefs` lists well-formed
- * refs the family may substitute for a logical "wrong sub-query / wrong bar" error.
+ * refs the family may substitute for a logical error in a read: one the question does not
+ * read, or one the gold steps read before k (any other question ref would be a valid order).
  */
 export function corruptChainStep(plan: ChainPlan, reader: ChainReader, goldSteps: readonly string[], k: number, kind: 'visual' | 'logical' | 'format', rng: Rng, otherRefs: readonly string[]): string | null {
-  const planned = planSteps(plan);
-  const exp = planned[k];
-  if (!exp || k >= goldSteps.length) return null;
+  const gold = goldSteps[k] === undefined ? null : parseStep(reader, goldSteps[k]!);
+  if (gold === null || typeof gold === 'string') return null;
   if (kind === 'format') return garbleStep(goldSteps[k]!, rng);
-  if (exp.kind === 'read') {
-    const truth = reader.valueOf(exp.ref) as number;
+  if (gold.kind === 'read') {
     if (kind === 'visual') {
-      let v = truth;
-      while (v === truth) v = Math.max(0, truth + rng.pick([-3, -2, -1, 1, 2, 3]));
-      return formatRead(exp.ref, v);
+      let v = gold.value;
+      while (v === gold.value) v = Math.max(0, gold.value + rng.pick([-3, -2, -1, 1, 2, 3]));
+      return formatRead(gold.ref, v);
     }
-    const subs = otherRefs.filter((r) => r !== exp.ref && typeof reader.valueOf(r) === 'number');
+    const refs = planRefs(plan);
+    const readBefore = goldSteps.slice(0, k).map((t) => parseStep(reader, t)).flatMap((s) => (typeof s !== 'string' && s.kind === 'read' ? [s.ref] : []));
+    const subs = [...new Set([...otherRefs.filter((r) => !refs.includes(r)), ...readBefore])].filter((r) => typeof reader.valueOf(r) === 'number');
     if (subs.length === 0) return null;
     const ref = rng.pick(subs);
     return formatRead(ref, reader.valueOf(ref) as number);
   }
   if (kind === 'visual') return null; // updates make no visual claim
-  const u = parseUpdate(goldSteps[k]!)!;
-  return formatUpdate(u.op, u.operand, u.result + rng.pick([-3, -2, -1, 1, 2, 3, 10]));
+  return formatUpdate(gold.op, gold.operand, gold.result + rng.pick([-3, -2, -1, 1, 2, 3, 10]));
 }

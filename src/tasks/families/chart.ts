@@ -3,18 +3,19 @@
 // Image:    4–6 bars in 6 slots, each bar a distinct colour (r red, g green, b blue,
 //           y yellow, m magenta, c cyan, o orange) with an integer value 1–9. Small image
 //           48×48: slot s is patch column s, a bar is 6 px wide and 5·value px tall from the
-//           bottom edge. Large image 384×384 with a value axis (0–9, gridlines) and the
-//           colour letter under each bar.
+//           bottom edge; no axis, labels or gridlines (the 384×384 image is the same picture
+//           scaled ×8, 40 px per unit: see images.ts).
 // Question: "bars <chain>" with bars named by colour (values only in the image) and the chain
 //           grammar of chain.ts: + - ^ (max) _ (min) on bars, + - * with constants, strictly
 //           left to right, e.g. "bars r+g^b*2".
 // Steps:    "<colour>=<value>" (visual claim) or "<op><v>=<acc>" (logical), e.g. for
 //           "bars r+g^b*2" with r=5 g=3 b=9:  r=5 / g=3 / +3=8 / b=9 / ^9=9 / *2=18   answer 18.
+//           Reads may come in other valid orders (chain.ts), e.g. b=9 / r=5 / g=3 / +3=8 / ...
 import type { Instance, RgbImage, TaskFamily } from '../types.js';
 import { FieldError } from '../types.js';
 import { deriveSeed, Rng } from '../../util/rng.js';
 import { Canvas, type Rgb } from '../render/canvas.js';
-import { chainSkeleton, chainText, checkChain, constTerm, corruptChainStep, parseChain, solveChain, type ChainOp, type ChainPlan, type ChainReader, type ChainTerm } from './chain.js';
+import { chainSkeleton, chainText, checkChain, checkPlan, constTerm, corruptChainStep, nextChainStep, parseChain, solveChain, type ChainOp, type ChainPlan, type ChainReader, type ChainTerm } from './chain.js';
 import { checkGenerateArgs, normalizeInteger } from './common.js';
 
 export type BarColour = 'r' | 'g' | 'b' | 'y' | 'm' | 'c' | 'o';
@@ -83,26 +84,6 @@ function renderSmall(inst: Instance): RgbImage {
   return cv.toImage();
 }
 
-function renderLarge(inst: Instance): RgbImage {
-  const s = inst.scene as ChartScene;
-  const left = 44, right = 376, top = 20, base = 344, unit = 36; // 9 * 36 = 324 = base - top
-  const slotW = (right - left) / CHART_SLOTS;
-  const ink: Rgb = [40, 40, 40];
-  const cv = new Canvas(384, 384, [255, 255, 255]);
-  for (let v = 0; v <= CHART_MAX_VALUE; v++) {
-    const y = base - v * unit;
-    cv.fillRect(left, y, right - left, 1, v === 0 ? ink : [215, 215, 215]);
-    cv.textCentered(left / 2, y, String(v), 2, ink);
-  }
-  cv.fillRect(left, top - 4, 1, base - top + 5, ink);
-  for (const b of s.bars) {
-    const x = Math.round(left + b.slot * slotW + 8);
-    cv.fillRect(x, base - b.value * unit, Math.round(slotW - 16), b.value * unit, RGB[b.colour]);
-    cv.textCentered(x + (slotW - 16) / 2, base + 20, b.colour, 3, ink);
-  }
-  return cv.toImage();
-}
-
 function ascii(inst: Instance): string {
   const s = inst.scene as ChartScene;
   const lines: string[] = [];
@@ -140,26 +121,15 @@ function validateScene(scene: unknown): void {
   });
 }
 
-function validateQuestion(question: string, scene: unknown, horizon: number): void {
-  const plan = chartPlan(question);
-  const rd = reader(scene as ChartScene);
-  for (const ref of [plan.first, ...plan.terms.flatMap((t) => ('read' in t ? [t.read] : []))]) {
-    const v = rd.valueOf(ref);
-    if (typeof v !== 'number') throw new FieldError('question', v.missing);
-  }
-  const n = 1 + plan.terms.reduce((a, t) => a + ('read' in t ? 2 : 1), 0);
-  if (n !== horizon) throw new FieldError('question', `needs ${n} steps but horizon is ${horizon}`);
-}
-
 export const chartFamily: TaskFamily = {
   id: 'chart',
   title: 'bar-chart reading with arithmetic: read bars by colour and combine them left to right',
   horizons: { train: [2, 7], ood: [8, 12] },
   horizonLimits: HORIZON_LIMITS,
   grammar: [
-    'The image shows a bar chart: each bar has its own colour, r (red), g (green), b (blue), y (yellow), m (magenta), c (cyan), o (orange), and an integer height 1-9.',
+    'The image shows a bar chart without axes or labels: up to 6 bars side by side, each with its own colour, r (red), g (green), b (blue), y (yellow), m (magenta), c (cyan), o (orange), standing on the bottom edge. A bar\'s value is an integer 1-9 given by its height: each unit is 5/48 of the image height (5 px of 48, 40 px of 384), so a bar of value 9 is 45/48 of the image tall.',
     'The question "bars r+g^b*2" combines bar values strictly left to right (no precedence): + add, - subtract, ^ max, _ min, * multiply (constants only).',
-    'Steps, one per line: "<colour>=<value>" for each bar in order, then "<op><value>=<result>" for each operation, e.g. with r=5, g=3, b=9: r=5, g=3, +3=8, b=9, ^9=9, *2=18.',
+    'Steps, one per line: "<colour>=<value>" reads a bar, "<op><value>=<result>" applies the next operation to the running value, e.g. with r=5, g=3, b=9: r=5, g=3, +3=8, b=9, ^9=9, *2=18. Operations go in the order of the question; read each bar once, in any order, before the operation that uses it (r=5, g=3, b=9, +3=8, ^9=9, *2=18 is right too).',
     'The answer is the final integer, e.g. 18.',
   ].join('\n'),
   generate(seed, horizon) {
@@ -167,16 +137,16 @@ export const chartFamily: TaskFamily = {
     return generate(seed, horizon);
   },
   renderSmall,
-  renderLarge,
   ascii,
   checkSteps: (inst, steps) => checkChain(chartPlan(inst.question), reader(inst.scene as ChartScene), steps),
+  nextStep: (inst, prefix) => nextChainStep(chartPlan(inst.question), reader(inst.scene as ChartScene), prefix),
   solve(question, scene) {
     const r = solveChain(chartPlan(question), reader(scene as ChartScene));
     return { steps: r.steps, answer: String(r.answer) };
   },
   normalizeAnswer: normalizeInteger,
   validateScene,
-  validateQuestion,
+  validateQuestion: (question, scene, horizon) => checkPlan(chartPlan(question), reader(scene as ChartScene), horizon),
   corruptStep: (inst, k, kind, rng) => corruptChainStep(chartPlan(inst.question), reader(inst.scene as ChartScene), inst.steps, k, kind, rng, BAR_COLOURS),
   questionType: (inst) => `h${inst.horizon} ` + inst.question.replace(/^bars /, '').replace(/[rgbymco]/g, 'B'),
 };

@@ -1,7 +1,8 @@
 // Family `grid`: navigation on a 6×6 grid with walls.
 //
-// Image:    6×6 cells; walls dark, open cells light, the start cell orange. Small image
-//           48×48 with one 8×8 patch per cell; large image 384×384 with row/column labels.
+// Image:    6×6 cells; walls dark, open cells light, the start cell orange, a 1-px grey line
+//           on the right and bottom of each cell. 48×48 with one 8×8 patch per cell (the
+//           384×384 image is the same picture scaled ×8: no labels, see images.ts).
 // Question: "moves <M…>" with M in U D L R (up = row-1, down = row+1, left = col-1,
 //           right = col+1), e.g. "moves RRDL". The start cell and the walls are only in the image.
 //           A move into a wall or off the grid leaves the agent in place.
@@ -39,7 +40,7 @@ const DELTA: Record<Move, Cell> = { U: [-1, 0], D: [1, 0], L: [0, -1], R: [0, 1]
 const MOVES: readonly Move[] = ['U', 'D', 'L', 'R'];
 const STEP_RE = /^([UDLR]) ([0-5][0-5]|--) ([owx]) ([0-5][0-5])$/;
 
-const COLOURS = { open: [236, 236, 236] as Rgb, wall: [38, 38, 46] as Rgb, start: [240, 110, 20] as Rgb, line: [176, 176, 176] as Rgb, label: [30, 30, 30] as Rgb, white: [255, 255, 255] as Rgb };
+const COLOURS = { open: [236, 236, 236] as Rgb, wall: [38, 38, 46] as Rgb, start: [240, 110, 20] as Rgb, line: [176, 176, 176] as Rgb };
 
 export const cellText = (c: Cell): string => `${c[0]}${c[1]}`;
 const inGrid = (c: Cell): boolean => c[0] >= 0 && c[0] < GRID_SIZE && c[1] >= 0 && c[1] < GRID_SIZE;
@@ -208,25 +209,6 @@ function renderSmall(inst: Instance): RgbImage {
   return cv.toImage();
 }
 
-function renderLarge(inst: Instance): RgbImage {
-  const s = inst.scene as GridScene;
-  const M = 24, C = 60;
-  const cv = new Canvas(384, 384, COLOURS.white);
-  for (let i = 0; i < GRID_SIZE; i++) {
-    cv.textCentered(M + i * C + C / 2, M / 2, String(i), 2, COLOURS.label);
-    cv.textCentered(M / 2, M + i * C + C / 2, String(i), 2, COLOURS.label);
-  }
-  cv.fillRect(M, M, C * GRID_SIZE, C * GRID_SIZE, COLOURS.line);
-  for (let r = 0; r < GRID_SIZE; r++) {
-    for (let c = 0; c < GRID_SIZE; c++) {
-      const colour = isWall(s, [r, c]) ? COLOURS.wall : same([r, c], s.start) ? COLOURS.start : COLOURS.open;
-      cv.fillRect(M + c * C + 1, M + r * C + 1, C - 2, C - 2, colour);
-      if (same([r, c], s.start)) cv.textCentered(M + c * C + C / 2, M + r * C + C / 2, 'S', 4, COLOURS.white);
-    }
-  }
-  return cv.toImage();
-}
-
 function ascii(inst: Instance): string {
   const s = inst.scene as GridScene;
   const lines = ['  ' + Array.from({ length: GRID_SIZE }, (_, i) => String(i)).join('')];
@@ -277,7 +259,7 @@ export const gridFamily: TaskFamily = {
   horizons: { train: [2, 10], ood: [12, 24] },
   horizonLimits: HORIZON_LIMITS,
   grammar: [
-    'The image shows a 6x6 grid: dark cells are walls, light cells are open, the orange cell is the start. Rows and columns are numbered 0-5 from the top-left; a cell is written as two digits row,col (e.g. 23 = row 2, column 3).',
+    'The image shows a 6x6 grid of square cells (no labels): dark cells are walls, light cells are open, the orange cell is the start. Rows and columns are numbered 0-5 from the top-left; a cell is written as two digits row,col (e.g. 23 = row 2, column 3).',
     'The question "moves RRDL" lists moves: U = up (row-1), D = down (row+1), L = left (col-1), R = right (col+1). A move into a wall or off the grid leaves you in place.',
     'Write one step per move: "<move> <target> <status> <position>", where target is the cell the move leads to ("--" if off the grid), status is o (open), w (wall) or x (off the grid), and position is where you are after the move. Example: "R 24 o 24", "R 24 w 23", "U -- x 03".',
     'The answer is the final cell, e.g. 32.',
@@ -287,9 +269,10 @@ export const gridFamily: TaskFamily = {
     return generate(seed, horizon);
   },
   renderSmall,
-  renderLarge,
   ascii,
   checkSteps,
+  // Every verified grid prefix is the gold prefix: one move per step, in the question's order.
+  nextStep: (inst, prefix) => inst.steps[prefix.length] ?? null,
   solve: (question, scene) => solve(scene as GridScene, gridMoves(question)),
   normalizeAnswer,
   validateScene,

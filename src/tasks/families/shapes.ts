@@ -1,22 +1,25 @@
-// Family `shapes`: counting coloured shapes with multi-hop arithmetic (CLEVR-like).
+// Family `shapes`: counting coloured shapes in one row or column, with multi-hop arithmetic.
 //
 // Image:    up to 36 objects on a 6×6 layout, one per cell: colour r g b y (red, green,
-//           blue, yellow), shape c s t (circle, square, triangle). Small image 48×48 with
-//           one object per 8×8 patch; large image 384×384 with row/column labels.
-// Query:    "<colour><shape>" with "." as a wildcard: "rc" red circles, "r." red objects,
-//           ".t" triangles, ".." all objects. A relational query appends <rel><anchor>,
-//           where the anchor is a colour+shape that occurs exactly once and rel is
-//           < (strictly left of: smaller column), > (right of), ^ (above: smaller row),
-//           v (below): ".s<bt" = squares left of the blue triangle.
+//           blue, yellow), shape c s t (circle, square, triangle). 48×48 with one object per
+//           8×8 patch, no labels (the 384×384 image is the same picture scaled ×8: images.ts).
+// Query:    "<colour><shape>@<line>": colour+shape with "." as a wildcard, counted in ONE
+//           row (@r<k>) or ONE column (@c<k>), k = 0..5 from the top-left: "rc@r2" red
+//           circles in row 2, ".t@c4" triangles in column 4, "..@r0" all objects in row 0.
+//           Every read is local: at most 6 cells, i.e. 6 patches of the compact model (a read
+//           over the whole layout, or relative to an anchor object, aggregated up to 36
+//           patches and was not learnable: issue #22).
 // Question: "count <chain>" with the chain grammar of chain.ts (ops + - on queries,
-//           + - * with constants, strictly left to right), e.g. "count rc+.s<bt-3".
+//           + - * with constants, strictly left to right), e.g. "count rc@r2+.t@c4-3".
+//           Queries start with a letter or ".", never a digit, so they cannot be read as constants.
 // Steps:    "<query>=<n>" (visual claim: the count) or "<op><v>=<acc>" (logical), e.g.
-//           for "count rc+.s<bt-3":  rc=3 / .s<bt=2 / +2=5 / -3=2   answer 2.
+//           for "count rc@r2+.t@c4-3":  rc@r2=3 / .t@c4=2 / +2=5 / -3=2   answer 2. Reads may
+//           come in other orders (chain.ts), e.g. rc@r2=3 / .t@c4=2 / ... or .t@c4=2 / rc@r2=3 / ...
 import type { Instance, RgbImage, TaskFamily } from '../types.js';
 import { FieldError } from '../types.js';
 import { deriveSeed, Rng } from '../../util/rng.js';
 import { Canvas, type Rgb } from '../render/canvas.js';
-import { chainSkeleton, chainText, checkChain, constTerm, corruptChainStep, parseChain, solveChain, type ChainOp, type ChainPlan, type ChainReader, type ChainTerm } from './chain.js';
+import { chainSkeleton, chainText, checkChain, checkPlan, constTerm, corruptChainStep, nextChainStep, parseChain, solveChain, type ChainOp, type ChainPlan, type ChainReader, type ChainTerm } from './chain.js';
 import { checkGenerateArgs, normalizeInteger } from './common.js';
 
 export const SHAPES_SIZE = 6;
@@ -24,8 +27,6 @@ export type ShapeColour = 'r' | 'g' | 'b' | 'y';
 export type ShapeKind = 'c' | 's' | 't';
 export const SHAPE_COLOURS: readonly ShapeColour[] = ['r', 'g', 'b', 'y'];
 export const SHAPE_KINDS: readonly ShapeKind[] = ['c', 's', 't'];
-const COLOUR_NAMES: Record<ShapeColour, string> = { r: 'red', g: 'green', b: 'blue', y: 'yellow' };
-const KIND_NAMES: Record<ShapeKind, string> = { c: 'circle', s: 'square', t: 'triangle' };
 const RGB: Record<ShapeColour, Rgb> = { r: [220, 50, 47], g: [40, 160, 70], b: [45, 95, 225], y: [235, 195, 25] };
 const BG: Rgb = [242, 242, 242];
 const OPS: readonly ChainOp[] = ['+', '-', '*'];
@@ -34,26 +35,28 @@ export interface ShapeObject { row: number; col: number; colour: ShapeColour; sh
 /** Scene prior: objects sorted by (row, col), at most one per cell. */
 export interface ShapesScene { size: number; objects: ShapeObject[] }
 
-const QUERY_RE = /^([rgby.])([cst.])(?:([<>^v])([rgby])([cst]))?$/;
+const QUERY_RE = /^([rgby.])([cst.])@([rc])([0-5])$/;
 
 function queryLength(text: string, pos: number): number {
-  const m = /^[rgby.][cst.](?:[<>^v][rgby][cst])?/.exec(text.slice(pos));
+  const m = /^[rgby.][cst.]@[rc][0-5]/.exec(text.slice(pos));
   return m ? m[0].length : 0;
 }
+
+/** Every well-formed query: 20 filters (colour or ".", shape or ".") on 12 lines (6 rows, 6 columns). */
+export const SHAPES_QUERIES: readonly string[] = (() => {
+  const out: string[] = [];
+  for (const line of ['r', 'c']) for (let k = 0; k < SHAPES_SIZE; k++) {
+    for (const c of [...SHAPE_COLOURS, '.']) for (const sh of [...SHAPE_KINDS, '.']) out.push(`${c}${sh}@${line}${k}`);
+  }
+  return out;
+})();
 
 function countQuery(scene: ShapesScene, ref: string): number | { missing: string } {
   const m = QUERY_RE.exec(ref);
   if (!m) return { missing: 'not a query' };
-  const [, fc, fs, rel, ac, as] = m;
-  const matches = (o: ShapeObject) => (fc === '.' || o.colour === fc) && (fs === '.' || o.shape === fs);
-  if (!rel) return scene.objects.filter(matches).length;
-  const anchors = scene.objects.filter((o) => o.colour === ac && o.shape === as);
-  if (anchors.length !== 1) {
-    return { missing: `there ${anchors.length === 0 ? 'is no' : `are ${anchors.length}`} ${COLOUR_NAMES[ac as ShapeColour]} ${KIND_NAMES[as as ShapeKind]}${anchors.length > 1 ? 's' : ''}, the anchor must be unique` };
-  }
-  const a = anchors[0]!;
-  const related = (o: ShapeObject) => (rel === '<' ? o.col < a.col : rel === '>' ? o.col > a.col : rel === '^' ? o.row < a.row : o.row > a.row);
-  return scene.objects.filter((o) => matches(o) && related(o)).length;
+  const [, fc, fs, line, k] = m;
+  const onLine = (o: ShapeObject) => (line === 'r' ? o.row : o.col) === Number(k);
+  return scene.objects.filter((o) => onLine(o) && (fc === '.' || o.colour === fc) && (fs === '.' || o.shape === fs)).length;
 }
 
 function reader(scene: ShapesScene): ChainReader {
@@ -67,7 +70,7 @@ export function shapesPlan(question: string): ChainPlan {
 }
 
 function makeScene(rng: Rng): ShapesScene {
-  const n = rng.int(10, 22);
+  const n = rng.int(MIN_OBJECTS, MAX_OBJECTS);
   const cw = SHAPE_COLOURS.map(() => 0.25 + rng.float());
   const sw = SHAPE_KINDS.map(() => 0.25 + rng.float());
   const cells: Array<[number, number]> = [];
@@ -77,24 +80,29 @@ function makeScene(rng: Rng): ShapesScene {
   return { size: SHAPES_SIZE, objects };
 }
 
-function uniqueCategories(scene: ShapesScene): string[] {
-  const counts = new Map<string, number>();
-  for (const o of scene.objects) counts.set(o.colour + o.shape, (counts.get(o.colour + o.shape) ?? 0) + 1);
-  return [...counts.entries()].filter(([, n]) => n === 1).map(([k]) => k).sort();
-}
+/** Objects per scene: dense enough that a line holds up to 6 matches. */
+const MIN_OBJECTS = 12, MAX_OBJECTS = 30;
+/** Weight of count 0 when drawing a query's count (every other count that occurs has weight 1). */
+const ZERO_COUNT_WEIGHT = 0.5;
 
-function randomFilter(rng: Rng, allowAll: boolean): string {
-  const r = rng.float();
-  const c = rng.pick(SHAPE_COLOURS), s = rng.pick(SHAPE_KINDS);
-  if (allowAll && r < 0.25) return '..';
-  if (r < 0.5) return c + '.';
-  if (r < 0.75) return '.' + s;
-  return c + s;
-}
-
-function randomQuery(rng: Rng, anchors: readonly string[]): string {
-  if (anchors.length > 0 && rng.chance(0.35)) return randomFilter(rng, true) + rng.pick(['<', '>', '^', 'v']) + rng.pick(anchors);
-  return randomFilter(rng, false);
+/**
+ * A query not used yet, drawn so that counts spread over 0..6: first a count among those some
+ * unused query has in this scene (each with weight 1, zero with ZERO_COUNT_WEIGHT), then a
+ * query with that count. Drawing queries uniformly would make most counts 0 or 1 (a
+ * colour+shape in one line), and a model could answer most reads without looking. (High
+ * counts come mostly from ".." queries: about 40% of reads are "..".)
+ */
+function drawQuery(rng: Rng, scene: ShapesScene, used: ReadonlySet<string>): string {
+  const byCount = new Map<number, string[]>();
+  for (const q of SHAPES_QUERIES) {
+    if (used.has(q)) continue;
+    const n = countQuery(scene, q) as number;
+    const same = byCount.get(n);
+    if (same) same.push(q); else byCount.set(n, [q]);
+  }
+  const counts = [...byCount.keys()].sort((a, b) => a - b);
+  const count = counts[rng.weighted(counts.map((n) => (n === 0 ? ZERO_COUNT_WEIGHT : 1)))]!;
+  return rng.pick(byCount.get(count)!);
 }
 
 /** Horizons `generate` accepts (the splits use a sub-range). */
@@ -103,18 +111,10 @@ const HORIZON_LIMITS = [1, 16] as const;
 function generate(seed: number, horizon: number): Instance {
   const rng = new Rng(deriveSeed('shapes', seed, horizon));
   const scene = makeScene(rng);
-  const anchors = uniqueCategories(scene);
   const skeleton = chainSkeleton(rng, horizon, 0.75);
   const used = new Set<string>();
-  // Distinct queries; a query with count 0 is redrawn with probability 0.7 (up to 5 times), so
-  // that most steps actually count something.
   const freshQuery = (): string => {
-    let q = randomQuery(rng, anchors);
-    for (let tries = 0; tries < 100; tries++) {
-      const redraw = used.has(q) || (tries < 5 && countQuery(scene, q) === 0 && rng.chance(0.7));
-      if (!redraw) break;
-      q = randomQuery(rng, anchors);
-    }
+    const q = drawQuery(rng, scene, used);
     used.add(q);
     return q;
   };
@@ -131,32 +131,18 @@ function generate(seed: number, horizon: number): Instance {
   return { id: `shapes-${seed}-${horizon}`, family: 'shapes', seed, horizon, question: `count ${chainText(plan)}`, scene, steps, answer: String(answer) };
 }
 
-function drawShape(cv: Canvas, x: number, y: number, size: number, o: ShapeObject): void {
+/** One object in the 8×8 patch whose top-left corner is (x, y). */
+function drawShape(cv: Canvas, x: number, y: number, o: ShapeObject): void {
   const c = RGB[o.colour];
-  const u = size / 8; // the small image has size 8
-  if (o.shape === 'c') cv.fillCircle(x + 4 * u, y + 4 * u, 3.4 * u, c);
-  else if (o.shape === 's') cv.fillRect(Math.round(x + u), Math.round(y + u), Math.round(6 * u), Math.round(6 * u), c);
-  else cv.fillTriangle(x + 4 * u, y + 0.6 * u, x + 0.4 * u, y + 7.2 * u, x + 7.6 * u, y + 7.2 * u, c);
+  if (o.shape === 'c') cv.fillCircle(x + 4, y + 4, 3.4, c);
+  else if (o.shape === 's') cv.fillRect(x + 1, y + 1, 6, 6, c);
+  else cv.fillTriangle(x + 4, y + 0.6, x + 0.4, y + 7.2, x + 7.6, y + 7.2, c);
 }
 
 function renderSmall(inst: Instance): RgbImage {
   const s = inst.scene as ShapesScene;
   const cv = new Canvas(48, 48, BG);
-  for (const o of s.objects) drawShape(cv, o.col * 8, o.row * 8, 8, o);
-  return cv.toImage();
-}
-
-function renderLarge(inst: Instance): RgbImage {
-  const s = inst.scene as ShapesScene;
-  const M = 24, C = 60, label: Rgb = [30, 30, 30];
-  const cv = new Canvas(384, 384, [255, 255, 255]);
-  for (let i = 0; i < SHAPES_SIZE; i++) {
-    cv.textCentered(M + i * C + C / 2, M / 2, String(i), 2, label);
-    cv.textCentered(M / 2, M + i * C + C / 2, String(i), 2, label);
-  }
-  cv.fillRect(M, M, C * SHAPES_SIZE, C * SHAPES_SIZE, [215, 215, 215]);
-  for (let r = 0; r < SHAPES_SIZE; r++) for (let c = 0; c < SHAPES_SIZE; c++) cv.fillRect(M + c * C + 1, M + r * C + 1, C - 2, C - 2, BG);
-  for (const o of s.objects) drawShape(cv, M + o.col * C + 6, M + o.row * C + 6, 48, o);
+  for (const o of s.objects) drawShape(cv, o.col * 8, o.row * 8, o);
   return cv.toImage();
 }
 
@@ -190,26 +176,16 @@ function validateScene(scene: unknown): void {
   });
 }
 
-function validateQuestion(question: string, scene: unknown, horizon: number): void {
-  const plan = shapesPlan(question);
-  for (const ref of [plan.first, ...plan.terms.flatMap((t) => ('read' in t ? [t.read] : []))]) {
-    const v = countQuery(scene as ShapesScene, ref);
-    if (typeof v !== 'number') throw new FieldError('question', `query ${ref}: ${v.missing}`);
-  }
-  const n = 1 + plan.terms.reduce((a, t) => a + ('read' in t ? 2 : 1), 0);
-  if (n !== horizon) throw new FieldError('question', `needs ${n} steps but horizon is ${horizon}`);
-}
-
 export const shapesFamily: TaskFamily = {
   id: 'shapes',
   title: 'shape counting with multi-hop arithmetic: count sub-queries and combine them left to right',
   horizons: { train: [2, 6], ood: [7, 10] },
   horizonLimits: HORIZON_LIMITS,
   grammar: [
-    'The image shows objects on a 6x6 layout (rows and columns 0-5 from the top-left): colours r (red), g (green), b (blue), y (yellow); shapes c (circle), s (square), t (triangle).',
-    'A query is colour+shape with "." as a wildcard: rc = red circles, r. = red objects, .t = triangles, .. = all objects. A query may add a relation to a unique anchor object: <anchor = left of it (smaller column), >anchor = right of it, ^anchor = above it (smaller row), vanchor = below it; e.g. .s<bt = squares left of the blue triangle.',
-    'The question "count rc+.s<bt-3" combines counts strictly left to right (no precedence) with + - and * (multiply, constants only).',
-    'Steps, one per line: "<query>=<count>" for each query in order, then "<op><value>=<result>" for each operation, e.g. for "count rc+.s<bt-3": rc=3, .s<bt=2, +2=5, -3=2.',
+    'The image shows objects on a 6x6 layout of equal cells, at most one object per cell, without labels: rows and columns are numbered 0-5 from the top-left. Colours r (red), g (green), b (blue), y (yellow); shapes c (circle), s (square), t (triangle).',
+    'A query counts matching objects in one row or one column: colour+shape with "." as a wildcard, then @r<k> for row k or @c<k> for column k. E.g. rc@r2 = red circles in row 2, .t@c4 = triangles in column 4, r.@r0 = red objects in row 0, ..@c5 = all objects in column 5.',
+    'The question "count rc@r2+.t@c4-3" combines counts strictly left to right (no precedence) with + - and * (multiply, constants only).',
+    'Steps, one per line: "<query>=<count>" reads a count, "<op><value>=<result>" applies the next operation to the running value, e.g. for "count rc@r2+.t@c4-3": rc@r2=3, .t@c4=2, +2=5, -3=2. Operations go in the order of the question; read each query once, in any order, before the operation that uses it.',
     'The answer is the final integer, e.g. 2.',
   ].join('\n'),
   generate(seed, horizon) {
@@ -217,22 +193,17 @@ export const shapesFamily: TaskFamily = {
     return generate(seed, horizon);
   },
   renderSmall,
-  renderLarge,
   ascii,
   checkSteps: (inst, steps) => checkChain(shapesPlan(inst.question), reader(inst.scene as ShapesScene), steps),
+  nextStep: (inst, prefix) => nextChainStep(shapesPlan(inst.question), reader(inst.scene as ShapesScene), prefix),
   solve(question, scene) {
     const r = solveChain(shapesPlan(question), reader(scene as ShapesScene));
     return { steps: r.steps, answer: String(r.answer) };
   },
   normalizeAnswer: normalizeInteger,
   validateScene,
-  validateQuestion,
-  corruptStep(inst, k, kind, rng) {
-    const scene = inst.scene as ShapesScene;
-    const refs: string[] = [];
-    for (const c of [...SHAPE_COLOURS, '.']) for (const sh of [...SHAPE_KINDS, '.']) refs.push(c + sh);
-    for (const a of uniqueCategories(scene)) for (const rel of ['<', '>', '^', 'v']) refs.push('..' + rel + a);
-    return corruptChainStep(shapesPlan(inst.question), reader(scene), inst.steps, k, kind, rng, refs);
-  },
-  questionType: (inst) => `h${inst.horizon} ` + inst.question.replace(/^count /, '').replace(/[rgby]/g, 'C').replace(/[cst]/g, 'S'),
+  validateQuestion: (question, scene, horizon) => checkPlan(shapesPlan(question), reader(scene as ShapesScene), horizon),
+  corruptStep: (inst, k, kind, rng) => corruptChainStep(shapesPlan(inst.question), reader(inst.scene as ShapesScene), inst.steps, k, kind, rng, SHAPES_QUERIES),
+  // Filters abstracted (C colour, S shape, . wildcard), the line kept as row or column.
+  questionType: (inst) => `h${inst.horizon} ` + inst.question.replace(/^count /, '').replace(/([rgby.])([cst.])@([rc])[0-5]/g, (_, c: string, sh: string, line: string) => `${c === '.' ? '.' : 'C'}${sh === '.' ? '.' : 'S'}@${line}`),
 };

@@ -1,9 +1,8 @@
-// A tiny software rasterizer: filled rectangles, circles, triangles and 5×7 bitmap text.
+// A tiny software rasterizer: filled rectangles, circles and triangles.
 // Pixel (x, y) is covered when its centre (x + 0.5, y + 0.5) lies inside the shape, so the
 // result is exact and identical everywhere (no anti-aliasing, no floating-point drift that
 // depends on the platform: only IEEE-exact additions and multiplications are used).
 import type { RgbImage } from '../types.js';
-import { glyph, GLYPH_H, GLYPH_W } from './font.js';
 
 export type Rgb = readonly [number, number, number];
 
@@ -37,14 +36,6 @@ export class Canvas {
     }
   }
 
-  /** Outline of the integer rectangle with the given line thickness (drawn inside). */
-  strokeRect(x: number, y: number, w: number, h: number, t: number, c: Rgb): void {
-    this.fillRect(x, y, w, t, c);
-    this.fillRect(x, y + h - t, w, t, c);
-    this.fillRect(x, y, t, h, c);
-    this.fillRect(x + w - t, y, t, h, c);
-  }
-
   /** Disc of radius r centred at (cx, cy) (continuous coordinates). */
   fillCircle(cx: number, cy: number, r: number, c: Rgb): void {
     const x0 = Math.max(0, Math.floor(cx - r)), x1 = Math.min(this.width - 1, Math.ceil(cx + r));
@@ -70,31 +61,6 @@ export class Canvas {
         if ((e0 >= 0 && e1 >= 0 && e2 >= 0) || (e0 <= 0 && e1 <= 0 && e2 <= 0)) this.setPixel(x, y, c);
       }
     }
-  }
-
-  /** Width in pixels of `text` drawn at `scale`. */
-  static textWidth(text: string, scale: number): number {
-    return text.length === 0 ? 0 : (text.length * (GLYPH_W + 1) - 1) * scale;
-  }
-
-  /** Draw `text` with its top-left corner at (x, y); each font pixel becomes a scale×scale block. */
-  text(x: number, y: number, text: string, scale: number, c: Rgb): void {
-    let cx = x;
-    for (const ch of text) {
-      const rows = glyph(ch);
-      for (let gy = 0; gy < GLYPH_H; gy++) {
-        for (let gx = 0; gx < GLYPH_W; gx++) {
-          if (rows[gy]![gx] === '#') this.fillRect(cx + gx * scale, y + gy * scale, scale, scale, c);
-        }
-      }
-      cx += (GLYPH_W + 1) * scale;
-    }
-  }
-
-  /** Draw `text` centred on (cx, cy). */
-  textCentered(cx: number, cy: number, text: string, scale: number, c: Rgb): void {
-    const w = Canvas.textWidth(text, scale), h = GLYPH_H * scale;
-    this.text(Math.round(cx - w / 2), Math.round(cy - h / 2), text, scale, c);
   }
 
   toImage(): RgbImage {
