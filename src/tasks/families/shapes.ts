@@ -69,6 +69,9 @@ export function shapesPlan(question: string): ChainPlan {
   return parseChain(m[1]!, OPS, queryLength);
 }
 
+/** Objects per scene: dense enough that a line holds up to 6 matches. */
+const MIN_OBJECTS = 12, MAX_OBJECTS = 30;
+
 function makeScene(rng: Rng): ShapesScene {
   const n = rng.int(MIN_OBJECTS, MAX_OBJECTS);
   const cw = SHAPE_COLOURS.map(() => 0.25 + rng.float());
@@ -80,8 +83,6 @@ function makeScene(rng: Rng): ShapesScene {
   return { size: SHAPES_SIZE, objects };
 }
 
-/** Objects per scene: dense enough that a line holds up to 6 matches. */
-const MIN_OBJECTS = 12, MAX_OBJECTS = 30;
 /** Weight of count 0 when drawing a query's count (every other count that occurs has weight 1). */
 const ZERO_COUNT_WEIGHT = 0.5;
 
