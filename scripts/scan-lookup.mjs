@@ -4,7 +4,7 @@
 // the scanned contents of 60 held-out images it gives probability > 0.5, by content
 // ("o:350/350 w:0/111" = every open cell, no wall). Grid and shapes name cells by position;
 // chart names bars by colour.
-//   node scripts/scan-lookup.mjs [--family grid] [--minutes 6] [--lr 2e-3] [--cell-embed] [--letters]
+//   node scripts/scan-lookup.mjs [--family grid] [--minutes 6] [--lr 2e-3] [--cell-embed] [--cell-address] [--letters]
 // --letters names each grid/shapes cell by one letter (a..z, A..J) instead of two digits.
 import { parseArgs } from 'node:util';
 import { AdamState } from '../dist/src/engine/optim.js';
@@ -16,10 +16,10 @@ import { SftStepper, sftBatch } from '../dist/src/sft/trainer.js';
 
 const { values: v } = parseArgs({ options: {
   family: { type: 'string', default: 'grid' }, minutes: { type: 'string', default: '6' }, lr: { type: 'string', default: '2e-3' },
-  'cell-embed': { type: 'boolean', default: false }, letters: { type: 'boolean', default: false }, threads: { type: 'string', default: '1' },
+  'cell-embed': { type: 'boolean', default: false }, 'cell-address': { type: 'boolean', default: false }, letters: { type: 'boolean', default: false }, threads: { type: 'string', default: '1' },
 } });
 const fam = v.family, lr = Number(v.lr), minutes = Number(v.minutes);
-const cfg = { vocab: 112, dim: 128, layers: 4, heads: 4, mlpRatio: 4, maxText: 96, imageSize: 48, patch: 8, ...(v['cell-embed'] ? { cellEmbed: 1 } : {}) };
+const cfg = { vocab: 112, dim: 128, layers: 4, heads: 4, mlpRatio: 4, maxText: 96, imageSize: 48, patch: 8, ...(v['cell-embed'] ? { cellEmbed: 1 } : {}), ...(v['cell-address'] ? { cellAddress: 1 } : {}) };
 const policy = Policy.init(cfg, 0, undefined, Number(v.threads));
 const tok = policy.tokenizer;
 const ABC = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJ';

@@ -20,10 +20,16 @@ export interface VlmConfig {
    * a per-cell embedding makes it one feature, as a colour is (issue 22's probes). Absent = 0.
    */
   cellEmbed?: number;
+  /**
+   * 1 = attention can address image cells by row and column: every image token carries a fixed
+   * one-hot row and column code and each query adds a learned `address · code` to its scores
+   * (vlm.ts, "Cell addressing"). For steps that name a cell in text. Absent = 0.
+   */
+  cellAddress?: number;
 }
 
 /** Optional 0/1 switches of the model config (absent = 0, and absent from saved configs). */
-const VLM_FLAGS = ['cellEmbed'] as const;
+const VLM_FLAGS = ['cellEmbed', 'cellAddress'] as const;
 
 export const DEFAULT_VLM: VlmConfig = { vocab: 112, dim: 128, layers: 4, heads: 4, mlpRatio: 4, maxText: 320, imageSize: 48, patch: 8 };
 

@@ -10,7 +10,8 @@
 // Per slot the cache also keeps what attention needs to know about it, updated only when
 // slots are written, so a decode step does no host work that scales with the cache:
 // `slotMask` (additive: 0 for a real token, -1e9 for left padding and unfilled slots),
-// `slotPos` (a text token's text position) and `slotIsText` (1 for text, 0 for image
+// `slotPos` (a text token's text position; an image token's patch index, which cell
+// addressing reads: vlm.ts slotCellCodes) and `slotIsText` (1 for text, 0 for image
 // tokens: ALiBi applies only between text tokens).
 import type { HostTensor } from '../engine/runtime.js';
 
@@ -164,7 +165,7 @@ export class KvCache {
         const s = b * S + this.used + i;
         this.slotMask[s] = chunkValid[b * n + i] ? 0 : MASKED;
         this.slotIsText[s] = chunkPos ? 1 : 0;
-        this.slotPos[s] = chunkPos ? chunkPos[b * n + i]! : 0;
+        this.slotPos[s] = chunkPos ? chunkPos[b * n + i]! : i; // an image chunk is the N patches in order
       }
     }
     this.used += n;

@@ -10,7 +10,7 @@ import { numPatches, patchDim, type VlmConfig } from './config.js';
 import { BufferPool, KvCache } from './kv-cache.js';
 import { DecodeRows, type GenerateOptions, type GenerateRequest, type Generation } from './decode.js';
 import { Tokenizer } from './tokenizer.js';
-import { alibiBias, embedImage, embedText, forwardChunk, forwardFull, forwardLayout } from './vlm.js';
+import { alibiBias, cellCodes, embedImage, embedText, forwardChunk, forwardFull, forwardLayout, prefixCells, slotCellCodes, type ChunkAttention } from './vlm.js';
 import { LENGTH_BUCKET, packLayoutRows, packRows, roundUp } from './batch.js';
 import { tokenLogProbs } from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
@@ -148,16 +148,20 @@ export class Policy {
       const reg = new ParamRegistry();
       const p = reg.scope('vlm');
       const cfg = this.cfg;
-      const perSlot = (name: string) => o.input(name, ['B', 1, 1, 'S']);
+      const inputs = new Map<string, Tensor>();
+      const perSlot = (name: string) => inputs.get(name) ?? inputs.set(name, o.input(name, ['B', 1, 1, 'S'])).get(name)!;
       const slotMask = perSlot('slotMask');
       const x = kind === 'image'
         ? embedImage(p, cfg, o.input('patches', ['B', numPatches(cfg), patchDim(cfg)]))
         : embedText(p, cfg, o.input('ids', ['B', n], 'int64'));
-      const bias = {
+      const address = cfg.cellAddress === 1;
+      const bias: ChunkAttention = {
         cache: kind === 'image'
           ? slotMask
           : alibiBias(cfg, slotMask, o.mul(o.sub(o.input('queryPos', ['B', 1, n, 1]), perSlot('slotPos')), perSlot('slotIsText'))),
         chunk: alibiBias(cfg, o.input('chunkMask', ['B', 1, n, n]), o.input('chunkDistance', ['B', 1, n, n])),
+        ...(address ? { cacheCodes: slotCellCodes(cfg, perSlot('slotPos'), perSlot('slotIsText')) } : {}),
+        ...(address && kind === 'image' ? { chunkCodes: cellCodes(cfg, prefixCells(cfg, 0)) } : {}),
       };
       const r = forwardChunk(p, cfg, x, bias, { fused: this.fused });
       const outs: Record<string, Tensor> = { logits: r.logits };
@@ -173,7 +177,7 @@ export class Policy {
     const { mask, textDistance } = cache.chunkAttention(n, chunkValid, chunkPos);
     const all: Record<string, HostTensor> = { ...feeds, ...cache.feeds(), chunkMask: { data: mask, shape: [B, 1, n, n] }, chunkDistance: { data: textDistance, shape: [B, 1, n, n] } };
     if (chunkPos) all.queryPos = { data: Float32Array.from(chunkPos), shape: [B, 1, n, 1] };
-    else { delete all.slotPos; delete all.slotIsText; }
+    else if (this.cfg.cellAddress !== 1) { delete all.slotPos; delete all.slotIsText; }
     const res = await g.run(this.paramFeeds(g, all));
     cache.append(n, chunkValid, chunkPos, (l) => [res[`k${l}.new`]!.data as Float32Array, res[`v${l}.new`]!.data as Float32Array]);
     return res.logits!.data as Float32Array;

@@ -7,7 +7,7 @@
 // scoring) and `forwardChunk` over a chunk of new tokens against a KV cache (sampling,
 // and re-inserting the image mid-sequence for visual re-grounding).
 import * as o from '../engine/ops.js';
-import { attend, layerNorm, linear, mergeHeads, mlp, qkv } from '../engine/nn/layers.js';
+import { attend, layerNorm, linear, mergeHeads, mlp, qkv, splitHeads } from '../engine/nn/layers.js';
 import type { ParamScope } from '../engine/params.js';
 import type { Tensor } from '../engine/tensor.js';
 import { numPatches, patchDim, patchesPerSide, type VlmConfig } from './config.js';
@@ -58,6 +58,52 @@ export function alibiBias(c: VlmConfig, mask: Tensor, textDistance: Tensor): Ten
   return o.add(mask, o.mul(textDistance, slopes));
 }
 
+// Cell addressing (model.cellAddress, issue 22). A step that names a cell ("R 24 w", "rc@r2")
+// must attend to that cell's patch: a lookup by a name in the text. The probes showed a
+// compact model does not learn it through keys (row/column embeddings enter the residual,
+// where the patch content dwarfs them): every probe read 0 of 16 grid walls. With
+// cellAddress, every image token carries a fixed code, one-hot row then one-hot column
+// (2·side numbers, zero for text tokens), and each query adds `address · code` to its
+// attention scores, where `address` [B, H, Lq, 2·side] is a learned linear map of the
+// query's normed input. A query that has gathered "row 2, column 4" from its text can then
+// score the cell's patch up by a row term plus a column term, independent of its content.
+
+/** Per-token row and column of the image cell it shows (-1 for text), as [.., 1, 1, L] each. */
+export interface CellIndex { row: Tensor; col: Tensor }
+
+/** The tokens' cell codes, transposed: [.., 1, 2·side, L] (one-hot row, one-hot column; 0 for text). */
+export function cellCodes(c: VlmConfig, cells: CellIndex): Tensor {
+  const side = patchesPerSide(c);
+  const range = o.constant(Array.from({ length: side }, (_, i) => i), [side, 1]);
+  const oneHot = (idx: Tensor) => o.cast(o.equal(idx, range), 'float32');
+  return o.concat([oneHot(cells.row), oneHot(cells.col)], -2);
+}
+
+/** Attention bias [B, H, Lq, Lk] from the queries' addresses and the keys' cell codes. */
+export function cellAddressBias(address: Tensor, codes: Tensor): Tensor {
+  return o.matmul(address, codes);
+}
+
+/**
+ * Cell codes [B, 1, 2·side, S] of KV-cache slots from the cache's per-slot feeds [B, 1, 1, S]:
+ * an image slot keeps its patch index in `slotPos` (kv-cache.ts), a text slot has none.
+ */
+export function slotCellCodes(c: VlmConfig, slotPos: Tensor, slotIsText: Tensor): Tensor {
+  const side = patchesPerSide(c), N = numPatches(c);
+  // Cell N is "no cell" (a zero row of the table): text slots.
+  const cell = o.cast(o.where(o.greater(slotIsText, 0.5), N, slotPos), 'int64');
+  const table = Array.from({ length: N + 1 }, (_, i) => Array.from({ length: 2 * side }, (_, j) => (i < N && (j < side ? Math.floor(i / side) === j : i % side === j - side) ? 1 : 0))).flat();
+  const codes = o.matmul(o.oneHot(cell, N + 1), o.constant(table, [N + 1, 2 * side])); // [B, 1, 1, S, 2·side]
+  return o.transpose(o.reshape(codes, [slotPos.shape[0]!, 1, slotPos.shape[3]!, 2 * side]), [0, 1, 3, 2]);
+}
+
+/** Cell index of the image prefix (N tokens) followed by T text tokens, as constants. */
+export function prefixCells(c: VlmConfig, T: number): CellIndex {
+  const side = patchesPerSide(c), N = numPatches(c);
+  const of = (f: (i: number) => number) => o.constant(Array.from({ length: N + T }, (_, i) => (i < N ? f(i) : -1)), [1, 1, 1, N + T]);
+  return { row: of((i) => Math.floor(i / side)), col: of((i) => i % side) };
+}
+
 /**
  * How a graph is built. `fused`: single onnxruntime kernels (LayerNormalization, BiasGelu)
  * where the plain form spells them out in small ops; the same function to float rounding,
@@ -67,14 +113,20 @@ export function alibiBias(c: VlmConfig, mask: Tensor, textDistance: Tensor): Ten
  */
 export interface GraphOptions { fused?: boolean }
 
-type Attention = (layer: number, q: Tensor, k: Tensor, v: Tensor) => Tensor;
+/**
+ * `address` [B, H, Lq, 2·side] when the model has cellAddress: each query's learned scores
+ * for the image rows and columns (see cellAddressBias); null otherwise.
+ */
+type Attention = (layer: number, q: Tensor, k: Tensor, v: Tensor, address: Tensor | null) => Tensor;
 
 /** The transformer trunk; `attention` decides what each query may see. */
 function trunk(p: ParamScope, c: VlmConfig, x: Tensor, attention: Attention, { fused = false }: GraphOptions = {}): Tensor {
   for (let l = 0; l < c.layers; l++) {
     const b = p.child(`h${l}`);
-    const [q, k, v] = qkv(b.child('attn'), layerNorm(b.child('ln1'), x, c.dim, 1e-5, fused), c.dim, c.heads);
-    const y = linear(b.child('attn').child('proj'), mergeHeads(attention(l, q, k, v), c.dim), c.dim, c.dim, { std: residStd(c) });
+    const h = layerNorm(b.child('ln1'), x, c.dim, 1e-5, fused);
+    const [q, k, v] = qkv(b.child('attn'), h, c.dim, c.heads);
+    const address = c.cellAddress === 1 ? splitHeads(linear(b.child('attn').child('address'), h, c.dim, c.heads * 2 * patchesPerSide(c), { bias: false }), c.heads, 2 * patchesPerSide(c)) : null;
+    const y = linear(b.child('attn').child('proj'), mergeHeads(attention(l, q, k, v, address), c.dim), c.dim, c.dim, { std: residStd(c) });
     x = o.add(x, y);
     x = o.add(x, mlp(b.child('mlp'), layerNorm(b.child('ln2'), x, c.dim, 1e-5, fused), c.dim, c.mlpRatio * c.dim, residStd(c), fused));
   }
@@ -110,7 +162,8 @@ export function forwardFull(p: ParamScope, c: VlmConfig, patches: Tensor, ids: T
   const N = numPatches(c);
   const x = o.concat([embedImage(p, c, patches), embedText(p, c, ids)], 1);
   const bias = prefixLmBias(c, N, N + T);
-  const h = trunk(p, c, x, (_l, q, k, v) => attend(q, k, v, bias), opts);
+  const codes = c.cellAddress === 1 ? cellCodes(c, prefixCells(c, T)) : null;
+  const h = trunk(p, c, x, (_l, q, k, v, address) => attend(q, k, v, address && codes ? o.add(bias, cellAddressBias(address, codes)) : bias), opts);
   return lmHead(p, c, o.slice(h, 1, N, N + T));
 }
 
@@ -128,6 +181,10 @@ export interface ChunkAttention {
   cache: Tensor;
   /** Bias [B, 1|H, n, n] inside the chunk. */
   chunk: Tensor;
+  /** With cellAddress: the cell codes (cellCodes) of the cache slots, [B, 1, 2·side, S]. */
+  cacheCodes?: Tensor;
+  /** With cellAddress, for a chunk that is an image: its cell codes [.., 1, 2·side, n] (a text chunk has none). */
+  chunkCodes?: Tensor;
 }
 
 /**
@@ -141,14 +198,16 @@ export function forwardChunk(p: ParamScope, c: VlmConfig, x: Tensor, bias: Chunk
   const hd = c.dim / c.heads;
   const newKeys: Tensor[] = [];
   const newValues: Tensor[] = [];
-  const h = trunk(p, c, x, (l, q, k, v) => {
+  const h = trunk(p, c, x, (l, q, k, v, address) => {
     newKeys.push(k);
     newValues.push(v);
     const kc = o.input(`k${l}`, ['B', c.heads, 'S', hd]);
     const vc = o.input(`v${l}`, ['B', c.heads, 'S', hd]);
     const scale = 1 / Math.sqrt(hd);
-    const toCache = o.add(o.mul(o.matmul(q, o.transpose(kc)), scale), bias.cache);
-    const toChunk = o.add(o.mul(o.matmul(q, o.transpose(k)), scale), bias.chunk);
+    if (address && !bias.cacheCodes) throw new Error('forwardChunk: a cellAddress model needs the cache slots\' cell codes');
+    const addressed = (scores: Tensor, codes: Tensor | undefined) => (address && codes ? o.add(scores, cellAddressBias(address, codes)) : scores);
+    const toCache = addressed(o.add(o.mul(o.matmul(q, o.transpose(kc)), scale), bias.cache), bias.cacheCodes);
+    const toChunk = addressed(o.add(o.mul(o.matmul(q, o.transpose(k)), scale), bias.chunk), bias.chunkCodes);
     const mCache = o.max(toCache, -1, true);
     const mChunk = o.max(toChunk, -1, true);
     const m = o.where(o.greater(mCache, mChunk), mCache, mChunk);
@@ -179,6 +238,13 @@ export function forwardLayout(p: ParamScope, c: VlmConfig, patches: Tensor, ids:
   // A one-hot matmul is the per-row gather (and its gradient the scatter-add) in one op.
   const x = o.matmul(o.oneHot(order, N + T), pool);
   const bias = alibiBias(c, mask, textDistance);
-  const h = trunk(p, c, x, (_l, q, k, v) => attend(q, k, v, bias), opts);
+  let codes: Tensor | null = null;
+  if (c.cellAddress === 1) {
+    // Each position's cell is its pool entry's: gather the prefix's cell table by `order`.
+    const table = prefixCells(c, T);
+    const pick = (t: Tensor) => o.reshape(o.gather(o.reshape(t, [N + T]), order), [order.shape[0]!, 1, 1, order.shape[1]!]);
+    codes = cellCodes(c, { row: pick(table.row), col: pick(table.col) });
+  }
+  const h = trunk(p, c, x, (_l, q, k, v, address) => attend(q, k, v, address && codes ? o.add(bias, cellAddressBias(address, codes)) : bias), opts);
   return lmHead(p, c, h);
 }

@@ -182,3 +182,19 @@ test('model.cellEmbed 1: one learned embedding per patch, saved and loaded; bad 
   assert.ok(bits(back.params.get(cell!.name)).equals(bits(policy.params.get(cell!.name))));
   assert.throws(() => loadPolicy((() => { const d = freshDir(); savePolicy(d, policy, { kind: 'sft' }); editJson(path.join(d, 'config.json'), (j) => { (j.model as Record<string, unknown>).cellEmbed = 2; }); return d; })(), 1), /cellEmbed" must be 0 or 1, got 2/);
 });
+
+test('model.cellAddress 1: one address projection per layer, saved and loaded; bad values are refused', async () => {
+  const cfg: VlmConfig = { ...CFG, cellAddress: 1 };
+  const policy = Policy.init(cfg, 6, undefined, 1);
+  const side = cfg.imageSize / cfg.patch;
+  const address = policy.params.specs.filter((s) => s.name.includes('.address.'));
+  assert.equal(address.length, cfg.layers);
+  for (const s of address) assert.deepEqual(s.shape, [cfg.dim, cfg.heads * 2 * side]);
+  assert.equal(Policy.init(CFG, 6, undefined, 1).params.specs.some((s) => s.name.includes('.address.')), false, 'absent by default');
+  const dir = freshDir();
+  savePolicy(dir, policy, { kind: 'sft' });
+  const back = loadPolicy(dir, 1).policy;
+  assert.equal(back.cfg.cellAddress, 1);
+  for (const s of address) assert.ok(bits(back.params.get(s.name)).equals(bits(policy.params.get(s.name))));
+  assert.throws(() => loadPolicy((() => { const d = freshDir(); savePolicy(d, policy, { kind: 'sft' }); editJson(path.join(d, 'config.json'), (j) => { (j.model as Record<string, unknown>).cellAddress = 3; }); return d; })(), 1), /cellAddress" must be 0 or 1, got 3/);
+});
