@@ -18,7 +18,7 @@ for (const f of fs.readdirSync(dir).filter((x) => x.endsWith('.json')).sort()) {
   const fam = Object.fromEntries(r.by_family.map((x) => [x.family, x]));
   const wall = fam.grid?.by_kind.find((k) => k.kind === 'wall');
   const conf = [
-    `d${m.dim} L${m.layers} h${m.heads} patch ${m.patch}`, m.cellEmbed ? 'cell emb.' : '', m.cellAddress ? 'cell address' : '',
+    `d${m.dim} L${m.layers} h${m.heads} patch ${m.patch}`, m.cellEmbed ? 'cell emb.' : '', m.cellAddress ? 'cell address' : '', m.tokenShift ? 'token shift' : '',
     c.families.length < 3 ? c.families.join('+') + ' only' : '', c.lr !== 2e-3 ? `lr ${c.lr}` : '',
     c.readWeight !== 1 ? `read weight ${c.readWeight}` : '', c.scanShare ? `scans ${pct(c.scanShare)}` : '',
   ].filter(Boolean).join(', ');

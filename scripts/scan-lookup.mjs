@@ -4,22 +4,23 @@
 // the scanned contents of 60 held-out images it gives probability > 0.5, by content
 // ("o:350/350 w:0/111" = every open cell, no wall). Grid and shapes name cells by position;
 // chart names bars by colour.
-//   node scripts/scan-lookup.mjs [--family grid] [--minutes 6] [--lr 2e-3] [--cell-embed] [--cell-address] [--letters]
+//   node scripts/scan-lookup.mjs [--family grid] [--minutes 6] [--lr 2e-3] [--cell-embed] [--cell-address] [--token-shift] [--letters] [--save DIR]
 // --letters names each grid/shapes cell by one letter (a..z, A..J) instead of two digits.
 import { parseArgs } from 'node:util';
 import { AdamState } from '../dist/src/engine/optim.js';
 import { exampleIds, instancePatches } from '../dist/src/model/episode.js';
 import { Policy } from '../dist/src/model/policy.js';
+import { savePolicy } from '../dist/src/model/checkpoint-io.js';
 import { readInstance, readTrainInstance } from '../dist/src/sft/reads.js';
 import { scanExample } from '../dist/src/sft/scan.js';
 import { SftStepper, sftBatch } from '../dist/src/sft/trainer.js';
 
 const { values: v } = parseArgs({ options: {
   family: { type: 'string', default: 'grid' }, minutes: { type: 'string', default: '6' }, lr: { type: 'string', default: '2e-3' },
-  'cell-embed': { type: 'boolean', default: false }, 'cell-address': { type: 'boolean', default: false }, letters: { type: 'boolean', default: false }, threads: { type: 'string', default: '1' },
+  'cell-embed': { type: 'boolean', default: false }, 'cell-address': { type: 'boolean', default: false }, 'token-shift': { type: 'boolean', default: false }, letters: { type: 'boolean', default: false }, threads: { type: 'string', default: '1' }, save: { type: 'string' },
 } });
 const fam = v.family, lr = Number(v.lr), minutes = Number(v.minutes);
-const cfg = { vocab: 112, dim: 128, layers: 4, heads: 4, mlpRatio: 4, maxText: 96, imageSize: 48, patch: 8, ...(v['cell-embed'] ? { cellEmbed: 1 } : {}), ...(v['cell-address'] ? { cellAddress: 1 } : {}) };
+const cfg = { vocab: 112, dim: 128, layers: 4, heads: 4, mlpRatio: 4, maxText: 96, imageSize: 48, patch: 8, ...(v['cell-embed'] ? { cellEmbed: 1 } : {}), ...(v['cell-address'] ? { cellAddress: 1 } : {}), ...(v['token-shift'] ? { tokenShift: 1 } : {}) };
 const policy = Policy.init(cfg, 0, undefined, Number(v.threads));
 const tok = policy.tokenizer;
 const ABC = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJ';
@@ -27,7 +28,7 @@ const ABC = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJ';
 function scan(inst, seed) {
   const e = scanExample(inst, tok, seed);
   if (!v.letters || fam === 'chart') return e;
-  const items = e.response.split(' ').map((it) => ABC[Number(it[0]) * 6 + Number(it[1])] + it.slice(2));
+  const items = e.response.split(' ').map((it) => ABC[Number(it[0]) * 6 + Number(it[1])] + it.slice(3)); // 'a' + 'w': the content right at the name
   const w = [];
   items.forEach((it, i) => { if (i) w.push(0); w.push(0); for (let k = 1; k < it.length; k++) w.push(1); });
   w.push(0);
@@ -65,3 +66,5 @@ while (performance.now() - t0 < minutes * 60_000) {
     console.log(`${((performance.now() - t0) / 60000).toFixed(1)} min, step ${step}, loss ${r.loss.toFixed(3)} | ${await measure()}`);
   }
 }
+
+if (v.save) savePolicy(v.save, policy, { kind: 'sft' });

@@ -26,10 +26,15 @@ export interface VlmConfig {
    * (vlm.ts, "Cell addressing"). For steps that name a cell in text. Absent = 0.
    */
   cellAddress?: number;
+  /**
+   * 1 = each text token's input also carries learned embeddings of the two text tokens before
+   * it (token-shift.ts), so a two-digit name is whole at its last digit. Absent = 0.
+   */
+  tokenShift?: number;
 }
 
 /** Optional 0/1 switches of the model config (absent = 0, and absent from saved configs). */
-const VLM_FLAGS = ['cellEmbed', 'cellAddress'] as const;
+const VLM_FLAGS = ['cellEmbed', 'cellAddress', 'tokenShift'] as const;
 
 export const DEFAULT_VLM: VlmConfig = { vocab: 112, dim: 128, layers: 4, heads: 4, mlpRatio: 4, maxText: 320, imageSize: 48, patch: 8 };
 

@@ -14,6 +14,7 @@
 // addressing reads: vlm.ts slotCellCodes) and `slotIsText` (1 for text, 0 for image
 // tokens: ALiBi applies only between text tokens).
 import type { HostTensor } from '../engine/runtime.js';
+import { SHIFT_TOKENS } from './token-shift.js';
 
 const MASKED = -1e9;
 /** Slots are allocated in multiples of this. */
@@ -51,6 +52,8 @@ export class KvCache {
   readonly slotMask: Float32Array;
   readonly slotPos: Float32Array;
   readonly slotIsText: Float32Array;
+  /** Each row's last SHIFT_TOKENS text ids, oldest first (0 = none): a tokenShift model's predecessors (token-shift.ts). */
+  readonly recentIds: Int32Array;
   /** Live slots per row (a multiple of CACHE_BUCKET, at most `capacity`). */
   slots: number;
   /** Filled slots per row (the same for every row: rows are left-padded to share slots). */
@@ -63,6 +66,7 @@ export class KvCache {
     this.slotMask = pool.take(batch * capacity);
     this.slotPos = pool.take(batch * capacity);
     this.slotIsText = pool.take(batch * capacity);
+    this.recentIds = new Int32Array(batch * SHIFT_TOKENS);
     // Pooled buffers hold an earlier cache's values: clear the live region (restride
     // clears each extension) so masked slots always hold finite numbers.
     for (const a of [...this.keys, ...this.values]) a.fill(0, 0, batch * heads * slots * headDim);
@@ -186,6 +190,7 @@ export class KvCache {
       c.slotMask.set(this.slotMask.subarray(r * S, (r + 1) * S), i * S);
       c.slotPos.set(this.slotPos.subarray(r * S, (r + 1) * S), i * S);
       c.slotIsText.set(this.slotIsText.subarray(r * S, (r + 1) * S), i * S);
+      c.recentIds.set(this.recentIds.subarray(r * SHIFT_TOKENS, (r + 1) * SHIFT_TOKENS), i * SHIFT_TOKENS);
     });
     c.used = this.used;
     return c;

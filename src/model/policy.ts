@@ -14,6 +14,7 @@ import { alibiBias, cellCodes, embedImage, embedText, forwardChunk, forwardFull,
 import { LENGTH_BUCKET, packLayoutRows, packRows, roundUp } from './batch.js';
 import { tokenLogProbs } from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
+import { chunkPredecessors, SHIFT_TOKENS } from './token-shift.js';
 import { ANSWER_CLOSE } from '../tasks/format.js';
 
 // What a caller asks of a generation lives with the decoding rows (model/decode.ts).
@@ -153,7 +154,7 @@ export class Policy {
       const slotMask = perSlot('slotMask');
       const x = kind === 'image'
         ? embedImage(p, cfg, o.input('patches', ['B', numPatches(cfg), patchDim(cfg)]))
-        : embedText(p, cfg, o.input('ids', ['B', n], 'int64'));
+        : embedText(p, cfg, o.input('ids', ['B', n], 'int64'), cfg.tokenShift === 1 ? Array.from({ length: SHIFT_TOKENS }, (_, k) => o.input(`prev${k + 1}`, ['B', n], 'int64')) : undefined);
       const address = cfg.cellAddress === 1;
       const bias: ChunkAttention = {
         cache: kind === 'image'
@@ -177,6 +178,9 @@ export class Policy {
     const { mask, textDistance } = cache.chunkAttention(n, chunkValid, chunkPos);
     const all: Record<string, HostTensor> = { ...feeds, ...cache.feeds(), chunkMask: { data: mask, shape: [B, 1, n, n] }, chunkDistance: { data: textDistance, shape: [B, 1, n, n] } };
     if (chunkPos) all.queryPos = { data: Float32Array.from(chunkPos), shape: [B, 1, n, 1] };
+    if (chunkPos && this.cfg.tokenShift === 1) {
+      chunkPredecessors(cache.recentIds, feeds.ids!.data as BigInt64Array, n, chunkValid).forEach((prev, k) => { all[`prev${k + 1}`] = { data: prev, shape: [B, n] }; });
+    }
     else if (this.cfg.cellAddress !== 1) { delete all.slotPos; delete all.slotIsText; }
     const res = await g.run(this.paramFeeds(g, all));
     cache.append(n, chunkValid, chunkPos, (l) => [res[`k${l}.new`]!.data as Float32Array, res[`v${l}.new`]!.data as Float32Array]);

@@ -11,6 +11,7 @@ import { attend, layerNorm, linear, mergeHeads, mlp, qkv, splitHeads } from '../
 import type { ParamScope } from '../engine/params.js';
 import type { Tensor } from '../engine/tensor.js';
 import { numPatches, patchDim, patchesPerSide, type VlmConfig } from './config.js';
+import { shiftedIds } from './token-shift.js';
 
 const residStd = (c: VlmConfig) => 0.02 / Math.sqrt(2 * c.layers);
 
@@ -31,9 +32,20 @@ export function embedImage(p: ParamScope, c: VlmConfig, patches: Tensor): Tensor
   return o.add(proj, pos);
 }
 
-/** Text ids [B, T] -> tokens [B, T, D]. Text order enters attention only through ALiBi. */
-export function embedText(p: ParamScope, c: VlmConfig, ids: Tensor): Tensor {
-  return o.gather(p.param('tok', [c.vocab, c.dim], { kind: 'normal', std: 0.02 }), ids);
+/**
+ * Text ids [B, T] -> tokens [B, T, D]. Text order enters attention only through ALiBi.
+ * With model.tokenShift, each token also adds learned embeddings of the SHIFT_TOKENS text
+ * tokens before it (token-shift.ts says why); `predecessors` gives their ids, [B, T] each,
+ * nearest first, and defaults to `ids` itself shifted (a sequence that starts its text).
+ */
+export function embedText(p: ParamScope, c: VlmConfig, ids: Tensor, predecessors?: Tensor[]): Tensor {
+  let x = o.gather(p.param('tok', [c.vocab, c.dim], { kind: 'normal', std: 0.02 }), ids);
+  if (c.tokenShift === 1) {
+    (predecessors ?? shiftedIds(ids)).forEach((prev, k) => {
+      x = o.add(x, o.gather(p.param(`tokPrev${k + 1}`, [c.vocab, c.dim], { kind: 'normal', std: 0.02 }), prev));
+    });
+  }
+  return x;
 }
 
 // Text positions are ALiBi (Press et al., 2022): a text query at text position i attending

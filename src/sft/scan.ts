@@ -4,9 +4,14 @@
 // one supervised lookup per example is too sparse a signal to discover it. A scan supervises k
 // lookups of one image: the response names k places (chosen at random, so names carry no loss)
 // and says what the image shows at each (the loss):
-//   grid    "24w 13o 05s"   cell rowcol, then w wall / o open / s the start cell
-//   shapes  "23rc 14.."     cell rowcol, then colour+shape, or ".." for an empty cell
-//   chart   "r5 g3 b9"      every bar by colour (random order), then its value
+//   grid    "24=w 13=o 05=s"   cell rowcol, then w wall / o open / s the start cell
+//   shapes  "23=rc 14=.."      cell rowcol, then colour+shape, or ".." for an empty cell
+//   chart   "r=5 g=3 b=9"      every bar by colour (random order), then its value
+// The "=" puts one token between a name and what it names, as the families' steps do ("R 24 o",
+// "rc@r2=3", "r=5"): a two-digit name is composed over its tokens, and the probes learned no
+// content predicted at the name's last digit (scan-lookup, cell address: grid walls 6/109,
+// shapes colours 4/62 after 7 minutes) while the shape letter one token later was learned
+// (83/86 circles).
 // The prompt is the word "scan". Only the scene prior is used, so the families' grammars are
 // not restated: these are the same facts their verifiers check.
 import type { Tokenizer } from '../model/tokenizer.js';
@@ -59,7 +64,7 @@ export function scanExample(inst: Instance, tok: Tokenizer, seed: number, k = 8)
   const rng = new Rng(seed);
   const items = rng.shuffled(itemsOf(inst)).slice(0, inst.family === 'chart' ? undefined : k);
   const parts: { text: string; read: boolean }[] = [];
-  items.forEach((it, i) => parts.push({ text: (i ? ' ' : '') + it.name, read: false }, { text: it.content, read: true }));
+  items.forEach((it, i) => parts.push({ text: (i ? ' ' : '') + it.name + '=', read: false }, { text: it.content, read: true }));
   const weights: number[] = [];
   for (const p of parts) for (let n = tok.encode(p.text).length; n > 0; n--) weights.push(p.read ? 1 : 0);
   weights.push(0); // <eos>

@@ -12,7 +12,7 @@ import { integer, listOf, real } from '../options.js';
 
 interface Options {
   minutes: number; steps?: number; families: FamilyId[];
-  imageSize: number; patch: number; cellEmbed?: boolean; cellAddress?: boolean; dim: number; layers: number; heads: number; mlpRatio: number; maxText: number;
+  imageSize: number; patch: number; cellEmbed?: boolean; cellAddress?: boolean; tokenShift?: boolean; dim: number; layers: number; heads: number; mlpRatio: number; maxText: number;
   readWeight: number; scanShare: number; batchSize: number; lr: number; warmup: number; valN: number; seed: number;
   evalEvery?: number; threads?: number; save?: string; out?: string; json?: boolean; withResults?: boolean; quiet?: boolean;
 }
@@ -28,6 +28,7 @@ export function configure(cmd: Command): void {
     .option('--patch <px>', 'patch side in pixels (divides the image size)', integer(1), m.patch)
     .option('--cell-embed', 'give each patch its own learned embedding besides its row and column (model.cellEmbed 1)')
     .option('--cell-address', 'let attention address image cells by row and column (model.cellAddress 1)')
+    .option('--token-shift', 'give each text token the embeddings of the two before it (model.tokenShift 1)')
     .option('--dim <d>', 'model width', integer(1), m.dim)
     .option('--layers <n>', 'transformer layers', integer(1), m.layers)
     .option('--heads <n>', 'attention heads (divide the width)', integer(1), m.heads)
@@ -58,7 +59,7 @@ export function configure(cmd: Command): void {
 async function run(o: Options): Promise<number> {
   const cfg: ReadProbeConfig = {
     ...DEFAULT_READ_PROBE,
-    model: { ...DEFAULT_READ_PROBE.model, imageSize: o.imageSize, patch: o.patch, dim: o.dim, layers: o.layers, heads: o.heads, mlpRatio: o.mlpRatio, maxText: o.maxText, ...(o.cellEmbed ? { cellEmbed: 1 } : {}), ...(o.cellAddress ? { cellAddress: 1 } : {}) },
+    model: { ...DEFAULT_READ_PROBE.model, imageSize: o.imageSize, patch: o.patch, dim: o.dim, layers: o.layers, heads: o.heads, mlpRatio: o.mlpRatio, maxText: o.maxText, ...(o.cellEmbed ? { cellEmbed: 1 } : {}), ...(o.cellAddress ? { cellAddress: 1 } : {}), ...(o.tokenShift ? { tokenShift: 1 } : {}) },
     families: o.families, minutes: o.minutes, maxSteps: o.steps ?? null, batchSize: o.batchSize, lr: o.lr, warmup: o.warmup,
     readWeight: o.readWeight, scanShare: o.scanShare, valN: o.valN, seed: o.seed, evalEveryMinutes: o.evalEvery ?? null,
     ...(o.threads !== undefined ? { threads: o.threads } : {}),
