@@ -14,6 +14,8 @@ const schema = z.strictObject({
   model: z.strictObject({
     vocab: z.int().min(1), dim: z.int().min(1), layers: z.int().min(1), heads: z.int().min(1),
     mlpRatio: z.int().min(1), maxText: z.int().min(16).max(MAX_TEXT_TOKENS), imageSize: z.int().min(1), patch: z.int().min(1),
+    // Architecture switches (model/config.ts says what each does); absent = 0.
+    cellEmbed: z.literal([0, 1]).optional(), cellAddress: z.literal([0, 1]).optional(), tokenShift: z.literal([0, 1]).optional(),
   }),
   steps: z.int().min(1).max(MAX_STEPS),
   batch_size: z.int().min(1).max(MAX_BATCH_SEQUENCES),

@@ -88,7 +88,9 @@ const acc = (a: ReadAccuracy) => `${pct(a.read_accuracy)} [${(100 * a.read_ci[0]
 /** The configuration in one line: what a row of the model card's probe table names. */
 export function probeConfigLabel(r: ReadProbeReport): string {
   const m = r.config.model;
-  return `d${m.dim} L${m.layers} H${m.heads} patch ${m.patch} image ${m.imageSize}, read weight ${r.config.readWeight}, lr ${r.config.lr}, batch ${r.config.batchSize}`;
+  const flags = [m.cellEmbed ? 'cell embedding' : '', m.cellAddress ? 'cell address' : '', m.tokenShift ? 'token shift' : ''].filter(Boolean);
+  const scans = r.config.scanShare > 0 ? `, scans ${Math.round(100 * r.config.scanShare)}%` : '';
+  return `d${m.dim} L${m.layers} H${m.heads} patch ${m.patch} image ${m.imageSize}${flags.map((f) => `, ${f}`).join('')}, read weight ${r.config.readWeight}${scans}, lr ${r.config.lr}, batch ${r.config.batchSize}`;
 }
 
 /** The read accuracy table (family, kind), then a one-row summary for the model card. */
