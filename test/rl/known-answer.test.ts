@@ -20,7 +20,8 @@ import { parseTrainConfig as parseRlConfig, type TrainConfig as RlConfig } from 
 import { trainRl } from '../../src/rl/trainer.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const BASE = path.join(ROOT, 'checkpoints/base');
+// The known-answer slice is defined on the previous base (issue 21), which reads chart bars poorly.
+const BASE = path.join(ROOT, 'checkpoints/base-v1');
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'ivr-known-answer-'));
 process.on('exit', () => fs.rmSync(TMP, { recursive: true, force: true }));
 
