@@ -177,11 +177,12 @@ export class Policy {
     const B = cache.batch;
     const { mask, textDistance } = cache.chunkAttention(n, chunkValid, chunkPos);
     const all: Record<string, HostTensor> = { ...feeds, ...cache.feeds(), chunkMask: { data: mask, shape: [B, 1, n, n] }, chunkDistance: { data: textDistance, shape: [B, 1, n, n] } };
-    if (chunkPos) all.queryPos = { data: Float32Array.from(chunkPos), shape: [B, 1, n, 1] };
-    if (chunkPos && this.cfg.tokenShift === 1) {
-      chunkPredecessors(cache.recentIds, feeds.ids!.data as BigInt64Array, n, chunkValid).forEach((prev, k) => { all[`prev${k + 1}`] = { data: prev, shape: [B, n] }; });
-    }
-    else if (this.cfg.cellAddress !== 1) { delete all.slotPos; delete all.slotIsText; }
+    if (chunkPos) {
+      all.queryPos = { data: Float32Array.from(chunkPos), shape: [B, 1, n, 1] };
+      if (this.cfg.tokenShift === 1) {
+        chunkPredecessors(cache.recentIds, feeds.ids!.data as BigInt64Array, n, chunkValid).forEach((prev, k) => { all[`prev${k + 1}`] = { data: prev, shape: [B, n] }; });
+      }
+    } else if (this.cfg.cellAddress !== 1) { delete all.slotPos; delete all.slotIsText; } // an image chunk needs them only to address cells
     const res = await g.run(this.paramFeeds(g, all));
     cache.append(n, chunkValid, chunkPos, (l) => [res[`k${l}.new`]!.data as Float32Array, res[`v${l}.new`]!.data as Float32Array]);
     return res.logits!.data as Float32Array;

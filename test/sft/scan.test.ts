@@ -23,26 +23,27 @@ test('scanExample: contents match the scene, weights on contents only, seeded', 
   const items = g.response.split(' ');
   assert.equal(items.length, 8);
   for (const it of items) {
-    const [r, c, s] = [Number(it[0]), Number(it[1]), it[2]];
+    assert.match(it, /^[0-5][0-5]=[ows]$/);
+    const [r, c, s] = [Number(it[0]), Number(it[1]), it[3]];
     const want = scene.start[0] === r && scene.start[1] === c ? 's' : scene.rows[r]![c] === '#' ? 'w' : 'o';
     assert.equal(s, want, it);
   }
   assert.equal(g.weights.length, tok.encode(g.response).length + 1, 'one weight per response token and one for <eos>');
   const text = [...g.response];
-  assert.deepEqual(Array.from(g.weights.slice(0, -1)), text.map((_, i) => (i % 4 === 2 ? 1 : 0)), 'the status character of each "rcS" item');
+  assert.deepEqual(Array.from(g.weights.slice(0, -1)), text.map((_, i) => (i % 5 === 3 ? 1 : 0)), 'the status character of each "rc=S" item');
   assert.deepEqual(scanExample(grid, tok, 3), g, 'same seed, same scan');
   assert.notEqual(scanExample(grid, tok, 4).response, g.response);
 
   const chart = getSplit('chart', 'train', 1)[0]!;
   const bars = (chart.scene as { bars: { colour: string; value: number }[] }).bars;
   const c = scanExample(chart, tok, 1);
-  assert.deepEqual(c.response.split(' ').sort(), bars.map((b) => b.colour + b.value).sort(), 'every bar once');
+  assert.deepEqual(c.response.split(' ').sort(), bars.map((b) => `${b.colour}=${b.value}`).sort(), 'every bar once');
 
   const shapes = getSplit('shapes', 'train', 1)[0]!;
   const objs = (shapes.scene as { objects: { row: number; col: number; colour: string; shape: string }[] }).objects;
   for (const it of scanExample(shapes, tok, 2).response.split(' ')) {
     const o = objs.find((x) => x.row === Number(it[0]) && x.col === Number(it[1]));
-    assert.equal(it.slice(2), o ? o.colour + o.shape : '..', it);
+    assert.equal(it.slice(3), o ? o.colour + o.shape : '..', it);
   }
 });
 
