@@ -10,11 +10,11 @@ import { numPatches, patchDim, type VlmConfig } from './config.js';
 import { BufferPool, KvCache } from './kv-cache.js';
 import { DecodeRows, type GenerateOptions, type GenerateRequest, type Generation } from './decode.js';
 import { Tokenizer } from './tokenizer.js';
-import { alibiBias, cellCodes, embedImage, embedText, forwardChunk, forwardFull, forwardLayout, prefixCells, slotCellCodes, type ChunkAttention } from './vlm.js';
+import { chunkGraphOutputs, forwardFull, forwardLayout } from './vlm.js';
 import { LENGTH_BUCKET, packLayoutRows, packRows, roundUp } from './batch.js';
 import { tokenLogProbs } from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
-import { chunkPredecessors, SHIFT_TOKENS } from './token-shift.js';
+import { chunkPredecessors } from './token-shift.js';
 import { ANSWER_CLOSE } from '../tasks/format.js';
 
 // What a caller asks of a generation lives with the decoding rows (model/decode.ts).
@@ -145,30 +145,7 @@ export class Policy {
    * in the graph from the per-slot positions; image queries are distance-free.
    */
   private chunkGraph(kind: 'text' | 'image', n: number): Promise<CompiledGraph> {
-    return this.graph(`chunk:${kind}:${n}`, () => {
-      const reg = new ParamRegistry();
-      const p = reg.scope('vlm');
-      const cfg = this.cfg;
-      const inputs = new Map<string, Tensor>();
-      const perSlot = (name: string) => inputs.get(name) ?? inputs.set(name, o.input(name, ['B', 1, 1, 'S'])).get(name)!;
-      const slotMask = perSlot('slotMask');
-      const x = kind === 'image'
-        ? embedImage(p, cfg, o.input('patches', ['B', numPatches(cfg), patchDim(cfg)]))
-        : embedText(p, cfg, o.input('ids', ['B', n], 'int64'), cfg.tokenShift === 1 ? Array.from({ length: SHIFT_TOKENS }, (_, k) => o.input(`prev${k + 1}`, ['B', n], 'int64')) : undefined);
-      const address = cfg.cellAddress === 1;
-      const bias: ChunkAttention = {
-        cache: kind === 'image'
-          ? slotMask
-          : alibiBias(cfg, slotMask, o.mul(o.sub(o.input('queryPos', ['B', 1, n, 1]), perSlot('slotPos')), perSlot('slotIsText'))),
-        chunk: alibiBias(cfg, o.input('chunkMask', ['B', 1, n, n]), o.input('chunkDistance', ['B', 1, n, n])),
-        ...(address ? { cacheCodes: slotCellCodes(cfg, perSlot('slotPos'), perSlot('slotIsText')) } : {}),
-        ...(address && kind === 'image' ? { chunkCodes: cellCodes(cfg, prefixCells(cfg, 0)) } : {}),
-      };
-      const r = forwardChunk(p, cfg, x, bias, { fused: this.fused });
-      const outs: Record<string, Tensor> = { logits: r.logits };
-      r.newKeys.forEach((k, l) => { outs[`k${l}.new`] = k; outs[`v${l}.new`] = r.newValues[l]!; });
-      return outs;
-    });
+    return this.graph(`chunk:${kind}:${n}`, () => chunkGraphOutputs(new ParamRegistry().scope('vlm'), this.cfg, kind, n, { fused: this.fused }));
   }
 
   /** Runs a chunk against the cache and appends it; `chunkPos` are a text chunk's text positions [B, n] (null for the image). */

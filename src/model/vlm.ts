@@ -11,7 +11,7 @@ import { attend, layerNorm, linear, mergeHeads, mlp, qkv, splitHeads } from '../
 import type { ParamScope } from '../engine/params.js';
 import type { Tensor } from '../engine/tensor.js';
 import { numPatches, patchDim, patchesPerSide, type VlmConfig } from './config.js';
-import { shiftedIds } from './token-shift.js';
+import { SHIFT_TOKENS, shiftedIds } from './token-shift.js';
 
 const residStd = (c: VlmConfig) => 0.02 / Math.sqrt(2 * c.layers);
 
@@ -259,4 +259,34 @@ export function forwardLayout(p: ParamScope, c: VlmConfig, patches: Tensor, ids:
   }
   const h = trunk(p, c, x, (_l, q, k, v, address) => attend(q, k, v, address && codes ? o.add(bias, cellAddressBias(address, codes)) : bias), opts);
   return lmHead(p, c, h);
+}
+
+/**
+ * The outputs of a chunk graph as the policy runs it (KV-cached prefill and decoding): n text
+ * tokens or the image against a cache of any length (its slot dim is symbolic). Inputs: the
+ * chunk (`ids` [B, n], with token shift `prev1`.. [B, n]; or `patches`), the cache (`k{l}`,
+ * `v{l}`, per slot `slotMask`, `slotPos`, `slotIsText` [B, 1, 1, S]; kv-cache.ts), `queryPos`
+ * [B, 1, n, 1] for text, `chunkMask` and `chunkDistance` [B, 1, n, n]. Text queries get ALiBi
+ * distances to the cache's text slots, computed from the per-slot positions; image queries
+ * are distance-free. Outputs: `logits` and each layer's `k{l}.new`, `v{l}.new`.
+ */
+export function chunkGraphOutputs(p: ParamScope, c: VlmConfig, kind: 'text' | 'image', n: number, opts: GraphOptions = {}): Record<string, Tensor> {
+  const inputs = new Map<string, Tensor>();
+  const perSlot = (name: string) => inputs.get(name) ?? inputs.set(name, o.input(name, ['B', 1, 1, 'S'])).get(name)!;
+  const x = kind === 'image'
+    ? embedImage(p, c, o.input('patches', ['B', numPatches(c), patchDim(c)]))
+    : embedText(p, c, o.input('ids', ['B', n], 'int64'), c.tokenShift === 1 ? Array.from({ length: SHIFT_TOKENS }, (_, k) => o.input(`prev${k + 1}`, ['B', n], 'int64')) : undefined);
+  const address = c.cellAddress === 1;
+  const bias: ChunkAttention = {
+    cache: kind === 'image'
+      ? perSlot('slotMask')
+      : alibiBias(c, perSlot('slotMask'), o.mul(o.sub(o.input('queryPos', ['B', 1, n, 1]), perSlot('slotPos')), perSlot('slotIsText'))),
+    chunk: alibiBias(c, o.input('chunkMask', ['B', 1, n, n]), o.input('chunkDistance', ['B', 1, n, n])),
+    ...(address ? { cacheCodes: slotCellCodes(c, perSlot('slotPos'), perSlot('slotIsText')) } : {}),
+    ...(address && kind === 'image' ? { chunkCodes: cellCodes(c, prefixCells(c, 0)) } : {}),
+  };
+  const r = forwardChunk(p, c, x, bias, opts);
+  const outs: Record<string, Tensor> = { logits: r.logits };
+  r.newKeys.forEach((k, l) => { outs[`k${l}.new`] = k; outs[`v${l}.new`] = r.newValues[l]!; });
+  return outs;
 }

@@ -6,15 +6,13 @@
 // and with the re-inserted image (scoreTexts, scoreLayouts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import * as o from '../../src/engine/ops.js';
 import { ParamRegistry } from '../../src/engine/params.js';
 import { compile, type HostTensor } from '../../src/engine/runtime.js';
-import type { Tensor } from '../../src/engine/tensor.js';
 import { loadPolicy } from '../../src/model/checkpoint-io.js';
 import { numPatches, patchDim } from '../../src/model/config.js';
 import { exampleIds, instancePatches, promptIds } from '../../src/model/episode.js';
 import type { GenerateRequest } from '../../src/model/policy.js';
-import { alibiBias, embedImage, embedText, forwardChunk } from '../../src/model/vlm.js';
+import { chunkGraphOutputs } from '../../src/model/vlm.js';
 import { BASE_CHECKPOINT } from '../../src/util/package-paths.js';
 import { FAMILY_IDS, getSplit, goldResponse } from '../../src/tasks/index.js';
 import { Rng } from '../engine/fd.js';
@@ -47,17 +45,7 @@ function chunkMask(kind: 'text' | 'image', B: number, n: number): Float32Array {
 
 /** The chunk graph as Policy builds it, text (n tokens, ALiBi) or image, plain or fused. */
 function chunkOutputs(kind: 'text' | 'image', n: number, isFused: boolean) {
-  const p = new ParamRegistry().scope('vlm');
-  const perSlot = (name: string) => o.input(name, ['B', 1, 1, 'S']);
-  const x = kind === 'image' ? embedImage(p, cfg, o.input('patches', ['B', numPatches(cfg), patchDim(cfg)])) : embedText(p, cfg, o.input('ids', ['B', n], 'int64'));
-  const bias = {
-    cache: kind === 'image' ? perSlot('slotMask') : alibiBias(cfg, perSlot('slotMask'), o.mul(o.sub(o.input('queryPos', ['B', 1, n, 1]), perSlot('slotPos')), perSlot('slotIsText'))),
-    chunk: alibiBias(cfg, o.input('chunkMask', ['B', 1, n, n]), o.input('chunkDistance', ['B', 1, n, n])),
-  };
-  const r = forwardChunk(p, cfg, x, bias, { fused: isFused });
-  const outs: Record<string, Tensor> = { logits: r.logits };
-  r.newKeys.forEach((k, l) => { outs[`k${l}.new`] = k; outs[`v${l}.new`] = r.newValues[l]!; });
-  return outs;
+  return chunkGraphOutputs(new ParamRegistry().scope('vlm'), cfg, kind, n, { fused: isFused });
 }
 
 test('chunk graphs: fused and plain agree on logits and new keys/values (text with ALiBi, image)', async () => {
@@ -73,6 +61,9 @@ test('chunk graphs: fused and plain agree on logits and new keys/values (text wi
       chunkDistance: { data: f(B * n * n, () => Math.floor(rng.uniform() * 4)), shape: [B, 1, n, n] },
       chunkMask: { data: chunkMask(kind, B, n), shape: [B, 1, n, n] },
       ids: { data: BigInt64Array.from({ length: B * n }, () => BigInt(4 + Math.floor(rng.uniform() * 80))), shape: [B, n] },
+      // A token-shift model's predecessor ids (model/token-shift.ts).
+      prev1: { data: BigInt64Array.from({ length: B * n }, () => BigInt(Math.floor(rng.uniform() * 80))), shape: [B, n] },
+      prev2: { data: BigInt64Array.from({ length: B * n }, () => BigInt(Math.floor(rng.uniform() * 80))), shape: [B, n] },
       patches: { data: f(B * numPatches(cfg) * patchDim(cfg), () => rng.uniform() * 2 - 1), shape: [B, numPatches(cfg), patchDim(cfg)] },
     };
     for (let l = 0; l < cfg.layers; l++) {
