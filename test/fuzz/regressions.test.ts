@@ -107,3 +107,23 @@ test('a small JPEG whose frame header claims 16 M pixels is refused at once, not
   assert.ok(2048 * 2048 <= 1024 * enc.length, `a flat 2048x2048 JPEG is ${enc.length} bytes`);
   assert.equal(decodeJpeg(enc).width, 2048);
 });
+
+test('responseOf finds a long prompt inside the query in linear time (step-parser target)', () => {
+  // The fuzzer's inputs (seeds 10 and 11): ~86 KB of backticks and newlines, where the prompt is
+  // a long run that almost matches everywhere. query.lastIndexOf(prompt) compares naively, in
+  // time (query - prompt) x prompt: 0.2 s at 54 KB, 2 s here.
+  const prompt = '`'.repeat(40_000) + 'y';
+  const q = '`'.repeat(200_000) + 'x';
+  const t0 = performance.now();
+  assert.equal(responseOf(q, prompt), q);
+  assert.equal(responseOf('a' + prompt + 'b' + prompt + 'c\n', prompt), 'c');
+  assert.ok(performance.now() - t0 < 500, `took ${(performance.now() - t0).toFixed(0)} ms`);
+  // The prompt is found where it starts the query, and otherwise at its last occurrence.
+  assert.equal(responseOf('xPPyPP z <|im_end|>', 'PP'), 'z');
+  assert.equal(responseOf('PPxPPyPP z', 'PP'), 'xPPyPP z');
+  const long = 'ab'.repeat(40) + 'c';
+  assert.equal(responseOf('ab'.repeat(100) + 'c1' + 'ab'.repeat(41) + 'c 2' + 'ab'.repeat(39) + 'c3', long), '2' + 'ab'.repeat(39) + 'c3');
+  assert.equal(responseOf('abcabcabd r', 'abcabd'), 'r');
+  assert.equal(responseOf('aaaaab', 'aab'), '');
+  assert.equal(responseOf('<|im_start|>assistant\nok', 'not there'), 'ok');
+});
