@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { applyOverrides, parseOverride, readConfigFile } from '../../src/util/config-file.js';
+import { ConfigError } from '../../src/util/schema.js';
 import { Tokenizer, SPECIALS } from '../../src/model/tokenizer.js';
 import { responseOf } from '../../src/serve-env/openrlhf.js';
 import { OpenAIClient } from '../../src/client/client.js';
@@ -126,4 +127,41 @@ test('responseOf finds a long prompt inside the query in linear time (step-parse
   assert.equal(responseOf('abcabcabd r', 'abcabd'), 'r');
   assert.equal(responseOf('aaaaab', 'aab'), '');
   assert.equal(responseOf('<|im_start|>assistant\nok', 'not there'), 'ok');
+});
+
+test('a config nested deeper than 64 levels is refused before the yaml package recurses (config target)', () => {
+  // The fuzzer's inputs (seed 7): runs of tens of thousands of "[" or "{" took 1-1.9 s. The yaml
+  // package composes nodes recursively, catches its own stack overflow, and carries on with the
+  // stack nearly full: a later parse then aborted the whole process (V8 "FATAL ERROR:
+  // RegExpCompiler Allocation failed"). Now the nesting is counted as the text is parsed, and
+  // the file is refused at the 65th level.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ivr-fuzz-reg-'));
+  try {
+    const file = path.join(dir, 'c.yaml');
+    const t0 = performance.now();
+    for (const deep of ['lr: ' + '['.repeat(40_000), '{'.repeat(40_000), '- '.repeat(5_000) + 'x', '? '.repeat(5_000) + 'x', 'a: [' + '{b: '.repeat(3_000)]) {
+      fs.writeFileSync(file, deep);
+      assert.throws(() => readConfigFile(file), (e: unknown) => e instanceof ConfigError && /invalid YAML: nested more than 64 levels deep at line 1, column \d+/.test(e.message));
+    }
+    assert.throws(() => parseOverride('lr=' + '['.repeat(10_000)), /The value of lr is not valid YAML\/JSON \(nested more than 64 levels deep at line 1, column 65\)/);
+    assert.ok(performance.now() - t0 < 500, `took ${(performance.now() - t0).toFixed(0)} ms`);
+    // 64 levels parse as before; so do the usual errors and multiple documents.
+    const ok = 'a: ' + '['.repeat(62) + '1' + ']'.repeat(62);
+    fs.writeFileSync(file, ok);
+    assert.deepEqual(readConfigFile(file), { a: JSON.parse('['.repeat(62) + '1' + ']'.repeat(62)) });
+    fs.writeFileSync(file, 'a:\n  b:\n    - c: [1, {d: 2}]\n');
+    assert.deepEqual(readConfigFile(file), { a: { b: [{ c: [1, { d: 2 }] }] } });
+    // JSON configs too: JSON.parse takes any depth, but copying the value for --set overflowed the stack (RangeError).
+    const json = path.join(dir, 'c.json');
+    fs.writeFileSync(json, '{"a": "[[{{\\"[[", "b": ' + '['.repeat(10_000) + ']'.repeat(10_000) + '}');
+    assert.throws(() => readConfigFile(json), (e: unknown) => e instanceof ConfigError && /invalid JSON: nested more than 64 levels deep \(line 1, column 87\)/.test(e.message));
+    fs.writeFileSync(json, '{"a": "[[{{\\"[[", "b": ' + '['.repeat(63) + ']'.repeat(63) + '}');
+    assert.equal((readConfigFile(json) as { a: string }).a, '[[{{"[[');
+    fs.writeFileSync(file, 'a: 1\n---\nb: 2\n');
+    assert.throws(() => readConfigFile(file), /invalid YAML: Source contains multiple documents/);
+    fs.writeFileSync(file, 'a: [1\nb: 2');
+    assert.throws(() => readConfigFile(file), /invalid YAML: .* at line 2, column 1/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
