@@ -192,3 +192,26 @@ test('a YAML config with tens of thousands of distinct keys parses in linear tim
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a YAML text with an error at every character is refused in linear time and without a stack trace per error (config target)', () => {
+  // The fuzzer's input (seed 8, #7382): an alias followed by 37,000 "{" and tabs took 0.38 s of
+  // CPU, 8 us per "{": the yaml package made an Error per token and captured a stack trace for
+  // each. 100,000 of them took 0.8 s (0.2 s now).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ivr-fuzz-reg-'));
+  try {
+    const file = path.join(dir, 'c.yaml');
+    for (const [text, message] of [
+      ['*a' + '{'.repeat(100_000), /invalid YAML: Unexpected flow-map-start at node end at line 1, column 3/],
+      ['lr: ' + '&a '.repeat(60_000), /invalid YAML: A node can have at most one anchor at line 1, column 8/],
+    ] as const) {
+      fs.writeFileSync(file, text);
+      const t0 = cpuNow();
+      assert.throws(() => readConfigFile(file), message);
+      assert.ok(cpuNow() - t0 < 400, `took ${(cpuNow() - t0).toFixed(0)} ms`);
+    }
+    // Errors still carry their stack outside the parse.
+    assert.ok((new Error('x').stack ?? '').split('\n').length > 1);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
