@@ -47,7 +47,7 @@ export function parseOverride(text: string): ConfigOverride {
 }
 
 /** Deepest nesting a config file (JSON or YAML) or `--set` value may have. Configs are a few levels deep. */
-export const MAX_YAML_DEPTH = 64;
+export const MAX_CONFIG_DEPTH = 64;
 
 const COLLECTIONS = new Set(['block-map', 'block-seq', 'flow-collection']);
 
@@ -62,7 +62,7 @@ function positionOf(text: string, offset: number): string {
  * - no pretty errors: building their source excerpt takes time quadratic in the text (2 s for
  *   a 71 KB file with one error); the first error's line and column are added here instead, as
  *   "<message> at line L, column C";
- * - nesting deeper than MAX_YAML_DEPTH is refused while the text is parsed, before the yaml
+ * - nesting deeper than MAX_CONFIG_DEPTH is refused while the text is parsed, before the yaml
  *   package composes nodes: it recurses once per level, catches its own stack overflow
  *   (thousands of "[" in a row) and carries on with the stack nearly full, and a later parse in
  *   the same process could then abort it ("FATAL ERROR: RegExpCompiler Allocation failed").
@@ -74,9 +74,9 @@ function parseYaml(text: string): unknown {
   for (const lexeme of new YAML.Lexer().lex(text)) {
     for (const token of parser.next(lexeme)) tokens.push(token);
     // The stack also holds the document and a scalar being read: count only when it could be too deep.
-    if (parser.stack.length > MAX_YAML_DEPTH) {
+    if (parser.stack.length > MAX_CONFIG_DEPTH) {
       const open = parser.stack.filter((t) => COLLECTIONS.has(t.type));
-      if (open.length > MAX_YAML_DEPTH) throw new Error(`nested more than ${MAX_YAML_DEPTH} levels deep ${positionOf(text, open.at(-1)!.offset)}`);
+      if (open.length > MAX_CONFIG_DEPTH) throw new Error(`nested more than ${MAX_CONFIG_DEPTH} levels deep ${positionOf(text, open.at(-1)!.offset)}`);
     }
   }
   for (const token of parser.end()) tokens.push(token);
@@ -173,7 +173,7 @@ function readError(file: string, e: unknown): ConfigError {
   return fileError(file, `cannot read (${why})`, 'unreadable');
 }
 
-/** Where valid JSON `text` opens its (MAX_YAML_DEPTH + 1)th level of nesting, or -1. JSON.parse
+/** Where valid JSON `text` opens its (MAX_CONFIG_DEPTH + 1)th level of nesting, or -1. JSON.parse
  *  itself takes any depth, but copying such a value (structuredClone, for `--set`) overflows the
  *  stack with a RangeError. */
 function jsonTooDeep(text: string): number {
@@ -183,7 +183,7 @@ function jsonTooDeep(text: string): number {
     if (c === 0x22) { // a string: skip to its closing quote
       for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
     } else if (c === 0x5b || c === 0x7b) {
-      if (++depth > MAX_YAML_DEPTH) return i;
+      if (++depth > MAX_CONFIG_DEPTH) return i;
     } else if (c === 0x5d || c === 0x7d) depth--;
   }
   return -1;
@@ -204,7 +204,7 @@ export function readConfigFile(file: string): unknown {
   if (ext === '.json') {
     const value = parseJsonText(text, file);
     const deep = jsonTooDeep(text);
-    if (deep >= 0) throw fileError(file, `invalid JSON: nested more than ${MAX_YAML_DEPTH} levels deep (${positionOf(text, deep).slice(3)})`, 'invalid_json');
+    if (deep >= 0) throw fileError(file, `invalid JSON: nested more than ${MAX_CONFIG_DEPTH} levels deep (${positionOf(text, deep).slice(3)})`, 'invalid_json');
     return value;
   }
   if (ext === '.yaml' || ext === '.yml') {
