@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { applyOverrides, parseOverride, readConfigFile } from '../../src/util/config-file.js';
+import { ConfigError } from '../../src/util/schema.js';
 import { Tokenizer, SPECIALS } from '../../src/model/tokenizer.js';
 import { responseOf } from '../../src/serve-env/openrlhf.js';
 import { OpenAIClient } from '../../src/client/client.js';
@@ -12,6 +13,11 @@ import { ApiError } from '../../src/wire/errors.js';
 import { parseJudgeReply } from '../../src/client/judge.js';
 import jpeg from 'jpeg-js';
 import { decodeJpeg } from '../../src/tasks/render/jpeg.js';
+import { threadCpuMs } from './harness.js';
+
+/** CPU time of this thread in ms (wall time where it cannot be read): the machine that runs the
+ *  suite may be busy with other work, which would inflate wall-clock bounds. */
+const cpuNow = () => threadCpuMs() ?? performance.now();
 
 test('--set __proto__.x=1 is refused and never reaches Object.prototype (config target)', () => {
   assert.throws(() => parseOverride('__proto__.polluted=1'), /__proto__/);
@@ -106,4 +112,106 @@ test('a small JPEG whose frame header claims 16 M pixels is refused at once, not
   const enc = jpeg.encode(big, 75).data;
   assert.ok(2048 * 2048 <= 1024 * enc.length, `a flat 2048x2048 JPEG is ${enc.length} bytes`);
   assert.equal(decodeJpeg(enc).width, 2048);
+});
+
+test('responseOf finds a long prompt inside the query in linear time (step-parser target)', () => {
+  // The fuzzer's inputs (seeds 10 and 11): ~86 KB of backticks and newlines, where the prompt is
+  // a long run that almost matches everywhere. query.lastIndexOf(prompt) compares naively, in
+  // time (query - prompt) x prompt: 0.2 s at 54 KB, 2 s here.
+  const prompt = '`'.repeat(40_000) + 'y';
+  const q = '`'.repeat(200_000) + 'x';
+  const t0 = cpuNow();
+  assert.equal(responseOf(q, prompt), q);
+  assert.equal(responseOf('a' + prompt + 'b' + prompt + 'c\n', prompt), 'c');
+  assert.ok(cpuNow() - t0 < 500, `took ${(cpuNow() - t0).toFixed(0)} ms`);
+  // The prompt is found where it starts the query, and otherwise at its last occurrence.
+  assert.equal(responseOf('xPPyPP z <|im_end|>', 'PP'), 'z');
+  assert.equal(responseOf('PPxPPyPP z', 'PP'), 'xPPyPP z');
+  const long = 'ab'.repeat(40) + 'c';
+  assert.equal(responseOf('ab'.repeat(100) + 'c1' + 'ab'.repeat(41) + 'c 2' + 'ab'.repeat(39) + 'c3', long), '2' + 'ab'.repeat(39) + 'c3');
+  assert.equal(responseOf('abcabcabd r', 'abcabd'), 'r');
+  assert.equal(responseOf('aaaaab', 'aab'), '');
+  assert.equal(responseOf('<|im_start|>assistant\nok', 'not there'), 'ok');
+});
+
+test('a config nested deeper than 64 levels is refused before the yaml package recurses (config target)', () => {
+  // The fuzzer's inputs (seed 7): runs of tens of thousands of "[" or "{" took 1-1.9 s. The yaml
+  // package composes nodes recursively, catches its own stack overflow, and carries on with the
+  // stack nearly full: a later parse then aborted the whole process (V8 "FATAL ERROR:
+  // RegExpCompiler Allocation failed"). Now the nesting is counted as the text is parsed, and
+  // the file is refused at the 65th level.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ivr-fuzz-reg-'));
+  try {
+    const file = path.join(dir, 'c.yaml');
+    const t0 = cpuNow();
+    for (const deep of ['lr: ' + '['.repeat(40_000), '{'.repeat(40_000), '- '.repeat(5_000) + 'x', '? '.repeat(5_000) + 'x', 'a: [' + '{b: '.repeat(3_000)]) {
+      fs.writeFileSync(file, deep);
+      assert.throws(() => readConfigFile(file), (e: unknown) => e instanceof ConfigError && /invalid YAML: nested more than 64 levels deep at line 1, column \d+/.test(e.message));
+    }
+    assert.throws(() => parseOverride('lr=' + '['.repeat(10_000)), /The value of lr is not valid YAML\/JSON \(nested more than 64 levels deep at line 1, column 65\)/);
+    assert.ok(cpuNow() - t0 < 500, `took ${(cpuNow() - t0).toFixed(0)} ms`);
+    // 64 levels parse as before; so do the usual errors and multiple documents.
+    const ok = 'a: ' + '['.repeat(62) + '1' + ']'.repeat(62);
+    fs.writeFileSync(file, ok);
+    assert.deepEqual(readConfigFile(file), { a: JSON.parse('['.repeat(62) + '1' + ']'.repeat(62)) });
+    fs.writeFileSync(file, 'a:\n  b:\n    - c: [1, {d: 2}]\n');
+    assert.deepEqual(readConfigFile(file), { a: { b: [{ c: [1, { d: 2 }] }] } });
+    // JSON configs too: JSON.parse takes any depth, but copying the value for --set overflowed the stack (RangeError).
+    const json = path.join(dir, 'c.json');
+    fs.writeFileSync(json, '{"a": "[[{{\\"[[", "b": ' + '['.repeat(10_000) + ']'.repeat(10_000) + '}');
+    assert.throws(() => readConfigFile(json), (e: unknown) => e instanceof ConfigError && /invalid JSON: nested more than 64 levels deep \(line 1, column 87\)/.test(e.message));
+    fs.writeFileSync(json, '{"a": "[[{{\\"[[", "b": ' + '['.repeat(63) + ']'.repeat(63) + '}');
+    assert.equal((readConfigFile(json) as { a: string }).a, '[[{{"[[');
+    fs.writeFileSync(file, 'a: 1\n---\nb: 2\n');
+    assert.throws(() => readConfigFile(file), /invalid YAML: Source contains multiple documents/);
+    fs.writeFileSync(file, 'a: [1\nb: 2');
+    assert.throws(() => readConfigFile(file), /invalid YAML: .* at line 2, column 1/);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a YAML config with tens of thousands of distinct keys parses in linear time (config target)', () => {
+  // The yaml package compared each key with every earlier key of its mapping: 1.9 s of CPU for
+  // 100 KB of distinct keys, 6 s at 200 KB (found by timing the config path on large inputs).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ivr-fuzz-reg-'));
+  try {
+    const file = path.join(dir, 'c.yaml');
+    fs.writeFileSync(file, Array.from({ length: 20_000 }, (_, i) => `k${i}: ${i}`).join('\n'));
+    const t0 = cpuNow();
+    assert.equal(Object.keys(readConfigFile(file) as object).length, 20_000);
+    assert.ok(cpuNow() - t0 < 500, `took ${(cpuNow() - t0).toFixed(0)} ms`);
+    // Repeated keys are still refused, at the repeat, as the yaml package did.
+    fs.writeFileSync(file, 'a: 1\nb:\n  c: 1\n  d: [1, {e: 1, e: 2}]\na: 2\n');
+    assert.throws(() => readConfigFile(file), /invalid YAML: Map keys must be unique at line 4, column 17/);
+    fs.writeFileSync(file, '1: x\n1.0: y\n');
+    assert.throws(() => readConfigFile(file), /invalid YAML: Map keys must be unique at line 2, column 1/);
+    fs.writeFileSync(file, '"1": x\n1: y\nl: [a: 1, a: 2]\n');
+    assert.deepEqual(readConfigFile(file), { 1: 'y', l: [{ a: 1 }, { a: 2 }] });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a YAML text with an error at every character is refused in linear time and without a stack trace per error (config target)', () => {
+  // The fuzzer's input (seed 8, #7382): an alias followed by 37,000 "{" and tabs took 0.38 s of
+  // CPU, 8 us per "{": the yaml package made an Error per token and captured a stack trace for
+  // each. 100,000 of them took 0.8 s (0.2 s now).
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ivr-fuzz-reg-'));
+  try {
+    const file = path.join(dir, 'c.yaml');
+    for (const [text, message] of [
+      ['*a' + '{'.repeat(100_000), /invalid YAML: Unexpected flow-map-start at node end at line 1, column 3/],
+      ['lr: ' + '&a '.repeat(60_000), /invalid YAML: A node can have at most one anchor at line 1, column 8/],
+    ] as const) {
+      fs.writeFileSync(file, text);
+      const t0 = cpuNow();
+      assert.throws(() => readConfigFile(file), message);
+      assert.ok(cpuNow() - t0 < 400, `took ${(cpuNow() - t0).toFixed(0)} ms`);
+    }
+    // Errors still carry their stack outside the parse.
+    assert.ok((new Error('x').stack ?? '').split('\n').length > 1);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
