@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { Rng } from '../../src/util/rng.js';
 import { numPatches, patchDim, type VlmConfig } from '../../src/model/config.js';
 import { Policy } from '../../src/model/policy.js';
+import { kvVersusFull, regroundedVersusLayout } from '../helpers/path-agreement.js';
 
 const CFG: VlmConfig = { vocab: 112, dim: 32, layers: 2, heads: 2, mlpRatio: 2, maxText: 96, imageSize: 24, patch: 8, cellAddress: 1 };
 
@@ -36,28 +37,14 @@ test('cellAddress: the address term changes what the model predicts (it is wired
 
 test('cellAddress: KV-cached sampling equals the full forward (max abs diff < 2e-4)', async () => {
   const policy = policyWithAddress(11, 300);
-  const prompts = ['moves RRDL\n', 'count rc@r2\n', 'x\n'];
-  const reqs = prompts.map((p, i) => ({ patches: randomPatches(i), segments: [{ kind: 'image' as const }, { kind: 'text' as const, ids: prompt(policy, p) }] }));
-  const gens = await policy.generate(reqs, { maxNew: 20, temperature: 1, topP: 1, seed: 5 });
-  const scored = await policy.scoreTexts(reqs.map((r, i) => ({ patches: r.patches, text: [...(r.segments[1] as { ids: number[] }).ids, ...gens[i]!.tokens] })));
-  let maxDiff = 0;
-  gens.forEach((g, i) => {
-    const promptLen = (reqs[i]!.segments[1] as { ids: number[] }).ids.length;
-    g.logps.forEach((lp, t) => { maxDiff = Math.max(maxDiff, Math.abs(lp - scored[i]![promptLen - 1 + t]!)); });
-  });
+  const reqs = ['moves RRDL\n', 'count rc@r2\n', 'x\n'].map((p, i) => ({ patches: randomPatches(i), segments: [{ kind: 'image' as const }, { kind: 'text' as const, ids: prompt(policy, p) }] }));
+  const maxDiff = await kvVersusFull(policy, reqs, { maxNew: 20, seed: 5 });
   assert.ok(maxDiff < 2e-4, `max |logp_kv - logp_full| = ${maxDiff}`);
 });
 
 test('cellAddress: with the image re-inserted, KV-cached sampling equals the layout forward, and the layout forward without re-insertion equals the full forward', async () => {
   const policy = policyWithAddress(15, 300);
   const contexts = [prompt(policy, 'moves RRD\n<think>\nR 11 o 11\n'), prompt(policy, 'bars r+g\n<think>\n')];
-  const reqs = contexts.map((ctx, i) => ({ patches: randomPatches(20 + i), segments: [{ kind: 'image' as const }, { kind: 'text' as const, ids: ctx }, { kind: 'image' as const }] }));
-  const gens = await policy.generate(reqs, { maxNew: 12, temperature: 1, topP: 1, seed: 4 });
-  const scored = await policy.scoreLayouts(reqs.map((r, i) => ({ patches: r.patches, text: [...contexts[i]!, ...gens[i]!.tokens], insertAt: contexts[i]!.length })));
-  let maxDiff = 0;
-  gens.forEach((g, i) => g.logps.forEach((lp, t) => { maxDiff = Math.max(maxDiff, Math.abs(lp - scored[i]![contexts[i]!.length - 1 + t]!)); }));
+  const maxDiff = await regroundedVersusLayout(policy, contexts, [randomPatches(20), randomPatches(21)], { maxNew: 12, seed: 4 });
   assert.ok(maxDiff < 2e-4, `max |logp_kv - logp_layout| = ${maxDiff}`);
-  const plain = await policy.scoreTexts([{ patches: reqs[0]!.patches, text: contexts[0]! }]);
-  const viaLayout = await policy.scoreLayouts([{ patches: reqs[0]!.patches, text: contexts[0]!, insertAt: null }]);
-  plain[0]!.forEach((lp, t) => assert.ok(Math.abs(lp - viaLayout[0]![t]!) < 2e-4, `plain token ${t}: ${lp} vs ${viaLayout[0]![t]}`));
 });

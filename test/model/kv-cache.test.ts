@@ -6,6 +6,7 @@ import { Rng } from '../../src/util/rng.js';
 import { numPatches, patchDim, type VlmConfig } from '../../src/model/config.js';
 import { Policy } from '../../src/model/policy.js';
 import { CACHE_BUCKET, KvCache } from '../../src/model/kv-cache.js';
+import { kvVersusFull, regroundedVersusLayout } from '../helpers/path-agreement.js';
 
 const CFG: VlmConfig = { vocab: 112, dim: 32, layers: 2, heads: 2, mlpRatio: 2, maxText: 96, imageSize: 16, patch: 8 };
 
@@ -20,14 +21,7 @@ test('KV-cached sampling log-probs equal full-forward scoring (max abs diff < 2e
   // Rows with different prompt lengths exercise left padding inside the prefill chunk.
   const prompts = ['moves RRDL\n', 'count red\n', 'x\n', 'a longer prompt than the others\n'];
   const reqs = prompts.map((p, i) => ({ patches: randomPatches(i), segments: [{ kind: 'image' as const }, { kind: 'text' as const, ids: [tok.bos, ...tok.encode(p)] }] }));
-  const gens = await policy.generate(reqs, { maxNew: 24, temperature: 1, topP: 1, seed: 5 });
-  const scored = await policy.scoreTexts(reqs.map((r, i) => ({ patches: r.patches, text: [...(r.segments[1] as { ids: number[] }).ids, ...gens[i]!.tokens] })));
-  let maxDiff = 0;
-  gens.forEach((g, i) => {
-    const promptLen = (reqs[i]!.segments[1] as { ids: number[] }).ids.length;
-    assert.ok(g.tokens.length > 0);
-    g.logps.forEach((lp, t) => { maxDiff = Math.max(maxDiff, Math.abs(lp - scored[i]![promptLen - 1 + t]!)); });
-  });
+  const maxDiff = await kvVersusFull(policy, reqs, { maxNew: 24, seed: 5 });
   assert.ok(maxDiff < 2e-4, `max |logp_kv - logp_full| = ${maxDiff}`);
 });
 
@@ -80,16 +74,8 @@ test('re-grounded context: KV-cached generation after a re-inserted image matche
   const policy = Policy.init(CFG, 15, undefined, 1);
   const tok = policy.tokenizer;
   const contexts = [[tok.bos, ...tok.encode('moves RRD\n<think>\nR 11 o 11\n')], [tok.bos, ...tok.encode('bars r+g\n<think>\n')]];
-  const reqs = contexts.map((ctx, i) => ({ patches: randomPatches(20 + i), segments: [{ kind: 'image' as const }, { kind: 'text' as const, ids: ctx }, { kind: 'image' as const }] }));
-  const gens = await policy.generate(reqs, { maxNew: 12, temperature: 1, topP: 1, seed: 4 });
-  const scored = await policy.scoreLayouts(reqs.map((r, i) => ({ patches: r.patches, text: [...contexts[i]!, ...gens[i]!.tokens], insertAt: contexts[i]!.length })));
-  let maxDiff = 0;
-  gens.forEach((g, i) => g.logps.forEach((lp, t) => { maxDiff = Math.max(maxDiff, Math.abs(lp - scored[i]![contexts[i]!.length - 1 + t]!)); }));
+  const maxDiff = await regroundedVersusLayout(policy, contexts, [randomPatches(20), randomPatches(21)], { maxNew: 12, seed: 4 });
   assert.ok(maxDiff < 2e-4, `max |logp_kv - logp_layout| = ${maxDiff}`);
-  // Without re-insertion the layout forward equals the plain full forward.
-  const plain = await policy.scoreTexts([{ patches: reqs[0]!.patches, text: contexts[0]! }]);
-  const viaLayout = await policy.scoreLayouts([{ patches: reqs[0]!.patches, text: contexts[0]!, insertAt: null }]);
-  plain[0]!.forEach((lp, t) => assert.ok(Math.abs(lp - viaLayout[0]![t]!) < 2e-4, `plain token ${t}`));
 });
 
 test('the cache grows by whole buckets as it fills and keeps every filled slot (keys, values, slot mask and positions)', () => {
