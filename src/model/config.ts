@@ -34,7 +34,7 @@ export interface VlmConfig {
 }
 
 /** Optional 0/1 switches of the model config (absent = 0, and absent from saved configs). */
-const VLM_FLAGS = ['cellEmbed', 'cellAddress', 'tokenShift'] as const;
+export const VLM_FLAGS = ['cellEmbed', 'cellAddress', 'tokenShift'] as const;
 
 export const DEFAULT_VLM: VlmConfig = { vocab: 112, dim: 128, layers: 4, heads: 4, mlpRatio: 4, maxText: 320, imageSize: 48, patch: 8 };
 

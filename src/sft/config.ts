@@ -1,7 +1,7 @@
 // The SFT config: typed, validated, every key documented by its default. Upper bounds come
 // from util/limits.ts (memory and context limits, reasons there).
 import { z } from 'zod';
-import { DEFAULT_VLM, validateVlmConfig, type VlmConfig } from '../model/config.js';
+import { DEFAULT_VLM, validateVlmConfig, VLM_FLAGS, type VlmConfig } from '../model/config.js';
 import { Tokenizer } from '../model/tokenizer.js';
 import { MAX_BATCH_SEQUENCES, MAX_STEPS, MAX_TEXT_TOKENS, MAX_THREADS, MAX_VAL_INSTANCES } from '../util/limits.js';
 import { configJsonSchema, fail, validate, withDefaults } from '../util/schema.js';
@@ -14,8 +14,8 @@ const schema = z.strictObject({
   model: z.strictObject({
     vocab: z.int().min(1), dim: z.int().min(1), layers: z.int().min(1), heads: z.int().min(1),
     mlpRatio: z.int().min(1), maxText: z.int().min(16).max(MAX_TEXT_TOKENS), imageSize: z.int().min(1), patch: z.int().min(1),
-    // Architecture switches (model/config.ts says what each does); absent = 0.
-    cellEmbed: z.literal([0, 1]).optional(), cellAddress: z.literal([0, 1]).optional(), tokenShift: z.literal([0, 1]).optional(),
+    // Architecture switches (model/config.ts VLM_FLAGS says what each does); absent = 0.
+    ...Object.fromEntries(VLM_FLAGS.map((f) => [f, z.literal([0, 1]).optional()])) as Record<(typeof VLM_FLAGS)[number], z.ZodOptional<z.ZodLiteral<0 | 1>>>,
   }),
   steps: z.int().min(1).max(MAX_STEPS),
   batch_size: z.int().min(1).max(MAX_BATCH_SEQUENCES),
