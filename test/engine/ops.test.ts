@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import * as o from '../../src/engine/ops.js';
 import { ShapeError, type TypedData } from '../../src/engine/ops.js';
 import { compile, evaluate, type HostTensor } from '../../src/engine/runtime.js';
+import { emitOnnx, movesOnlyUnitAxes } from '../../src/engine/onnx/emit.js';
 import type { Tensor } from '../../src/engine/tensor.js';
 import { Rng, hostBool, hostF, hostI64, numel } from './fd.js';
 
@@ -615,4 +616,26 @@ test('ops: runtime feed validation errors name the input and the shapes', async 
   await assert.rejects(g.run({ x: f64([2, 4], new Array(8).fill(0)), y: yv }), /^Error: run: input "x" has shape \[2,4\], expected \[B,3\]$/);
   await assert.rejects(g.run({ x: f64([3, 3], new Array(9).fill(0)), y: yv }), /^Error: run: dim "B" is 3 in one input and 2 in "y"$/);
   await assert.rejects(g.run({ x: f64([2, 3], [1, 2, 3]), y: yv }), /^Error: run: input "x" has 3 values for shape \[2,3\]$/);
+});
+
+test('a transpose that only moves unit axes is emitted as a reshape, with the same values (symbolic dims too)', async () => {
+  assert.equal(movesOnlyUnitAxes([5, 1, 4, 3], [0, 2, 1, 3]), true); // decode's one-token heads split
+  assert.equal(movesOnlyUnitAxes(['B', 4, 1, 3], [0, 2, 1, 3]), true);
+  assert.equal(movesOnlyUnitAxes([5, 2, 4, 3], [0, 2, 1, 3]), false);
+  assert.equal(movesOnlyUnitAxes(['B', 1, 1, 'S'], [0, 1, 3, 2]), true);
+  const x = o.input('x', ['B', 1, 4, 3]);
+  const outs = { t: o.transpose(x, [0, 2, 1, 3]), u: o.transpose(o.input('y', ['B', 2, 4, 3]), [0, 2, 1, 3]) };
+  const ops = new TextDecoder('latin1').decode(emitOnnx(outs).bytes);
+  assert.equal(ops.split('Transpose').length - 1, 1, 'only the transpose that moves a non-unit axis stays a Transpose');
+  const rng = new Rng(3);
+  const xv = hostF('float32', [5, 1, 4, 3], () => rng.uniform(-1, 1));
+  const yv = hostF('float32', [5, 2, 4, 3], () => rng.uniform(-1, 1));
+  const r = await evaluate(outs, { x: xv, y: yv });
+  assert.deepEqual(r.t!.shape, [5, 4, 1, 3]);
+  assert.deepEqual([...r.t!.data as Float32Array], [...xv.data as Float32Array]);
+  const Y = yv.data as Float32Array;
+  const U = r.u!.data as Float32Array;
+  for (let b = 0; b < 5; b++) for (let i = 0; i < 2; i++) for (let j = 0; j < 4; j++) for (let k = 0; k < 3; k++) {
+    assert.equal(U[((b * 4 + j) * 2 + i) * 3 + k], Y[((b * 2 + i) * 4 + j) * 3 + k]);
+  }
 });

@@ -130,7 +130,12 @@ export function emitOnnx(outputs: Record<string, Tensor>, name = 'graph'): Emitt
       case 'reshape': emit('Reshape', [ins[0]!, shapeTensor(t.shape)], undefined, out); break;
       case 'reshape_like': emit('Reshape', [ins[0]!, emit('Shape', [ins[1]!])], undefined, out); break;
       case 'expand_like': emit('Expand', [ins[0]!, emit('Shape', [ins[1]!])], undefined, out); break;
-      case 'transpose': emit('Transpose', ins, { perm: { kind: 'ints', value: a.perm as number[] } }, out); break;
+      case 'transpose':
+        // A transpose that only moves axes of size 1 keeps the data in order: a reshape, which
+        // onnxruntime does without a copy (decode's one-token heads split and merge this way).
+        if (movesOnlyUnitAxes(t.inputs[0]!.shape, a.perm as number[])) emit('Reshape', [ins[0]!, shapeTensor(t.shape)], undefined, out);
+        else emit('Transpose', ins, { perm: { kind: 'ints', value: a.perm as number[] } }, out);
+        break;
       case 'slice':
         emit('Slice', [ins[0]!, i64([a.start as number]), i64([a.end as number]), i64([a.axis as number])], undefined, out);
         break;
@@ -190,4 +195,10 @@ export function emitOnnx(outputs: Record<string, Tensor>, name = 'graph'): Emitt
     outputs: outs.map((o) => ({ name: o.name, dtype: o.dtype, dims: o.shape })),
   };
   return { bytes: encodeModel(model), inputs, outputs: outs };
+}
+
+/** Whether permuting `shape` by `perm` leaves the axes of size other than 1 in their order. */
+export function movesOnlyUnitAxes(shape: readonly Dim[], perm: readonly number[]): boolean {
+  const kept = perm.filter((i) => shape[i] !== 1);
+  return kept.every((v, j) => j === 0 || v > kept[j - 1]!);
 }
