@@ -1,5 +1,5 @@
-// Host-side KV cache: per layer, keys [B, H, Dh, S] (pre-transposed for q·kᵀ) and values
-// [B, H, S, Dh] in Float32Arrays fed to the chunk graph zero-copy. The graph returns only
+// Host-side KV cache: per layer, keys and values [B, H, S, Dh] in Float32Arrays fed to the
+// chunk graph zero-copy (onnxruntime fuses the keys' transpose into q·kᵀ). The graph returns only
 // the new positions' keys and values; `append` writes them into the next slots.
 //
 // Decoding is bound by reading the cache (a GEMV per row and head per layer), so the cache
@@ -59,7 +59,7 @@ export class KvCache {
   /** Filled slots per row (the same for every row: rows are left-padded to share slots). */
   used = 0;
 
-  constructor(readonly batch: number, readonly layers: number, readonly heads: number, readonly headDim: number, readonly capacity: number, slots = Math.min(capacity, CACHE_BUCKET), private readonly pool = new BufferPool()) {
+  constructor(readonly batch: number, readonly layers: number, readonly heads: number, readonly headDim: number, readonly capacity: number, slots = Math.min(capacity, CACHE_BUCKET), readonly pool = new BufferPool()) {
     const size = batch * heads * capacity * headDim;
     this.keys = Array.from({ length: layers }, () => pool.take(size));
     this.values = Array.from({ length: layers }, () => pool.take(size));
@@ -112,18 +112,21 @@ export class KvCache {
     this.slots = slots;
   }
 
-  /** The cache's graph inputs: k{l}, v{l}, and the per-slot mask and positions as [B, 1, 1, S]. */
-  feeds(): Record<string, HostTensor> {
+  /**
+   * The cache's graph inputs: k{l}, v{l}, and the per-slot mask and positions as [B, 1, 1, S];
+   * each name after `prefix` (a shared context's are `shared.k0`.., vlm.ts chunkGraphOutputs).
+   */
+  feeds(prefix = ''): Record<string, HostTensor> {
     const { batch: B, heads: H, headDim: Dh, slots: S } = this;
     const out: Record<string, HostTensor> = {};
     for (let l = 0; l < this.layers; l++) {
-      out[`k${l}`] = { data: this.keys[l]!.subarray(0, B * H * S * Dh), shape: [B, H, S, Dh] };
-      out[`v${l}`] = { data: this.values[l]!.subarray(0, B * H * S * Dh), shape: [B, H, S, Dh] };
+      out[`${prefix}k${l}`] = { data: this.keys[l]!.subarray(0, B * H * S * Dh), shape: [B, H, S, Dh] };
+      out[`${prefix}v${l}`] = { data: this.values[l]!.subarray(0, B * H * S * Dh), shape: [B, H, S, Dh] };
     }
     const perSlot = [B, 1, 1, S];
-    out.slotMask = { data: this.slotMask.subarray(0, B * S), shape: perSlot };
-    out.slotPos = { data: this.slotPos.subarray(0, B * S), shape: perSlot };
-    out.slotIsText = { data: this.slotIsText.subarray(0, B * S), shape: perSlot };
+    out[`${prefix}slotMask`] = { data: this.slotMask.subarray(0, B * S), shape: perSlot };
+    out[`${prefix}slotPos`] = { data: this.slotPos.subarray(0, B * S), shape: perSlot };
+    out[`${prefix}slotIsText`] = { data: this.slotIsText.subarray(0, B * S), shape: perSlot };
     return out;
   }
 

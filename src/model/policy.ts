@@ -10,7 +10,8 @@ import { numPatches, patchDim, type VlmConfig } from './config.js';
 import { BufferPool, KvCache } from './kv-cache.js';
 import { DecodeRows, type GenerateOptions, type GenerateRequest, type Generation } from './decode.js';
 import { Tokenizer } from './tokenizer.js';
-import { chunkGraphOutputs, forwardFull, forwardLayout } from './vlm.js';
+import { chunkGraphOutputs, forwardFull, forwardLayout, type RowGroups } from './vlm.js';
+import { contextGroups, joinContext, repeatRows, suffixCache } from './shared-context.js';
 import { LENGTH_BUCKET, packLayoutRows, packRows, roundUp } from './batch.js';
 import { tokenLogProbs } from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
@@ -32,6 +33,11 @@ export class Policy {
    * (model/objective.ts) are never fused.
    */
   fused = process.env.IVR_FUSED !== '0';
+  /**
+   * Rows with the same context (a GRPO group) prefill it once and decode against one copy of
+   * it (model/shared-context.ts). Default on; IVR_SHARED_CONTEXT=0 turns it off.
+   */
+  shareContexts = process.env.IVR_SHARED_CONTEXT !== '0';
 
   constructor(
     readonly cfg: VlmConfig,
@@ -144,16 +150,21 @@ export class Policy {
    * dim is symbolic). Text queries get ALiBi distances to the cache's text slots, computed
    * in the graph from the per-slot positions; image queries are distance-free.
    */
-  private chunkGraph(kind: 'text' | 'image', n: number): Promise<CompiledGraph> {
-    return this.graph(`chunk:${kind}:${n}`, () => chunkGraphOutputs(new ParamRegistry().scope('vlm'), this.cfg, kind, n, { fused: this.fused }));
+  private chunkGraph(kind: 'text' | 'image', n: number, groups?: RowGroups): Promise<CompiledGraph> {
+    const shared = groups ? `:shared:${groups.groups}x${groups.rowsPerGroup}` : '';
+    return this.graph(`chunk:${kind}:${n}${shared}`, () => chunkGraphOutputs(new ParamRegistry().scope('vlm'), this.cfg, kind, n, { fused: this.fused }, groups));
   }
 
-  /** Runs a chunk against the cache and appends it; `chunkPos` are a text chunk's text positions [B, n] (null for the image). */
-  private async runChunk(cache: KvCache, feeds: Record<string, HostTensor>, n: number, chunkValid: Uint8Array, chunkPos: Int32Array | null): Promise<Float32Array> {
-    const g = await this.chunkGraph(chunkPos ? 'text' : 'image', n);
+  /**
+   * Runs a chunk against the cache and appends it; `chunkPos` are a text chunk's text positions
+   * [B, n] (null for the image). With `shared`, the rows (G·R, in group order) also read their
+   * group's context (one decoded token per row).
+   */
+  private async runChunk(cache: KvCache, feeds: Record<string, HostTensor>, n: number, chunkValid: Uint8Array, chunkPos: Int32Array | null, shared?: SharedRows): Promise<Float32Array> {
+    const g = await this.chunkGraph(chunkPos ? 'text' : 'image', n, shared?.groups);
     const B = cache.batch;
     const { mask, textDistance } = cache.chunkAttention(n, chunkValid, chunkPos);
-    const all: Record<string, HostTensor> = { ...feeds, ...cache.feeds(), chunkMask: { data: mask, shape: [B, 1, n, n] }, chunkDistance: { data: textDistance, shape: [B, 1, n, n] } };
+    const all: Record<string, HostTensor> = { ...feeds, ...cache.feeds(), ...shared?.context.feeds('shared.'), chunkMask: { data: mask, shape: [B, 1, n, n] }, chunkDistance: { data: textDistance, shape: [B, 1, n, n] } };
     if (chunkPos) {
       all.queryPos = { data: Float32Array.from(chunkPos), shape: [B, 1, n, 1] };
       if (this.cfg.tokenShift === 1) {
@@ -192,30 +203,54 @@ export class Policy {
 
   /**
    * One batch: prefill the context, then decode steps (model/decode.ts samples the rows and
-   * applies the caller's stop ids) with the cache compacted once most rows have finished.
+   * applies the caller's stop ids) with the cache compacted once most rows have finished. Rows
+   * in equal groups with one context prefill it once per group and read it shared until the
+   * first compaction (model/shared-context.ts).
    */
   private async generateBatch(reqs: GenerateRequest[], opts: GenerateOptions, rng: Rng): Promise<Generation[]> {
-    let cache = new KvCache(reqs.length, this.cfg.layers, this.cfg.heads, this.cfg.dim / this.cfg.heads, this.cacheCapacity, undefined, this.kvBuffers);
+    const groups = this.shareContexts ? contextGroups(reqs) : null;
+    const textPos = new Int32Array(reqs.length);
+    let shared: SharedRows | undefined;
+    let cache: KvCache | undefined; // released in `finally`, whatever happens
     try {
-      const textPos = new Int32Array(reqs.length);
-      let logits = await this.prefill(cache, reqs, textPos);
+      let logits: Float32Array;
+      if (groups) {
+        const R = groups.rowsPerGroup;
+        const context = this.newCache(groups.groups);
+        shared = { context, groups };
+        const contextPos = new Int32Array(groups.groups);
+        logits = repeatRows(await this.prefill(context, reqs.filter((_, i) => i % R === 0), contextPos), this.cfg.vocab, R);
+        textPos.set(repeatRows(contextPos, 1, R));
+        cache = suffixCache(context, R);
+      } else {
+        cache = this.newCache(reqs.length);
+        logits = await this.prefill(cache, reqs, textPos);
+      }
       const rows = new DecodeRows(reqs, opts, rng, textPos, this.cfg.maxText, this.cfg.vocab, opts.stop ?? this.responseStops);
       for (let step = 0; step < rows.maxNew; step++) {
         let feeds = rows.step(logits);
         if (!feeds.count || step === rows.maxNew - 1 || cache.used + 1 > cache.capacity) break;
         const keep = rows.compaction(feeds);
         if (keep) {
-          const full = cache;
-          cache = full.compact(keep);
+          const full: KvCache = cache;
+          cache = shared ? joinContext(shared.context, full, keep, shared.groups.rowsPerGroup) : full.compact(keep);
           full.release();
+          shared?.context.release();
+          shared = undefined;
           feeds = rows.keepRows(keep, feeds);
         }
-        logits = await this.runChunk(cache, { ids: { data: feeds.ids, shape: [rows.live.length, 1] } }, 1, feeds.running, feeds.pos);
+        logits = await this.runChunk(cache, { ids: { data: feeds.ids, shape: [rows.live.length, 1] } }, 1, feeds.running, feeds.pos, shared);
       }
       return rows.gens;
     } finally {
-      cache.release(); // its buffers serve the next batch
+      // Their buffers serve the next batch.
+      cache?.release();
+      shared?.context.release();
     }
+  }
+
+  private newCache(rows: number): KvCache {
+    return new KvCache(rows, this.cfg.layers, this.cfg.heads, this.cfg.dim / this.cfg.heads, this.cacheCapacity, undefined, this.kvBuffers);
   }
 
   /**
@@ -255,3 +290,6 @@ export class Policy {
     return logits;
   }
 }
+
+/** Rows decoding against their groups' shared context: G groups of R rows, in group order. */
+interface SharedRows { context: KvCache; groups: RowGroups }

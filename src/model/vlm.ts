@@ -9,7 +9,7 @@
 import * as o from '../engine/ops.js';
 import { attend, layerNorm, linear, mergeHeads, mlp, qkv, splitHeads } from '../engine/nn/layers.js';
 import type { ParamScope } from '../engine/params.js';
-import type { Tensor } from '../engine/tensor.js';
+import type { Dim, Tensor } from '../engine/tensor.js';
 import { numPatches, patchDim, patchesPerSide, type VlmConfig } from './config.js';
 import { SHIFT_TOKENS, shiftedIds } from './token-shift.js';
 
@@ -197,40 +197,85 @@ export interface ChunkAttention {
   cacheCodes?: Tensor;
   /** With cellAddress, for a chunk that is an image: its cell codes [.., 1, 2·side, n] (a text chunk has none). */
   chunkCodes?: Tensor;
+  /** A context shared by groups of rows, attended once per group (see SharedContext). */
+  shared?: SharedContext;
+}
+
+/**
+ * Keys and values of a context that groups of rows share (a GRPO group: one image and prompt,
+ * several samples), held once per group: decoding one token per row, the B = G·R rows' queries
+ * are regrouped [G, H, R, Dh] and each group's R queries read its context in one product,
+ * instead of every row reading its own copy (model/shared-context.ts has the host side).
+ */
+export interface SharedContext {
+  groups: number;
+  rowsPerGroup: number;
+  /** Per layer, [G, H, P, Dh]. */
+  keys: Tensor[];
+  values: Tensor[];
+  /** Bias [G, 1|H, R, P] of each row's query over its group's context (mask plus ALiBi). */
+  bias: Tensor;
+  /** With cellAddress: the context slots' cell codes [G, 1, 2·side, P]. */
+  codes?: Tensor;
+}
+
+/** [B, H, 1, k] rows -> [G, H, R, k] groups, for B = G·R rows in group order (one token per row). */
+function toGroups(x: Tensor, g: SharedContext): Tensor {
+  return o.transpose(o.reshape(x, [g.groups, g.rowsPerGroup, x.shape[1]!, x.shape[3]!]), [0, 2, 1, 3]);
+}
+
+/** [G, H, R, k] groups -> [B, H, 1, k] rows: the inverse of toGroups. */
+function toRows(x: Tensor, g: SharedContext): Tensor {
+  return o.reshape(o.transpose(x, [0, 2, 1, 3]), [g.groups * g.rowsPerGroup, x.shape[1]!, 1, x.shape[3]!]);
 }
 
 /**
  * A chunk of n new tokens (already embedded, [B, n, D]) attending to a KV cache of S slots
- * per layer (inputs `k{l}` [B, H, Dh, S] and `v{l}` [B, H, S, Dh], S symbolic so one graph
- * serves every cache length) and to itself. The cache is never concatenated with the chunk
- * (that would copy it every step): scores against cache and chunk are computed separately
- * and share one softmax, max-subtracted over both parts.
+ * per layer (inputs `k{l}` and `v{l}` [B, H, S, Dh], S symbolic so one graph serves every
+ * cache length), to itself, and (decoding with `bias.shared`) to its group's shared context.
  */
 export function forwardChunk(p: ParamScope, c: VlmConfig, x: Tensor, bias: ChunkAttention, opts: GraphOptions = {}): ChunkGraph {
   const hd = c.dim / c.heads;
+  const rows = x.shape[0]!;
+  const shared = bias.shared;
+  if (shared && x.shape[1] !== 1) throw new Error('forwardChunk: a shared context is read one token per row (decoding)');
   const newKeys: Tensor[] = [];
   const newValues: Tensor[] = [];
   const h = trunk(p, c, x, (l, q, k, v, address) => {
     newKeys.push(k);
     newValues.push(v);
-    const kc = o.input(`k${l}`, ['B', c.heads, 'S', hd]);
-    const vc = o.input(`v${l}`, ['B', c.heads, 'S', hd]);
+    const kc = o.input(`k${l}`, [rows, c.heads, 'S', hd]);
+    const vc = o.input(`v${l}`, [rows, c.heads, 'S', hd]);
     if (address && !bias.cacheCodes) throw new Error('forwardChunk: a cellAddress model needs the cache slots\' cell codes');
-    const addressed = (scores: Tensor, codes: Tensor | undefined) => (address && codes ? o.add(scores, cellAddressBias(address, codes)) : scores);
+    const addressed = (scores: Tensor, codes: Tensor | undefined, addr = address) => (addr && codes ? o.add(scores, cellAddressBias(addr, codes)) : scores);
     // The 1/√Dh scale goes on the queries, as a vector: onnxruntime folds a scalar scale of a
     // MatMul into its alpha, and with alpha ≠ 1 its one-row product against the transposed
     // cache packs the keys first instead of streaming them (0.67 vs 0.47 ms per layer at 320
     // slots, batch 64, measured; docs/engine/fused-kernels.md).
     const qs = o.mul(q, o.constant(new Float32Array(hd).fill(1 / Math.sqrt(hd)), [hd]));
-    const toCache = addressed(o.add(o.matmul(qs, o.transpose(kc)), bias.cache), bias.cacheCodes);
-    const toChunk = addressed(o.add(o.matmul(qs, o.transpose(k)), bias.chunk), bias.chunkCodes);
-    const mCache = o.max(toCache, -1, true);
-    const mChunk = o.max(toChunk, -1, true);
-    const m = o.where(o.greater(mCache, mChunk), mCache, mChunk);
-    const eCache = o.exp(o.sub(toCache, m));
-    const eChunk = o.exp(o.sub(toChunk, m));
-    const z = o.add(o.sum(eCache, -1, true), o.sum(eChunk, -1, true));
-    return o.div(o.add(o.matmul(eCache, vc), o.matmul(eChunk, v)), z);
+    // Each source of keys: its scores, its values, and whether it is laid out by group.
+    const sources = [
+      { scores: addressed(o.add(o.matmul(qs, o.transpose(kc)), bias.cache), bias.cacheCodes), values: vc, grouped: false },
+      { scores: addressed(o.add(o.matmul(qs, o.transpose(k)), bias.chunk), bias.chunkCodes), values: v, grouped: false },
+    ];
+    if (shared) {
+      const scores = o.add(o.matmul(toGroups(qs, shared), o.transpose(shared.keys[l]!)), shared.bias);
+      sources.push({ scores: addressed(scores, shared.codes, address && toGroups(address, shared)), values: shared.values[l]!, grouped: true });
+    }
+    // One softmax over every source (the cache is never concatenated with the chunk: that
+    // would copy it every step), max-subtracted over all of them.
+    const rowsOf = (t: Tensor, grouped: boolean) => (grouped && shared ? toRows(t, shared) : t);
+    const m = sources.map((src) => rowsOf(o.max(src.scores, -1, true), src.grouped)).reduce((a, b) => o.where(o.greater(a, b), a, b));
+    let num: Tensor | null = null;
+    let den: Tensor | null = null;
+    for (const src of sources) {
+      const e = o.exp(o.sub(src.scores, src.grouped && shared ? toGroups(m, shared) : m));
+      const z = rowsOf(o.sum(e, -1, true), src.grouped);
+      const y = rowsOf(o.matmul(e, src.values), src.grouped);
+      den = den ? o.add(den, z) : z;
+      num = num ? o.add(num, y) : y;
+    }
+    return o.div(num!, den!);
   }, opts);
   const n = x.shape[1] as number;
   const last = o.reshape(o.slice(h, 1, n - 1, n), [x.shape[0]!, c.dim]);
@@ -265,6 +310,9 @@ export function forwardLayout(p: ParamScope, c: VlmConfig, patches: Tensor, ids:
   return lmHead(p, c, h);
 }
 
+/** Groups of rows that decode against a shared context (SharedContext): G groups of R rows. */
+export interface RowGroups { groups: number; rowsPerGroup: number }
+
 /**
  * The outputs of a chunk graph as the policy runs it (KV-cached prefill and decoding): n text
  * tokens or the image against a cache of any length (its slot dim is symbolic). Inputs: the
@@ -272,23 +320,41 @@ export function forwardLayout(p: ParamScope, c: VlmConfig, patches: Tensor, ids:
  * `v{l}`, per slot `slotMask`, `slotPos`, `slotIsText` [B, 1, 1, S]; kv-cache.ts), `queryPos`
  * [B, 1, n, 1] for text, `chunkMask` and `chunkDistance` [B, 1, n, n]. Text queries get ALiBi
  * distances to the cache's text slots, computed from the per-slot positions; image queries
- * are distance-free. Outputs: `logits` and each layer's `k{l}.new`, `v{l}.new`.
+ * are distance-free. With `groups` (one text token per row, B = G·R static), also a shared
+ * context: `shared.k{l}`, `shared.v{l}` [G, H, P, Dh] and its per-slot feeds `shared.slotMask`,
+ * `shared.slotPos`, `shared.slotIsText` [G, 1, 1, P]. Outputs: `logits` and each layer's
+ * `k{l}.new`, `v{l}.new` (the rows' own new keys and values).
  */
-export function chunkGraphOutputs(p: ParamScope, c: VlmConfig, kind: 'text' | 'image', n: number, opts: GraphOptions = {}): Record<string, Tensor> {
+export function chunkGraphOutputs(p: ParamScope, c: VlmConfig, kind: 'text' | 'image', n: number, opts: GraphOptions = {}, groups?: RowGroups): Record<string, Tensor> {
+  if (groups && (kind !== 'text' || n !== 1)) throw new Error('chunkGraphOutputs: a shared context is read by one text token per row');
+  const B: Dim = groups ? groups.groups * groups.rowsPerGroup : 'B';
   const inputs = new Map<string, Tensor>();
-  const perSlot = (name: string) => inputs.get(name) ?? inputs.set(name, o.input(name, ['B', 1, 1, 'S'])).get(name)!;
+  const perSlot = (name: string, rows: Dim = B, slots = 'S') => inputs.get(name) ?? inputs.set(name, o.input(name, [rows, 1, 1, slots])).get(name)!;
   const x = kind === 'image'
-    ? embedImage(p, c, o.input('patches', ['B', numPatches(c), patchDim(c)]))
-    : embedText(p, c, o.input('ids', ['B', n], 'int64'), c.tokenShift === 1 ? Array.from({ length: SHIFT_TOKENS }, (_, k) => o.input(`prev${k + 1}`, ['B', n], 'int64')) : undefined);
+    ? embedImage(p, c, o.input('patches', [B, numPatches(c), patchDim(c)]))
+    : embedText(p, c, o.input('ids', [B, n], 'int64'), c.tokenShift === 1 ? Array.from({ length: SHIFT_TOKENS }, (_, k) => o.input(`prev${k + 1}`, [B, n], 'int64')) : undefined);
   const address = c.cellAddress === 1;
+  const queryPos = kind === 'text' ? o.input('queryPos', [B, 1, n, 1]) : null;
   const bias: ChunkAttention = {
-    cache: kind === 'image'
-      ? perSlot('slotMask')
-      : alibiBias(c, perSlot('slotMask'), o.mul(o.sub(o.input('queryPos', ['B', 1, n, 1]), perSlot('slotPos')), perSlot('slotIsText'))),
-    chunk: alibiBias(c, o.input('chunkMask', ['B', 1, n, n]), o.input('chunkDistance', ['B', 1, n, n])),
+    cache: queryPos ? alibiBias(c, perSlot('slotMask'), o.mul(o.sub(queryPos, perSlot('slotPos')), perSlot('slotIsText'))) : perSlot('slotMask'),
+    chunk: alibiBias(c, o.input('chunkMask', [B, 1, n, n]), o.input('chunkDistance', [B, 1, n, n])),
     ...(address ? { cacheCodes: slotCellCodes(c, perSlot('slotPos'), perSlot('slotIsText')) } : {}),
     ...(address && kind === 'image' ? { chunkCodes: cellCodes(c, prefixCells(c, 0)) } : {}),
   };
+  if (groups && queryPos) {
+    const { groups: G, rowsPerGroup: R } = groups;
+    const hd = c.dim / c.heads;
+    const ctx = (name: string) => perSlot(`shared.${name}`, G, 'P');
+    // Each row's text distance to its group's context slots: [G, 1, R, P].
+    const distance = o.mul(o.sub(o.reshape(queryPos, [G, 1, R, 1]), ctx('slotPos')), ctx('slotIsText'));
+    bias.shared = {
+      groups: G, rowsPerGroup: R,
+      keys: Array.from({ length: c.layers }, (_, l) => o.input(`shared.k${l}`, [G, c.heads, 'P', hd])),
+      values: Array.from({ length: c.layers }, (_, l) => o.input(`shared.v${l}`, [G, c.heads, 'P', hd])),
+      bias: alibiBias(c, ctx('slotMask'), distance),
+      ...(address ? { codes: slotCellCodes(c, ctx('slotPos'), ctx('slotIsText')) } : {}),
+    };
+  }
   const r = forwardChunk(p, c, x, bias, opts);
   const outs: Record<string, Tensor> = { logits: r.logits };
   r.newKeys.forEach((k, l) => { outs[`k${l}.new`] = k; outs[`v${l}.new`] = r.newValues[l]!; });
