@@ -24,7 +24,7 @@ export interface GenerateRequest {
 export interface GenerateOptions extends SamplingOptions {
   maxNew: number;
   seed: number;
-  /** Rows per batch (default 64). */
+  /** Rows per batch (default 64; fewer when batches are spread over decode workers). */
   batchSize?: number;
   /**
    * Token ids that end a row (the row is `finished`). Default: the policy's `responseStops`
@@ -75,7 +75,6 @@ export class DecodeRows {
   constructor(
     private readonly reqs: GenerateRequest[],
     private readonly opts: GenerateOptions,
-    rng: Rng,
     private readonly textPos: Int32Array,
     private readonly maxText: number,
     private readonly vocab: number,
@@ -84,9 +83,11 @@ export class DecodeRows {
     const B = reqs.length;
     this.gens = reqs.map(() => ({ tokens: [], logps: [], finished: false, ...(opts.topLogprobs ? { top: [] } : {}) }));
     this.active = new Uint8Array(B).fill(1);
-    // Rows with their own seed get their own generator, so their output does not depend on
-    // which other requests shared the batch.
-    this.rowRng = reqs.map((r) => (r.sampling?.seed !== undefined ? new Rng(r.sampling.seed) : rng));
+    // Every row samples from its own generator (see withRowSeeds).
+    this.rowRng = reqs.map((r, i) => {
+      if (r.sampling?.seed === undefined) throw new Error(`DecodeRows: row ${i} has no sampling seed (Policy.generate gives every row one)`);
+      return new Rng(r.sampling.seed);
+    });
     this.rowOpts = reqs.map((r) => ({ ...opts, ...r.sampling }));
     this.maxNew = Math.max(...this.rowOpts.map((o) => o.maxNew));
     this.live = [...Array(B).keys()];
@@ -147,4 +148,51 @@ export class DecodeRows {
       count: keep.length,
     };
   }
+}
+
+/**
+ * The requests with a sampling seed on every row: a row's own seed, else one drawn for its
+ * index from `seed`. Each row then samples from its own generator, so what a row generates
+ * does not depend on which rows share its batch, on the batch size, or on how batches are
+ * spread over decode workers (model/decode-pool.ts).
+ */
+export function withRowSeeds(reqs: readonly GenerateRequest[], seed: number): GenerateRequest[] {
+  const seeds = new Rng(seed);
+  return reqs.map((r) => {
+    const drawn = seeds.nextU32(); // drawn for every row, so a row's seed depends only on its index
+    return r.sampling?.seed !== undefined ? r : { ...r, sampling: { ...r.sampling, seed: drawn } };
+  });
+}
+
+/** Fewest rows a batch is split down to when batches are spread over workers. */
+const MIN_SPLIT_ROWS = 4;
+
+/**
+ * Batches of request indices: rows with the same shape of context (sequence of segment kinds)
+ * share a batch, at most `batchSize` rows each. With `parts` > 1 (decode workers), the largest
+ * batch is halved until there are at least `parts` batches or none has 2·MIN_SPLIT_ROWS rows;
+ * a half ends on a change of context where one is near the middle, so groups of rows with one
+ * context stay together (model/shared-context.ts).
+ */
+export function planBatches(reqs: readonly GenerateRequest[], batchSize: number, parts = 1, sameContext: (a: GenerateRequest, b: GenerateRequest) => boolean = () => false): number[][] {
+  const byShape = new Map<string, number[]>();
+  reqs.forEach((r, i) => {
+    const key = r.segments.map((s) => s.kind).join(',');
+    byShape.set(key, [...(byShape.get(key) ?? []), i]);
+  });
+  const batches: number[][] = [];
+  for (const idx of byShape.values()) for (let s = 0; s < idx.length; s += batchSize) batches.push(idx.slice(s, s + batchSize));
+  while (batches.length < parts) {
+    const largest = batches.reduce((a, b, i) => (b.length > batches[a]!.length ? i : a), 0);
+    const b = batches[largest]!;
+    if (b.length < 2 * MIN_SPLIT_ROWS) break;
+    // The context boundary nearest the middle, else the middle.
+    let cut = Math.floor(b.length / 2);
+    for (let d = 0; d <= b.length / 4; d++) {
+      const at = [cut - d, cut + d].find((c) => c >= MIN_SPLIT_ROWS && b.length - c >= MIN_SPLIT_ROWS && !sameContext(reqs[b[c - 1]!]!, reqs[b[c]!]!));
+      if (at !== undefined) { cut = at; break; }
+    }
+    batches.splice(largest, 1, b.slice(0, cut), b.slice(cut));
+  }
+  return batches;
 }

@@ -4,14 +4,14 @@
 // model/objective.ts, their batches are packed by model/batch.ts.
 import * as o from '../engine/ops.js';
 import { ParamRegistry, ParamStore, type ParamSpec } from '../engine/params.js';
-import { Rng } from '../util/rng.js';
 import { compile, defaultThreads, type CompiledGraph, type HostTensor } from '../engine/runtime.js';
 import { numPatches, patchDim, type VlmConfig } from './config.js';
 import { BufferPool, KvCache } from './kv-cache.js';
-import { DecodeRows, type GenerateOptions, type GenerateRequest, type Generation } from './decode.js';
+import { DecodeRows, planBatches, withRowSeeds, type GenerateOptions, type GenerateRequest, type Generation } from './decode.js';
+import { DecodePool } from './decode-pool.js';
 import { Tokenizer } from './tokenizer.js';
 import { chunkGraphOutputs, forwardFull, forwardLayout, type RowGroups } from './vlm.js';
-import { contextGroups, joinContext, repeatRows, suffixCache } from './shared-context.js';
+import { contextGroups, joinContext, repeatRows, sameContext, suffixCache } from './shared-context.js';
 import { LENGTH_BUCKET, packLayoutRows, packRows, roundUp } from './batch.js';
 import { tokenLogProbs } from '../engine/ops.js';
 import type { Tensor } from '../engine/tensor.js';
@@ -38,6 +38,12 @@ export class Policy {
    * it (model/shared-context.ts). Default on; IVR_SHARED_CONTEXT=0 turns it off.
    */
   shareContexts = process.env.IVR_SHARED_CONTEXT !== '0';
+  /**
+   * Worker threads that decode batches side by side, one intra-op thread each
+   * (model/decode-pool.ts); 1 decodes in process. Default: the policy's threads, or
+   * IVR_DECODE_WORKERS.
+   */
+  decodeWorkers: number;
 
   constructor(
     readonly cfg: VlmConfig,
@@ -47,6 +53,8 @@ export class Policy {
   ) {
     if (tokenizer.vocabSize > cfg.vocab) throw new Error(`tokenizer has ${tokenizer.vocabSize} tokens but the model vocab is ${cfg.vocab}`);
     this.responseStops = [tokenizer.eos, tokenizer.id(ANSWER_CLOSE)];
+    const workers = Number(process.env.IVR_DECODE_WORKERS ?? threads);
+    this.decodeWorkers = Number.isInteger(workers) && workers > 0 ? workers : threads;
   }
 
   /** Every parameter of the model, found by tracing the full forward pass. */
@@ -177,28 +185,44 @@ export class Policy {
   }
 
   /**
-   * Batched sampling with a KV cache. Rows are grouped by the shape of their context
-   * (sequence of segment kinds); text segments are left-padded to a common bucketed length
-   * so every row of a batch shares cache slots, and the decode step is one graph call for
-   * the whole batch.
+   * Batched sampling with a KV cache. Rows are batched by the shape of their context
+   * (sequence of segment kinds, model/decode.ts planBatches); text segments are left-padded to
+   * a common bucketed length so every row of a batch shares cache slots, and the decode step
+   * is one graph call for the whole batch. Every row samples from its own seed (withRowSeeds),
+   * so with decode workers the batches run side by side with the same results.
    */
   async generate(reqs: GenerateRequest[], opts: GenerateOptions): Promise<Generation[]> {
+    const rows = withRowSeeds(reqs, opts.seed);
+    const options = { ...opts, stop: opts.stop ?? this.responseStops };
+    const pool = this.decodeWorkers > 1 && !reqs.some((r) => r.onToken) ? this.pool() : null;
+    const batches = planBatches(rows, opts.batchSize ?? 64, pool ? pool.size : 1, sameContext);
     const results: Generation[] = new Array(reqs.length);
-    const groups = new Map<string, number[]>();
-    reqs.forEach((r, i) => {
-      const key = r.segments.map((s) => s.kind).join(',');
-      groups.set(key, [...(groups.get(key) ?? []), i]);
-    });
-    const rng = new Rng(opts.seed);
-    const bs = opts.batchSize ?? 64;
-    for (const idx of groups.values()) {
-      for (let s = 0; s < idx.length; s += bs) {
-        const rows = idx.slice(s, s + bs);
-        const gens = await this.generateBatch(rows.map((i) => reqs[i]!), opts, rng);
-        rows.forEach((i, j) => { results[i] = gens[j]!; });
-      }
+    if (pool && batches.length > 1) {
+      const gens = await pool.run(batches.map((b) => b.map((i) => rows[i]!)), options, this.params);
+      batches.forEach((b, k) => b.forEach((i, j) => { results[i] = gens[k]![j]!; }));
+      return results;
+    }
+    for (const b of batches) {
+      const gens = await this.generateBatch(b.map((i) => rows[i]!), options);
+      b.forEach((i, j) => { results[i] = gens[j]!; });
     }
     return results;
+  }
+
+  private decodePool: DecodePool | null = null;
+
+  private pool(): DecodePool {
+    if (this.decodePool?.size !== this.decodeWorkers) {
+      void this.decodePool?.close();
+      this.decodePool = new DecodePool(this.decodeWorkers, () => ({ cfg: this.cfg, tokenizer: this.tokenizer, fused: this.fused, shareContexts: this.shareContexts }));
+    }
+    return this.decodePool;
+  }
+
+  /** Stops the decode workers, if any were started (they also end with the process). */
+  async close(): Promise<void> {
+    await this.decodePool?.close();
+    this.decodePool = null;
   }
 
   /**
@@ -207,7 +231,7 @@ export class Policy {
    * in equal groups with one context prefill it once per group and read it shared until the
    * first compaction (model/shared-context.ts).
    */
-  private async generateBatch(reqs: GenerateRequest[], opts: GenerateOptions, rng: Rng): Promise<Generation[]> {
+  private async generateBatch(reqs: GenerateRequest[], opts: GenerateOptions): Promise<Generation[]> {
     const groups = this.shareContexts ? contextGroups(reqs) : null;
     const textPos = new Int32Array(reqs.length);
     let shared: SharedRows | undefined;
@@ -226,7 +250,7 @@ export class Policy {
         cache = this.newCache(reqs.length);
         logits = await this.prefill(cache, reqs, textPos);
       }
-      const rows = new DecodeRows(reqs, opts, rng, textPos, this.cfg.maxText, this.cfg.vocab, opts.stop ?? this.responseStops);
+      const rows = new DecodeRows(reqs, opts, textPos, this.cfg.maxText, this.cfg.vocab, opts.stop ?? this.responseStops);
       for (let step = 0; step < rows.maxNew; step++) {
         let feeds = rows.step(logits);
         if (!feeds.count || step === rows.maxNew - 1 || cache.used + 1 > cache.capacity) break;

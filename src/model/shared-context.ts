@@ -11,7 +11,8 @@ import type { GenerateRequest } from './decode.js';
 import { CACHE_BUCKET, KvCache } from './kv-cache.js';
 import type { RowGroups } from './vlm.js';
 
-function sameContext(a: GenerateRequest, b: GenerateRequest): boolean {
+/** Whether two rows have the same context: the same segments and the same image (by content). */
+export function sameContext(a: GenerateRequest, b: GenerateRequest): boolean {
   if (a.segments.length !== b.segments.length) return false;
   const sameSegments = a.segments.every((s, i) => {
     const t = b.segments[i]!;
