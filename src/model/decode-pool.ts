@@ -19,7 +19,28 @@ export type ToWorker =
   | { kind: 'params'; values: [string, Float32Array][] }
   | { kind: 'batch'; id: number; reqs: GenerateRequest[]; opts: GenerateOptions };
 
-export type FromWorker = { kind: 'done'; id: number; gens: Generation[] } | { kind: 'failed'; id: number; message: string };
+export interface SessionCounts { open: number; opened: number; evicted: number }
+
+export type FromWorker = { kind: 'done'; id: number; gens: Generation[]; sessions: SessionCounts } | { kind: 'failed'; id: number; message: string };
+
+/** Every worker started in this process, for decodeWorkerStats. */
+const started = new Set<DecodeWorker>();
+
+/**
+ * Decode workers running in this process and their onnxruntime sessions (each worker has its
+ * own; runtime.ts sessionStats counts only this thread's), as of each worker's last batch.
+ */
+export function decodeWorkerStats(): { workers: number } & SessionCounts {
+  const sum = { workers: 0, open: 0, opened: 0, evicted: 0 };
+  for (const w of started) {
+    if (w.failed) continue;
+    sum.workers++;
+    sum.open += w.sessions.open;
+    sum.opened += w.sessions.opened;
+    sum.evicted += w.sessions.evicted;
+  }
+  return sum;
+}
 
 /** What a replica must match: the policy's model, tokenizer and graph options. */
 export interface ReplicaSpec { cfg: VlmConfig; tokenizer: Tokenizer; fused: boolean; shareContexts: boolean }
@@ -31,6 +52,7 @@ class DecodeWorker {
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private broken: Error | null = null;
+  sessions: SessionCounts = { open: 0, opened: 0, evicted: 0 };
 
   constructor(spec: ReplicaSpec) {
     this.worker = new Worker(new URL('./decode-worker.js', import.meta.url));
@@ -44,11 +66,18 @@ class DecodeWorker {
       }
       this.pending.delete(m.id);
       if (!this.pending.size) this.worker.unref();
-      if (m.kind === 'done') p.resolve(m.gens);
+      if (m.kind === 'done') {
+        this.sessions = m.sessions;
+        p.resolve(m.gens);
+      }
       else p.reject(new Error(`decode worker: ${m.message}`));
     });
     this.worker.on('error', (e) => this.fail(e));
-    this.worker.on('exit', (code) => this.fail(new Error(`decode worker exited (code ${code})`)));
+    this.worker.on('exit', (code) => {
+      started.delete(this);
+      this.fail(new Error(`decode worker exited (code ${code})`));
+    });
+    started.add(this);
     this.post({ kind: 'init', cfg: spec.cfg, tokenizer: { specials: [...spec.tokenizer.specials], chars: spec.tokenizer.chars }, fused: spec.fused, shareContexts: spec.shareContexts });
   }
 

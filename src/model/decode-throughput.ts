@@ -10,7 +10,18 @@ import { Policy } from './policy.js';
 import { sampleToken } from './sampling.js';
 import { forwardFull } from './vlm.js';
 
-export interface DecodeFigure { batch: number; newTokens: number; kvTokensPerS: number; noKvTokensPerS: number; kvSeconds: number; noKvSeconds: number }
+/**
+ * Decode throughput with the KV cache, as the policy runs it (`kv`: shared contexts and decode
+ * workers, Policy defaults) and with each strategy taken away in turn: `oneProcess` (no
+ * workers: one batch at the policy's intra-op threads) and `perRowCache` (one process, every
+ * row its own copy of the context: what the PyTorch peer does). `noKv` recomputes the prefix.
+ */
+export interface DecodeFigure {
+  batch: number; newTokens: number; workers: number;
+  kvTokensPerS: number; kvSeconds: number;
+  oneProcessTokensPerS: number; perRowCacheTokensPerS: number;
+  noKvTokensPerS: number; noKvSeconds: number;
+}
 
 function benchInputs(cfg: VlmConfig, B: number, promptLen: number, rng: Rng) {
   const patches = Float32Array.from({ length: numPatches(cfg) * patchDim(cfg) }, () => rng.float() * 2 - 1);
@@ -83,15 +94,28 @@ export async function benchDecode(threads: number, B = 64, newTokens = 160, prom
   const policy = Policy.init(cfg, 0, undefined, threads);
   const rng = new Rng(3);
   const reqs = benchInputs(cfg, B, promptLen, rng);
-  // Warm-up: one generation of the same size compiles the graphs and fills the policy's
-  // reusable KV-cache buffers, so the timed one measures steady-state decoding (as in RL,
-  // which generates batch after batch).
-  await policy.generate(reqs, { maxNew: newTokens, temperature: 1, topP: 1, seed: 1, stop: [], batchSize: B });
-  const t0 = performance.now();
-  const gens = await policy.generate(reqs, { maxNew: newTokens, temperature: 1, topP: 1, seed: 2, stop: [], batchSize: B });
-  const kvSeconds = (performance.now() - t0) / 1000;
-  const produced = gens.reduce((a, g) => a + g.tokens.length, 0);
+  const workers = policy.decodeWorkers;
+  const timed = async (mode: { workers: number; share: boolean }) => {
+    policy.decodeWorkers = mode.workers;
+    policy.shareContexts = mode.share;
+    // Warm-up: one generation of the same size compiles the graphs and fills the reusable
+    // KV-cache buffers, so the timed one measures steady-state decoding (as in RL, which
+    // generates batch after batch).
+    await policy.generate(reqs, { maxNew: newTokens, temperature: 1, topP: 1, seed: 1, stop: [], batchSize: B });
+    const t0 = performance.now();
+    const gens = await policy.generate(reqs, { maxNew: newTokens, temperature: 1, topP: 1, seed: 2, stop: [], batchSize: B });
+    const seconds = (performance.now() - t0) / 1000;
+    return { seconds, tokensPerS: gens.reduce((a, g) => a + g.tokens.length, 0) / seconds };
+  };
+  const kv = await timed({ workers, share: true });
+  const oneProcess = await timed({ workers: 1, share: true });
+  const perRowCache = await timed({ workers: 1, share: false });
+  await policy.close();
   const prompt = (reqs[0]!.segments[1] as { ids: number[] }).ids;
   const noKvSeconds = await decodeNoKv(policy, B, prompt, reqs[0]!.patches, newTokens, rng);
-  return { batch: B, newTokens, kvSeconds, noKvSeconds, kvTokensPerS: produced / kvSeconds, noKvTokensPerS: (B * newTokens) / noKvSeconds };
+  return {
+    batch: B, newTokens, workers, kvSeconds: kv.seconds, kvTokensPerS: kv.tokensPerS,
+    oneProcessTokensPerS: oneProcess.tokensPerS, perRowCacheTokensPerS: perRowCache.tokensPerS,
+    noKvSeconds, noKvTokensPerS: (B * newTokens) / noKvSeconds,
+  };
 }

@@ -1,9 +1,11 @@
 // A decode worker (model/decode-pool.ts): a thread holding a replica of the policy at one
 // intra-op thread, which generates the batches it is sent with the weights it was last sent.
 // Messages in: `init` (config, tokenizer, graph options), `params` (every weight array),
-// `batch` (seeded requests and options). Out: `done` with the generations, or `failed`.
+// `batch` (seeded requests and options). Out: `done` with the generations (and the worker's
+// onnxruntime session counts), or `failed`.
 import { parentPort } from 'node:worker_threads';
 import { ParamStore } from '../engine/params.js';
+import { sessionStats } from '../engine/runtime.js';
 import { Policy } from './policy.js';
 import { Tokenizer } from './tokenizer.js';
 import type { ToWorker, FromWorker } from './decode-pool.js';
@@ -34,6 +36,6 @@ async function handle(m: ToWorker): Promise<void> {
     return;
   }
   const gens = await policy.generate(m.reqs, { ...m.opts, batchSize: m.reqs.length });
-  const reply: FromWorker = { kind: 'done', id: m.id, gens };
+  const reply: FromWorker = { kind: 'done', id: m.id, gens, sessions: sessionStats() };
   port.postMessage(reply);
 }

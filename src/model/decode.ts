@@ -165,7 +165,7 @@ export function withRowSeeds(reqs: readonly GenerateRequest[], seed: number): Ge
 }
 
 /** Fewest rows a batch is split down to when batches are spread over workers. */
-const MIN_SPLIT_ROWS = 4;
+const MIN_SPLIT_ROWS = 2;
 
 /**
  * Batches of request indices: rows with the same shape of context (sequence of segment kinds)

@@ -41,13 +41,12 @@ test('planBatches: by context shape, at most batchSize rows, halved for workers 
   const reqs = [...[0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1].map(img), reground];
   assert.deepEqual(planBatches(reqs, 64), [[...Array(12).keys()], [12]]);
   assert.deepEqual(planBatches(reqs, 5), [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10, 11], [12]]);
-  // Two workers, one batch of 12: the only change of context (rows 2|3) would leave a half under
-  // 4 rows, so the cut is the middle; with the change at 4|5, the cut is there.
-  const two = planBatches(reqs.slice(0, 12), 64, 2, sameContext);
-  assert.deepEqual(two.map((b) => b.length), [6, 6]);
-  const grouped = [0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1].map(img);
-  assert.deepEqual(planBatches(grouped, 64, 2, sameContext).map((b) => b.length), [5, 7]);
-  assert.deepEqual(planBatches(grouped.slice(0, 7), 64, 2, sameContext).map((b) => b.length), [7], 'too few rows to split');
+  // Two workers, one batch of 12: the change of context (rows 2|3) is 3 rows from the middle, so
+  // the cut is there; with the change at 0|1, a half would have 1 row: the cut is the middle.
+  assert.deepEqual(planBatches(reqs.slice(0, 12), 64, 2, sameContext).map((b) => b.length), [3, 9]);
+  assert.deepEqual(planBatches([0, 1, 1, 1, 1, 1, 1, 1, 1, 1].map(img), 64, 2, sameContext).map((b) => b.length), [5, 5]);
+  assert.deepEqual(planBatches([0, 0, 1, 1, 1].map(img), 64, 4, sameContext).map((b) => b.length), [2, 3], 'halves keep 2 rows at least');
+  assert.deepEqual(planBatches([img(0), img(0), img(0)], 64, 2, sameContext).map((b) => b.length), [3], 'too few rows to split');
 });
 
 test('decode workers generate exactly what the policy generates in process (sampled, shared contexts, per-row limits)', async () => {

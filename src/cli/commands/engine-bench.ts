@@ -38,7 +38,8 @@ async function run(o: Options): Promise<number> {
   log(`    FLOPs = 3 x forward matmul FLOPs (weights 2·N per token + attention 4·T·D per layer per token) = ${(tr.flopsPerStep / 1e9).toFixed(2)} GFLOP/step`);
   log(`  train step / MatMul peak: ${(100 * ratio).toFixed(1)}%`);
   const dec = await benchDecode(threads);
-  log(`  decode (default VLM, batch ${dec.batch}, ${dec.newTokens} new tokens): KV cache ${Math.round(dec.kvTokensPerS)} tokens/s (${dec.kvSeconds.toFixed(1)} s), no cache ${Math.round(dec.noKvTokensPerS)} tokens/s (${dec.noKvSeconds.toFixed(1)} s), ${(dec.kvTokensPerS / dec.noKvTokensPerS).toFixed(1)}x`);
+  log(`  decode (default VLM, batch ${dec.batch}, ${dec.newTokens} new tokens): KV cache ${Math.round(dec.kvTokensPerS)} tokens/s (${dec.kvSeconds.toFixed(1)} s; ${dec.workers} decode worker(s), shared context), no cache ${Math.round(dec.noKvTokensPerS)} tokens/s (${dec.noKvSeconds.toFixed(1)} s), ${(dec.kvTokensPerS / dec.noKvTokensPerS).toFixed(1)}x`);
+  log(`    one process: ${Math.round(dec.oneProcessTokensPerS)} tokens/s; one process, every row its own cache (the peer's method): ${Math.round(dec.perRowCacheTokensPerS)} tokens/s`);
   const peakMiB = peakRssMiB();
   log(`  peak RSS: ${peakMiB.toFixed(0)} MiB`);
   let peer: TorchFigures | null = null;
@@ -51,7 +52,7 @@ async function run(o: Options): Promise<number> {
       peer = runTorchPeer(found.python, threads, o.steps, log);
       peerNote = `torch ${peer.torch}, BLAS ${peer.blas}`;
       log(`    ${peerNote}`);
-      log(`  ours / PyTorch: train step ${(tr.tokensPerS / peer.trainTokensPerS).toFixed(2)}x (torch at ${peer.trainThreads} thread(s)), decode ${(dec.kvTokensPerS / peer.decodeTokensPerS).toFixed(2)}x (torch at ${peer.decodeThreads})`);
+      log(`  ours / PyTorch: train step ${(tr.tokensPerS / peer.trainTokensPerS).toFixed(2)}x (torch at ${peer.trainThreads} thread(s)), decode ${(dec.kvTokensPerS / peer.decodeTokensPerS).toFixed(2)}x (torch at ${peer.decodeThreads}; ${(dec.perRowCacheTokensPerS / peer.decodeTokensPerS).toFixed(2)}x by the same method)`);
     }
     if (!peer) log(`  PyTorch peer: ${peerNote}`);
   }
@@ -60,10 +61,12 @@ async function run(o: Options): Promise<number> {
       threads, malloc_tuned: mallocTuned(), matmul_gflops: peak, matmul: mm, train_step_ms: tr.ms, train_tokens_per_s: tr.tokensPerS,
       train_gflops: tr.gflops, train_flops_per_step: tr.flopsPerStep, train_to_matmul_ratio: ratio, params: tr.params,
       decode_tokens_per_s: dec.kvTokensPerS, decode_tokens_per_s_nokv: dec.noKvTokensPerS, decode_batch: dec.batch, decode_new_tokens: dec.newTokens,
+      decode_workers: dec.workers, decode_tokens_per_s_one_process: dec.oneProcessTokensPerS, decode_tokens_per_s_per_row_cache: dec.perRowCacheTokensPerS,
       torch_train_tokens_per_s: peer?.trainTokensPerS ?? null, torch_train_step_ms: peer?.trainStepMs ?? null, torch_train_threads: peer?.trainThreads ?? null,
       torch_decode_tokens_per_s: peer?.decodeTokensPerS ?? null, torch_decode_threads: peer?.decodeThreads ?? null,
       train_speedup_vs_torch: peer ? tr.tokensPerS / peer.trainTokensPerS : null,
       decode_speedup_vs_torch: peer ? dec.kvTokensPerS / peer.decodeTokensPerS : null,
+      decode_speedup_vs_torch_same_method: peer ? dec.perRowCacheTokensPerS / peer.decodeTokensPerS : null,
       torch_peer: peerNote, torch_runs: peer?.runs ?? [],
       peak_rss_mb: (peakMiB * 2 ** 20) / 1e6, peak_rss_mib: peakMiB,
     }));

@@ -12,6 +12,7 @@ import { augmenterFor } from '../../ivr/methods.js';
 import { mallocTuned } from '../../util/malloc-tuning.js';
 import { peakRssMiB } from '../../util/memory.js';
 import { maxOpenSessions, sessionStats } from '../../engine/runtime.js';
+import { decodeWorkerStats } from '../../model/decode-pool.js';
 import { withExamples } from '../help.js';
 import { integer } from '../options.js';
 
@@ -48,6 +49,8 @@ async function run(o: Options): Promise<number> {
       rss_last_mib: rows[rows.length - 1]?.rss_mib as number ?? NaN,
       // onnxruntime sessions (one per graph shape): open at the end, opened and evicted in all.
       sessions: { ...sessionStats(), max_open: maxOpenSessions() },
+      // Decode workers (model/decode-pool.ts) and their own sessions (max_open each).
+      decode_workers: decodeWorkerStats(),
     };
     if (o.json) console.log(JSON.stringify(fig));
     else {
@@ -59,6 +62,8 @@ async function run(o: Options): Promise<number> {
       console.log(`  ${'total'.padEnd(26)} ${total.toFixed(2)} s; ${Math.round(fig.gen_tokens)} tokens generated, ${Math.round(fig.rollout_tokens_per_s)} tokens/s in rollout`);
       console.log(`  peak RSS ${fig.peak_rss_mib.toFixed(0)} MiB; RSS ${fig.rss_first_mib.toFixed(0)} MiB after iteration 2, ${fig.rss_last_mib.toFixed(0)} MiB after the last`);
       console.log(`  onnxruntime sessions: ${fig.sessions.opened} opened, ${fig.sessions.evicted} evicted, ${fig.sessions.open} open (at most ${fig.sessions.max_open})`);
+      const dw = fig.decode_workers;
+      if (dw.workers) console.log(`  decode workers: ${dw.workers}, with ${dw.opened} sessions opened, ${dw.evicted} evicted, ${dw.open} open (at most ${fig.sessions.max_open} each)`);
     }
   } finally {
     fs.rmSync(out, { recursive: true, force: true });
