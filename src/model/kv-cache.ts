@@ -112,8 +112,20 @@ export class KvCache {
     this.slots = slots;
   }
 
-  /** The cache's graph inputs: k{l}, v{l}, and the per-slot mask and positions as [B, 1, 1, S]. */
-  feeds(): Record<string, HostTensor> {
+  /**
+   * The cache's graph inputs: k{l}, v{l}, and the per-slot mask and positions as [B, 1, 1, S].
+   * The same views (the same record) until the live region grows, so the runtime serves
+   * their onnxruntime wrappers from its cache (runtime.ts CompiledGraph) instead of
+   * rebuilding them every step. The record is frozen: callers copy it to change it.
+   */
+  feeds(): Readonly<Record<string, HostTensor>> {
+    if (this.fed?.slots !== this.slots) this.fed = { slots: this.slots, feeds: Object.freeze(this.views()) };
+    return this.fed.feeds;
+  }
+
+  private fed: { slots: number; feeds: Readonly<Record<string, HostTensor>> } | null = null;
+
+  private views(): Record<string, HostTensor> {
     const { batch: B, heads: H, headDim: Dh, slots: S } = this;
     const out: Record<string, HostTensor> = {};
     for (let l = 0; l < this.layers; l++) {
