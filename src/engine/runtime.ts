@@ -14,7 +14,16 @@ export interface HostTensor { data: TypedData; shape: number[] }
 export interface RuntimeOptions {
   /** Intra-op threads; default IVR_THREADS or all cores. */
   threads?: number;
+  /**
+   * onnxruntime's CPU arena and memory patterns for this graph's session (createSession):
+   * only for a graph whose shapes repeat run after run, like a decode step. Default off
+   * (IVR_ORT_ARENA=1 turns it on for every graph).
+   */
+  arena?: boolean;
 }
+
+/** What a session is opened with. */
+interface SessionConfig { threads: number; arena: boolean }
 
 export function defaultThreads(): number {
   const env = Number(process.env.IVR_THREADS);
@@ -43,7 +52,7 @@ export class CompiledGraph {
   constructor(
     readonly graph: EmittedGraph,
     private readonly key: string,
-    private readonly threads: number,
+    private readonly config: SessionConfig,
   ) {
     this.inputSet = new Set(graph.inputs.map((i) => i.name));
   }
@@ -65,7 +74,7 @@ export class CompiledGraph {
     for (const name in feeds) {
       if (!this.inputSet.has(name)) throw new Error(`run: unknown input "${name}" (inputs: ${this.inputNames.join(', ')})`);
     }
-    const entry = await acquireSession(this.key, this.graph.bytes, this.threads);
+    const entry = await acquireSession(this.key, this.graph.bytes, this.config);
     let result: ort.InferenceSession.OnnxValueMapType;
     try {
       result = await (await entry.session).run(ortFeeds);
@@ -130,7 +139,7 @@ export function sessionStats(): { open: number; opened: number; evicted: number 
   return { open: open.size, ...counts };
 }
 
-function createSession(bytes: Uint8Array, threads: number): Promise<ort.InferenceSession> {
+function createSession(bytes: Uint8Array, { threads, arena }: SessionConfig): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(bytes, {
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
@@ -141,9 +150,9 @@ function createSession(bytes: Uint8Array, threads: number): Promise<ort.Inferenc
     // (16 × 8 from the base, 1 thread) RSS 2.7 GB after iteration 1 and 4.8 GB after 3 with
     // the arena, 1.0 GB and 1.3 GB after 1 and 5 without; the sweep's 8 × 8 GRPO run reached
     // 4.9 GB by iteration 14. Memory patterns only pay off for repeated identical shapes.
-    // IVR_ORT_ARENA=1 turns both back on.
-    enableCpuMemArena: ARENA,
-    enableMemPattern: ARENA,
+    // IVR_ORT_ARENA=1 turns both back on; RuntimeOptions.arena for one graph.
+    enableCpuMemArena: arena,
+    enableMemPattern: arena,
     extra: { session: { intra_op: { allow_spinning: ortSpinning() ? '1' : '0' } } },
   });
 }
@@ -159,11 +168,11 @@ export function ortSpinning(): boolean {
   return process.env.IVR_ORT_SPIN === '1';
 }
 
-async function acquireSession(key: string, bytes: Uint8Array, threads: number): Promise<SessionEntry> {
+async function acquireSession(key: string, bytes: Uint8Array, config: SessionConfig): Promise<SessionEntry> {
   let entry = open.get(key);
   if (entry) open.delete(key);
   else {
-    entry = { key, session: createSession(bytes, threads), inFlight: 0 };
+    entry = { key, session: createSession(bytes, config), inFlight: 0 };
     counts.opened++;
   }
   open.set(key, entry);
@@ -200,11 +209,11 @@ function evictBeyondBudget(): void {
 /** Compiles IR outputs to ONNX and opens (or reuses) a session for that exact graph. */
 export async function compile(outputs: Record<string, Tensor>, opts: RuntimeOptions = {}): Promise<CompiledGraph> {
   const graph = emitOnnx(outputs);
-  const threads = opts.threads ?? defaultThreads();
-  const key = createHash('sha256').update(graph.bytes).update(`|threads=${threads}`).digest('hex');
+  const config = { threads: opts.threads ?? defaultThreads(), arena: ARENA || opts.arena === true };
+  const key = createHash('sha256').update(graph.bytes).update(`|threads=${config.threads}|arena=${config.arena}`).digest('hex');
   // Opening the session here surfaces a graph onnxruntime rejects at compile time.
-  releaseSession(await acquireSession(key, graph.bytes, threads));
-  return new CompiledGraph(graph, key, threads);
+  releaseSession(await acquireSession(key, graph.bytes, config));
+  return new CompiledGraph(graph, key, config);
 }
 
 /** Convenience for tests and small graphs: compile then run once. */
