@@ -45,7 +45,8 @@ export class CompiledGraph {
    * and building an ort.Tensor costs ~1 µs (its constructor's checks): 0.07 of 1.32 ms per
    * step at batch 8, 160 slots, 1 thread (docs/engine/fused-kernels.md). A wrapper holds the
    * array, not a copy, and onnxruntime reads it at run time, so contents changed in place
-   * between runs are seen (test/engine/feed-wrappers.test.ts).
+   * between runs are seen (test/engine/feed-wrappers.test.ts). The price: each graph keeps
+   * its last run's input arrays alive until its next run.
    */
   private readonly wrapped = new Map<string, Wrapped>();
 
