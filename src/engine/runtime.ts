@@ -14,7 +14,16 @@ export interface HostTensor { data: TypedData; shape: number[] }
 export interface RuntimeOptions {
   /** Intra-op threads; default IVR_THREADS or all cores. */
   threads?: number;
+  /**
+   * onnxruntime's CPU arena and memory patterns for this graph's session (createSession):
+   * only for a graph whose shapes repeat run after run, like a decode step. Default off
+   * (IVR_ORT_ARENA=1 turns it on for every graph).
+   */
+  arena?: boolean;
 }
+
+/** What a session is opened with. */
+interface SessionConfig { threads: number; arena: boolean }
 
 export function defaultThreads(): number {
   const env = Number(process.env.IVR_THREADS);
@@ -25,13 +34,26 @@ export function defaultThreads(): number {
 const ORT_TYPE: Record<DType, ort.Tensor.Type> = { float32: 'float32', float64: 'float64', int64: 'int64', int32: 'int32', bool: 'bool' };
 const ARRAY_OF: Record<DType, string> = { float32: 'Float32Array', float64: 'Float64Array', int64: 'BigInt64Array', int32: 'Int32Array', bool: 'Uint8Array' };
 
+/** An input's ort.Tensor from an earlier run and the host array and shape it wraps. */
+interface Wrapped { data: TypedData; shape: number[]; tensor: ort.Tensor }
+
 export class CompiledGraph {
   private readonly inputSet: Set<string>;
+  /**
+   * Per input, the wrapper of the last run, served again while the feed is the same array
+   * with the same shape. A decode step feeds ~75 inputs, ~55 of them the unchanged weights,
+   * and building an ort.Tensor costs ~1 µs (its constructor's checks): 0.07 of 1.32 ms per
+   * step at batch 8, 160 slots, 1 thread (docs/engine/fused-kernels.md). A wrapper holds the
+   * array, not a copy, and onnxruntime reads it at run time, so contents changed in place
+   * between runs are seen (test/engine/feed-wrappers.test.ts). The price: each graph keeps
+   * its last run's input arrays alive until its next run.
+   */
+  private readonly wrapped = new Map<string, Wrapped>();
 
   constructor(
     readonly graph: EmittedGraph,
     private readonly key: string,
-    private readonly threads: number,
+    private readonly config: SessionConfig,
   ) {
     this.inputSet = new Set(graph.inputs.map((i) => i.name));
   }
@@ -48,12 +70,12 @@ export class CompiledGraph {
       const f = feeds[spec.name];
       if (!f) throw new Error(`run: missing input "${spec.name}" (shape [${spec.shape}], ${spec.dtype})`);
       checkFeed(spec, f, symbols);
-      ortFeeds[spec.name] = new ort.Tensor(ORT_TYPE[spec.dtype], f.data as never, f.shape);
+      ortFeeds[spec.name] = this.wrap(spec.name, spec.dtype, f);
     }
     for (const name in feeds) {
       if (!this.inputSet.has(name)) throw new Error(`run: unknown input "${name}" (inputs: ${this.inputNames.join(', ')})`);
     }
-    const entry = await acquireSession(this.key, this.graph.bytes, this.threads);
+    const entry = await acquireSession(this.key, this.graph.bytes, this.config);
     let result: ort.InferenceSession.OnnxValueMapType;
     try {
       result = await (await entry.session).run(ortFeeds);
@@ -67,6 +89,18 @@ export class CompiledGraph {
     }
     return out;
   }
+
+  private wrap(name: string, dtype: DType, f: HostTensor): ort.Tensor {
+    const last = this.wrapped.get(name);
+    if (last && last.data === f.data && sameShape(last.shape, f.shape)) return last.tensor;
+    const tensor = new ort.Tensor(ORT_TYPE[dtype], f.data as never, f.shape);
+    this.wrapped.set(name, { data: f.data, shape: [...f.shape], tensor });
+    return tensor;
+  }
+}
+
+function sameShape(a: number[], b: number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 function checkFeed(spec: { name: string; shape: Dim[]; dtype: DType }, f: HostTensor, symbols: Map<string, number>): void {
@@ -106,7 +140,7 @@ export function sessionStats(): { open: number; opened: number; evicted: number 
   return { open: open.size, ...counts };
 }
 
-function createSession(bytes: Uint8Array, threads: number): Promise<ort.InferenceSession> {
+function createSession(bytes: Uint8Array, { threads, arena }: SessionConfig): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(bytes, {
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
@@ -117,9 +151,9 @@ function createSession(bytes: Uint8Array, threads: number): Promise<ort.Inferenc
     // (16 × 8 from the base, 1 thread) RSS 2.7 GB after iteration 1 and 4.8 GB after 3 with
     // the arena, 1.0 GB and 1.3 GB after 1 and 5 without; the sweep's 8 × 8 GRPO run reached
     // 4.9 GB by iteration 14. Memory patterns only pay off for repeated identical shapes.
-    // IVR_ORT_ARENA=1 turns both back on.
-    enableCpuMemArena: ARENA,
-    enableMemPattern: ARENA,
+    // IVR_ORT_ARENA=1 turns both back on; RuntimeOptions.arena for one graph.
+    enableCpuMemArena: arena,
+    enableMemPattern: arena,
     extra: { session: { intra_op: { allow_spinning: ortSpinning() ? '1' : '0' } } },
   });
 }
@@ -135,11 +169,11 @@ export function ortSpinning(): boolean {
   return process.env.IVR_ORT_SPIN === '1';
 }
 
-async function acquireSession(key: string, bytes: Uint8Array, threads: number): Promise<SessionEntry> {
+async function acquireSession(key: string, bytes: Uint8Array, config: SessionConfig): Promise<SessionEntry> {
   let entry = open.get(key);
   if (entry) open.delete(key);
   else {
-    entry = { key, session: createSession(bytes, threads), inFlight: 0 };
+    entry = { key, session: createSession(bytes, config), inFlight: 0 };
     counts.opened++;
   }
   open.set(key, entry);
@@ -176,11 +210,11 @@ function evictBeyondBudget(): void {
 /** Compiles IR outputs to ONNX and opens (or reuses) a session for that exact graph. */
 export async function compile(outputs: Record<string, Tensor>, opts: RuntimeOptions = {}): Promise<CompiledGraph> {
   const graph = emitOnnx(outputs);
-  const threads = opts.threads ?? defaultThreads();
-  const key = createHash('sha256').update(graph.bytes).update(`|threads=${threads}`).digest('hex');
+  const config = { threads: opts.threads ?? defaultThreads(), arena: ARENA || opts.arena === true };
+  const key = createHash('sha256').update(graph.bytes).update(`|threads=${config.threads}|arena=${config.arena}`).digest('hex');
   // Opening the session here surfaces a graph onnxruntime rejects at compile time.
-  releaseSession(await acquireSession(key, graph.bytes, threads));
-  return new CompiledGraph(graph, key, threads);
+  releaseSession(await acquireSession(key, graph.bytes, config));
+  return new CompiledGraph(graph, key, config);
 }
 
 /** Convenience for tests and small graphs: compile then run once. */

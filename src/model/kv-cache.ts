@@ -115,8 +115,19 @@ export class KvCache {
   /**
    * The cache's graph inputs: k{l}, v{l}, and the per-slot mask and positions as [B, 1, 1, S];
    * each name after `prefix` (a shared context's are `shared.k0`.., vlm.ts chunkGraphOutputs).
+   * The same views (the same record) until the live region grows, so the runtime serves
+   * their onnxruntime wrappers from its cache (runtime.ts CompiledGraph) instead of
+   * rebuilding them every step. The record is frozen: callers copy it to change it.
    */
-  feeds(prefix = ''): Record<string, HostTensor> {
+  feeds(prefix = ''): Readonly<Record<string, HostTensor>> {
+    let fed = this.fed.get(prefix);
+    if (fed?.slots !== this.slots) this.fed.set(prefix, (fed = { slots: this.slots, feeds: Object.freeze(this.views(prefix)) }));
+    return fed.feeds;
+  }
+
+  private readonly fed = new Map<string, { slots: number; feeds: Readonly<Record<string, HostTensor>> }>();
+
+  private views(prefix: string): Record<string, HostTensor> {
     const { batch: B, heads: H, headDim: Dh, slots: S } = this;
     const out: Record<string, HostTensor> = {};
     for (let l = 0; l < this.layers; l++) {

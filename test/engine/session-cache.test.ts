@@ -33,3 +33,15 @@ test('session cache: bounded by IVR_ORT_MAX_SESSIONS, LRU eviction, evicted grap
     else process.env.IVR_ORT_MAX_SESSIONS = before;
   }
 });
+
+test('session cache: a graph compiled with the arena is its own session and computes the same', async () => {
+  const y = o.add(o.mul(o.input('x', ['N']), 7), 5);
+  const openedBefore = sessionStats().opened;
+  const plain = await compile({ y }, { threads: 1 });
+  const arena = await compile({ y }, { threads: 1, arena: true });
+  assert.equal(sessionStats().opened, openedBefore + 2);
+  for (const n of [3, 5, 3]) {
+    const x = { x: { data: Float32Array.from({ length: n }, (_, i) => i / 3), shape: [n] } };
+    assert.deepEqual([...(await arena.run(x)).y!.data], [...(await plain.run(x)).y!.data]);
+  }
+});

@@ -92,6 +92,7 @@ test('the cache grows by whole buckets as it fills and keeps every filled slot (
   cache.append(image, new Uint8Array(B * image).fill(1), null, () => kv(image));
   let textPos = 0;
   const sizes = new Set([cache.slots]);
+  const early = cache.feeds();
   while (cache.used < 70) {
     const n = cache.used % 3 === 0 ? 3 : 1;
     // Row 1's first text token is left padding.
@@ -117,6 +118,10 @@ test('the cache grows by whole buckets as it fills and keeps every filled slot (
     for (let s = cache.used; s < S; s++) assert.equal(cache.slotMask[b * S + s], -1e9, 'unfilled slots are masked');
   }
   const feeds = cache.feeds();
+  assert.equal(cache.feeds(), feeds, 'the same views while the live region is the same');
+  assert.notEqual(feeds, early, 'new views once it grew');
+  assert.deepEqual(early.slotMask!.shape, [B, 1, 1, CACHE_BUCKET]);
+  assert.ok(Object.isFrozen(feeds));
   assert.deepEqual(feeds.k0!.shape, [B, H, S, Dh]);
   assert.deepEqual(feeds.v0!.shape, [B, H, S, Dh]);
   assert.deepEqual(feeds.slotMask!.shape, [B, 1, 1, S]);
