@@ -240,20 +240,21 @@ export class Policy {
   private async generateBatch(reqs: GenerateRequest[], opts: GenerateOptions): Promise<Generation[]> {
     const groups = this.shareContexts ? contextGroups(reqs) : null;
     const textPos = new Int32Array(reqs.length);
+    const capacity = this.batchCapacity(reqs, opts);
     let shared: SharedRows | undefined;
     let cache: KvCache | undefined; // released in `finally`, whatever happens
     try {
       let logits: Float32Array;
       if (groups) {
         const R = groups.rowsPerGroup;
-        const context = this.newCache(groups.groups);
+        const context = this.newCache(groups.groups, capacity);
         shared = { context, groups };
         const contextPos = new Int32Array(groups.groups);
         logits = repeatRows(await this.prefill(context, reqs.filter((_, i) => i % R === 0), contextPos), this.cfg.vocab, R);
         textPos.set(repeatRows(contextPos, 1, R));
         cache = suffixCache(context, R);
       } else {
-        cache = this.newCache(reqs.length);
+        cache = this.newCache(reqs.length, capacity);
         logits = await this.prefill(cache, reqs, textPos);
       }
       const rows = new DecodeRows(reqs, opts, textPos, this.cfg.maxText, this.cfg.vocab, opts.stop ?? this.responseStops);
@@ -279,8 +280,23 @@ export class Policy {
     }
   }
 
-  private newCache(rows: number): KvCache {
-    return new KvCache(rows, this.cfg.layers, this.cfg.heads, this.cfg.dim / this.cfg.heads, this.cacheCapacity, undefined, this.kvBuffers);
+  private newCache(rows: number, capacity: number): KvCache {
+    return new KvCache(rows, this.cfg.layers, this.cfg.heads, this.cfg.dim / this.cfg.heads, capacity, undefined, this.kvBuffers);
+  }
+
+  /**
+   * Slots a batch's cache can need: its context as prefill writes it (the image, text padded to
+   * its bucket) and the longest generation, at most the model's capacity (a longer context is
+   * refused by prefill). Buffers are sized by it, so a short generation holds a short cache.
+   */
+  private batchCapacity(reqs: GenerateRequest[], opts: GenerateOptions): number {
+    const context = reqs[0]!.segments.reduce((n, seg, j) => {
+      if (seg.kind === 'image') return n + numPatches(this.cfg);
+      const longest = Math.max(...reqs.map((r) => (r.segments[j] as { ids: number[] }).ids.length));
+      return longest ? n + roundUp(longest) : n;
+    }, 0);
+    const maxNew = Math.max(...reqs.map((r) => r.sampling?.maxNew ?? opts.maxNew));
+    return Math.min(this.cacheCapacity, context + maxNew);
   }
 
   /**

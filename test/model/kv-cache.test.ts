@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { Rng } from '../../src/util/rng.js';
 import { numPatches, patchDim, type VlmConfig } from '../../src/model/config.js';
 import { Policy } from '../../src/model/policy.js';
-import { CACHE_BUCKET, KvCache } from '../../src/model/kv-cache.js';
+import { BufferPool, CACHE_BUCKET, KvCache } from '../../src/model/kv-cache.js';
 import { kvVersusFull, regroundedVersusLayout } from '../helpers/path-agreement.js';
 
 const CFG: VlmConfig = { vocab: 112, dim: 32, layers: 2, heads: 2, mlpRatio: 2, maxText: 96, imageSize: 16, patch: 8 };
@@ -128,4 +128,21 @@ test('the cache grows by whole buckets as it fills and keeps every filled slot (
   const row1 = cache.compact([1]);
   assert.equal(row1.keys[0]![(0 * S + 40) * Dh + 2], 1000 + 20 + 40);
   assert.equal(row1.slotPos[40], cache.slotPos[S + 40]);
+});
+
+test('the buffer pool reuses the smallest buffer that fits and keeps at most maxBytes, dropping the oldest', () => {
+  const pool = new BufferPool(100 * 4); // 100 floats
+  const a = new Float32Array(40);
+  const b = new Float32Array(30);
+  const c = new Float32Array(50);
+  pool.give(a);
+  pool.give(b);
+  assert.equal(pool.take(25), b, 'smallest that fits');
+  assert.notEqual(pool.take(45), a, 'none fits: a new buffer');
+  pool.give(b);
+  pool.give(c); // 40 + 30 + 50 floats > 100: the oldest (a) goes
+  assert.equal(pool.bytes, (30 + 50) * 4);
+  assert.equal(pool.take(35), c);
+  assert.equal(pool.take(10), b);
+  assert.equal(pool.bytes, 0);
 });
