@@ -24,13 +24,13 @@ export const CACHE_BUCKET = 32;
  * Buffers of released caches, for the next cache to reuse. A fresh 14 MB buffer costs page
  * faults the first time each page is written, and at batch 64 that was 150 ms of a 1.3 s
  * decode (measured; rewriting warm buffers cost 50 ms), so a policy keeps its caches' buffers,
- * up to `maxBytes`: past it the buffers given back longest ago go first. (Without a byte
- * bound, 64 buffers of every size a long RL run met stayed resident: with decode workers,
- * each with its own pool, RSS grew from 1.58 to 2.04 GiB over 40 IVR-R1 iterations.)
+ * up to `maxBytes` (64 MiB, about one batch's caches at 32 rows): past it the buffers given back
+ * longest ago go first. It was 64 buffers of any size, which a policy per decode worker can
+ * no longer afford.
  */
 export class BufferPool {
   private free: Float32Array[] = [];
-  constructor(private readonly maxBytes = 128 * 2 ** 20) {}
+  constructor(private readonly maxBytes = 64 * 2 ** 20) {}
 
   /** A buffer of at least `size` floats (the smallest free one that fits, else a new one); its contents are stale. */
   take(size: number): Float32Array {
