@@ -128,7 +128,6 @@ export class DecodePool {
   async run(batches: GenerateRequest[][], opts: GenerateOptions, params: ParamStore): Promise<Generation[][]> {
     this.workers = this.workers.filter((w) => !w.failed);
     while (this.workers.length < this.size) this.workers.push(new DecodeWorker(this.spec()));
-    const { onToken: _, ...plain } = opts as GenerateOptions & { onToken?: unknown };
     for (const w of this.workers) w.sendParams(params);
     const out: Generation[][] = new Array(batches.length);
     let next = 0;
@@ -138,7 +137,7 @@ export class DecodePool {
       while (next < batches.length && failure === null) {
         const b = next++;
         try {
-          out[b] = await w.generate(batches[b]!, plain);
+          out[b] = await w.generate(batches[b]!, opts);
         } catch (e) {
           failure ??= e;
         }

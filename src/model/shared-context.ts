@@ -68,18 +68,17 @@ export function joinContext(context: KvCache, suffix: KvCache, keep: readonly nu
   const used = P + suffix.used;
   const slots = Math.min(context.capacity, Math.ceil(used / CACHE_BUCKET) * CACHE_BUCKET);
   const out = new KvCache(keep.length, layers, H, Dh, context.capacity, slots, context.pool);
-  const copy = (dst: Float32Array, from: KvCache, src: Float32Array, row: number, at: number, n: number, width: number, i: number, h: number) => {
-    const base = ((row * H + h) * from.slots) * width;
-    dst.set(src.subarray(base, base + n * width), ((i * H + h) * slots + at) * width);
-  };
+  // Slots [0, n) of head h of a row in one of a cache's buffers (rows packed with stride `slots`).
+  const headSlots = (c: KvCache, a: Float32Array, row: number, h: number, n: number) => a.subarray((row * H + h) * c.slots * Dh, ((row * H + h) * c.slots + n) * Dh);
   keep.forEach((r, i) => {
     const g = Math.floor(r / R);
     for (let l = 0; l < layers; l++) {
       for (let h = 0; h < H; h++) {
-        copy(out.keys[l]!, context, context.keys[l]!, g, 0, P, Dh, i, h);
-        copy(out.values[l]!, context, context.values[l]!, g, 0, P, Dh, i, h);
-        copy(out.keys[l]!, suffix, suffix.keys[l]!, r, P, suffix.used, Dh, i, h);
-        copy(out.values[l]!, suffix, suffix.values[l]!, r, P, suffix.used, Dh, i, h);
+        const at = (i * H + h) * slots * Dh;
+        out.keys[l]!.set(headSlots(context, context.keys[l]!, g, h, P), at);
+        out.keys[l]!.set(headSlots(suffix, suffix.keys[l]!, r, h, suffix.used), at + P * Dh);
+        out.values[l]!.set(headSlots(context, context.values[l]!, g, h, P), at);
+        out.values[l]!.set(headSlots(suffix, suffix.values[l]!, r, h, suffix.used), at + P * Dh);
       }
     }
     for (const name of ['slotMask', 'slotPos', 'slotIsText'] as const) {
